@@ -1,0 +1,108 @@
+"""`phasegate sandbox up | down | status`: the local control plane, by hand.
+
+Exit codes: 0 ok, 2 unusable (missing Go or binaries, a failed start). Errors are one
+paragraph, never a traceback. The sandbox package is imported inside the commands so
+that `phasegate --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+app = typer.Typer(
+    help="A real local Kubernetes control plane (etcd, kube-apiserver, controller-manager, "
+    "scheduler, KWOK fake nodes) to try phasegate or run its tests without a cluster.",
+    no_args_is_help=True,
+)
+err = Console(stderr=True)
+out = Console(soft_wrap=True)  # paths and commands must stay copy-pasteable
+
+NameOpt = Annotated[str, typer.Option("--name", help="Sandbox name; several may run at once.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+
+
+@app.command()
+def up(
+    nodes: Annotated[int, typer.Option("--nodes", min=1, help="Fake nodes to create.")] = 2,
+    name: NameOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Start the sandbox (builds the binaries on first use) and wait until pods can run."""
+    from phasegate import sandbox
+
+    try:
+        info = sandbox.up(nodes=nodes, name=name, progress=None if as_json else _progress)
+    except sandbox.SandboxError as exc:
+        _fail(str(exc))
+    if as_json:
+        print(json.dumps(info.summary()))
+        return
+    out.print(f"[green]sandbox '{info.name}' is up[/] at {info.api_url}")
+    out.print(f"  kubeconfig  {info.kubeconfig}")
+    out.print(f"  contexts    {info.admin_context} (cluster admin)")
+    out.print(
+        f"              {info.restricted_context} (only namespace {info.restricted_namespace})"
+    )
+    out.print(f"  try         kubectl --kubeconfig {info.kubeconfig} get nodes")
+    out.print(f"  stop        phasegate sandbox down --name {info.name}")
+
+
+@app.command()
+def down(name: NameOpt = "default", as_json: JsonOpt = False) -> None:
+    """Stop the sandbox's processes and remove its files."""
+    from phasegate import sandbox
+
+    try:
+        stopped = sandbox.down(name)
+    except (sandbox.SandboxError, OSError) as exc:
+        _fail(f"Stopping sandbox '{name}' failed: {exc}")
+    if as_json:
+        print(json.dumps({"name": name, "stopped": stopped}))
+    elif stopped:
+        out.print(f"sandbox '{name}' stopped and removed")
+    else:
+        out.print(f"no sandbox named '{name}' was running")
+
+
+@app.command()
+def status(as_json: JsonOpt = False) -> None:
+    """Say which sandboxes exist and which of their components run."""
+    from phasegate import sandbox
+
+    found = sandbox.status()
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "sandboxes": [
+                        {**s.info.summary(), "running": s.running, "healthy": s.healthy}
+                        for s in found
+                    ]
+                }
+            )
+        )
+        return
+    if not found:
+        out.print("no sandbox is running (start one with `phasegate sandbox up`)")
+        return
+    for s in found:
+        state = "[green]healthy[/]" if s.healthy else "[red]degraded[/]"
+        out.print(f"sandbox '{s.info.name}' {state} at {s.info.api_url or '-'}")
+        out.print(f"  kubeconfig  {s.info.kubeconfig}")
+        for comp, alive in s.running.items():
+            out.print(f"  {comp:<24} {'running' if alive else '[red]not running[/]'}")
+
+
+def _progress(message: str) -> None:
+    err.print(f"[dim]sandbox:[/] {message}")
+
+
+def _fail(message: str) -> NoReturn:
+    # Text, not markup: log lines quoted in the message may contain [brackets].
+    err.print(Text.assemble(("error: ", "red"), message), highlight=False)
+    raise typer.Exit(2)

@@ -1,0 +1,28 @@
+"""A real, local Kubernetes control plane for tests, demos and trying phasegate.
+
+etcd, kube-apiserver, kube-controller-manager and kube-scheduler run as plain
+processes on 127.0.0.1; KWOK plays the kubelet for N fake nodes, so pods "run" without
+a container runtime while everything above the kubelet — admission, RBAC, quota, Pod
+Security, server-side apply, controllers, scheduling — is the real thing.
+
+    info = up(nodes=2)      # returns once a Deployment can become Available
+    ...                     # use info.kubeconfig with info.admin_context
+    down(info)              # or down("default") from another process
+"""
+
+from phasegate.sandbox.api import Api
+from phasegate.sandbox.client import connect
+from phasegate.sandbox.errors import SandboxError
+from phasegate.sandbox.lifecycle import SandboxStatus, down, status, up
+from phasegate.sandbox.state import SandboxInfo
+
+__all__ = [
+    "Api",
+    "SandboxError",
+    "SandboxInfo",
+    "SandboxStatus",
+    "connect",
+    "down",
+    "status",
+    "up",
+]

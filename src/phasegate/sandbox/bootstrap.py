@@ -1,0 +1,114 @@
+"""What the sandbox creates once the API server answers: fake nodes, the restricted
+user's namespace and RBAC, and the probe Deployment that proves pods can run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from phasegate.sandbox.api import Api, Json, wait_for
+from phasegate.sandbox.kubeconfig import RESTRICTED_NAMESPACE, RESTRICTED_USER
+
+PROBE = "phasegate-sandbox-probe"
+# Never pulled: KWOK only pretends to run containers.
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
+
+
+def node_names(count: int) -> list[str]:
+    return [f"kwok-node-{i}" for i in range(count)]
+
+
+def create_nodes(api: Api, count: int) -> None:
+    """Register ``count`` nodes for KWOK to play kubelet for (it selects the annotation)."""
+    capacity = {"cpu": "32", "memory": "256Gi", "pods": "110", "ephemeral-storage": "1Ti"}
+    for name in node_names(count):
+        api.create(
+            "/api/v1/nodes",
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "annotations": {"kwok.x-k8s.io/node": "fake"},
+                    "labels": {
+                        "kubernetes.io/hostname": name,
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64",
+                        "type": "kwok",
+                    },
+                },
+                # Nodes may carry status on create; the scheduler needs capacity.
+                "status": {"capacity": capacity, "allocatable": capacity},
+            },
+        )
+
+
+def create_restricted_access(api: Api) -> None:
+    """A namespace in which RESTRICTED_USER may do anything, and nothing outside it."""
+    ns = RESTRICTED_NAMESPACE
+    api.create("/api/v1/namespaces", {"metadata": {"name": ns}})
+    rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}"
+    api.create(
+        f"{rbac}/roles",
+        {
+            "metadata": {"name": "phasegate-restricted-all"},
+            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+        },
+    )
+    api.create(
+        f"{rbac}/rolebindings",
+        {
+            "metadata": {"name": "phasegate-restricted-all"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "phasegate-restricted-all",
+            },
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": RESTRICTED_USER}
+            ],
+        },
+    )
+
+
+def nodes_ready(api: Api, count: int) -> bool:
+    nodes = api.get("/api/v1/nodes")
+    ready = [n for n in (nodes or {}).get("items", []) if _condition(n, "Ready") == "True"]
+    return len(ready) >= count
+
+
+def prove_deployment(api: Api, timeout: float, alive: Callable[[], bool]) -> None:
+    """Create a one-replica Deployment, wait for it to be Available, then remove it.
+
+    That single outcome needs every component: the API server and etcd, the
+    controller-manager (service accounts, ReplicaSets, node taints), the scheduler and
+    KWOK (node and pod status). ``alive`` is polled too, to fail fast on a crash.
+    """
+    path = "/apis/apps/v1/namespaces/default/deployments"
+    labels = {"app": PROBE}
+    api.create(
+        path,
+        {
+            "metadata": {"name": PROBE},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "pause", "image": PAUSE_IMAGE}]},
+                },
+            },
+        },
+    )
+    wait_for(
+        "the probe Deployment becoming Available",
+        lambda: alive() and _condition(api.get(f"{path}/{PROBE}"), "Available") == "True",
+        timeout,
+    )
+    api.request("DELETE", f"{path}/{PROBE}", {"propagationPolicy": "Background"})
+
+
+def _condition(obj: Json | None, kind: str) -> str | None:
+    for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return str(cond.get("status"))
+    return None

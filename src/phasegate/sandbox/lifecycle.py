@@ -1,0 +1,230 @@
+"""up / down / status: start the control plane, stop it by PID, say what runs."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+
+from phasegate.sandbox import binaries, bootstrap, components, kubeconfig, state
+from phasegate.sandbox.api import Api, wait_for
+from phasegate.sandbox.client import PKI_DIR
+from phasegate.sandbox.errors import SandboxError
+from phasegate.sandbox.paths import DEFAULT_NAME, instance_dir
+from phasegate.sandbox.pki import Identity, generate
+from phasegate.sandbox.ports import free_ports
+from phasegate.sandbox.processes import Proc, alive, spawn, stop, tail
+from phasegate.sandbox.state import SandboxInfo
+
+Progress = Callable[[str], None]
+
+# Client identities: the CN is the user name, O the groups (see pki.py). The
+# controller-manager and scheduler names are the ones the bootstrap RBAC roles bind.
+IDENTITIES = {
+    "admin": Identity("phasegate-admin", ("system:masters",)),
+    "controller-manager": Identity("system:kube-controller-manager"),
+    "scheduler": Identity("system:kube-scheduler"),
+    "kwok": Identity("phasegate-kwok", ("system:masters",)),
+    "restricted": Identity(kubeconfig.RESTRICTED_USER),
+}
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    info: SandboxInfo
+    running: dict[str, bool]  # component -> its process is alive
+    api_ready: bool
+
+    @property
+    def healthy(self) -> bool:
+        return self.api_ready and all(self.running.values())
+
+
+def up(
+    nodes: int = 2,
+    workdir: Path | None = None,
+    *,
+    name: str = DEFAULT_NAME,
+    timeout: float = 120.0,
+    progress: Progress | None = None,
+) -> SandboxInfo:
+    """Start a sandbox (or return the one already running under ``name``).
+
+    Returns once a Deployment has become Available on it. On any failure, or Ctrl-C,
+    everything started so far is stopped and removed before the error propagates.
+    """
+    say = progress or (lambda _msg: None)
+    existing = state.load(name)
+    if existing is not None:
+        if all(alive(p) for p in existing.procs):
+            return existing
+        down(existing)  # left over from a crash: clear it before starting afresh
+    bin_dir = binaries.locate()
+    stage_files = binaries.stage_files()
+    state_dir = instance_dir(name)
+    shutil.rmtree(state_dir, ignore_errors=True)
+    (state_dir / "logs").mkdir(parents=True)
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"phasegate-sandbox-{name}-", dir=workdir))
+    info = SandboxInfo(
+        name=name,
+        kubeconfig=state_dir / "kubeconfig",
+        api_url="",
+        state_dir=state_dir,
+        work_dir=work,
+        procs=(),
+        nodes=nodes,
+    )
+    state.save(info)  # from here on, `down` in another process can clean up
+    try:
+        return _start(info, bin_dir, stage_files, timeout, say)
+    except BaseException as exc:
+        current = state.load(name) or info
+        down(current, keep_logs=True)
+        if isinstance(exc, SandboxError | KeyboardInterrupt | SystemExit):
+            raise
+        raise SandboxError(f"The sandbox could not start: {exc}") from exc
+
+
+def _start(
+    info: SandboxInfo, bin_dir: Path, stage_files: list[Path], timeout: float, say: Progress
+) -> SandboxInfo:
+    started = time.monotonic()
+    pki = generate(info.work_dir / PKI_DIR, IDENTITIES)
+    etcd_port, peer_port, api_port = free_ports(3)
+    lay = components.Layout(bin_dir, info.work_dir, pki, etcd_port, peer_port, api_port)
+    for who in ("controller-manager", "scheduler", "kwok"):
+        kubeconfig.write_component(lay.kubeconfig(who), lay.api_url, pki.ca.cert, pki.clients[who])
+    kubeconfig.write_user(
+        info.kubeconfig, lay.api_url, pki.ca.cert, pki.clients["admin"], pki.clients["restricted"]
+    )
+    info = replace(info, api_url=lay.api_url)
+    procs: list[Proc] = []
+
+    def launch(name: str, argv: list[str]) -> None:
+        nonlocal info
+        procs.append(spawn(name, argv, info.state_dir / "logs" / f"{name}.log"))
+        info = replace(info, procs=tuple(procs))
+        state.save(info)
+
+    def step(what: str, check: Callable[[], bool], suspects: tuple[str, ...]) -> None:
+        remaining = max(1.0, timeout - (time.monotonic() - started))
+        try:
+            wait_for(what, lambda: _all_alive(procs) and check(), remaining)
+        except TimeoutError as exc:
+            raise _failure(str(exc), procs, suspects) from None
+
+    say("starting etcd")
+    launch("etcd", components.etcd(lay))
+    with httpx.Client(timeout=2.0) as plain:
+        step(
+            "etcd answering /health",
+            lambda: plain.get(f"http://127.0.0.1:{etcd_port}/health").status_code == 200,
+            ("etcd",),
+        )
+    # The other components retry until the API server answers, so starting them now
+    # overlaps their own start-up with the API server's.
+    say("starting kube-apiserver, kube-controller-manager, kube-scheduler, kwok")
+    launch("kube-apiserver", components.apiserver(lay))
+    launch("kube-controller-manager", components.controller_manager(lay))
+    launch("kube-scheduler", components.scheduler(lay))
+    launch("kwok", components.kwok(lay, stage_files))
+    with Api(lay.api_url, pki.ca.cert, pki.clients["admin"]) as api:
+        step(
+            "kube-apiserver answering /readyz",
+            lambda: api.request("GET", "/readyz").status_code == 200,
+            ("kube-apiserver", "etcd"),
+        )
+        say(f"creating {info.nodes} fake nodes and the restricted user's namespace")
+        bootstrap.create_nodes(api, info.nodes)
+        bootstrap.create_restricted_access(api)
+        step(
+            f"{info.nodes} nodes becoming Ready",
+            lambda: bootstrap.nodes_ready(api, info.nodes),
+            ("kwok", "kube-apiserver"),
+        )
+        say("waiting for a Deployment to become Available")
+        remaining = max(1.0, timeout - (time.monotonic() - started))
+        try:
+            bootstrap.prove_deployment(api, remaining, alive=lambda: _all_alive(procs))
+        except TimeoutError as exc:
+            raise _failure(
+                str(exc), procs, ("kube-controller-manager", "kube-scheduler", "kwok")
+            ) from None
+    say(f"ready in {time.monotonic() - started:.1f}s")
+    return info
+
+
+def _all_alive(procs: list[Proc]) -> bool:
+    """True while every component runs; a dead one fails the start at once."""
+    for p in procs:
+        if not alive(p):
+            raise _failure(f"{p.name} exited during start-up", procs, (p.name,))
+    return True
+
+
+def _failure(what: str, procs: list[Proc], suspects: tuple[str, ...]) -> SandboxError:
+    logs = []
+    for p in procs:
+        if p.name in suspects:
+            logs.append(f"--- last lines of {p.name}'s log ({p.log}):\n{tail(p.log, 12)}")
+    detail = "\n".join(logs) if logs else "(no component log)"
+    return SandboxError(
+        f"The sandbox could not start: {what}. Suspect component(s): {', '.join(suspects)}; "
+        f"everything started was stopped again, logs are kept in the paths below.\n{detail}"
+    )
+
+
+def down(target: SandboxInfo | str = DEFAULT_NAME, *, keep_logs: bool = False) -> bool:
+    """Stop a sandbox's processes by PID and remove its directories.
+
+    Returns False when there was nothing to stop. ``keep_logs`` leaves the logs so
+    that a failed start can be read about afterwards.
+    """
+    name = target if isinstance(target, str) else target.name
+    info = state.load(name)
+    if info is None and isinstance(target, SandboxInfo):
+        info = target
+    if info is None:
+        return False
+    # Reverse start order: clients first, the API server before its etcd.
+    stop(list(reversed(info.procs)))
+    shutil.rmtree(info.work_dir, ignore_errors=True)
+    if keep_logs:
+        for entry in info.state_dir.iterdir():
+            if entry.name != "logs":
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    else:
+        shutil.rmtree(info.state_dir, ignore_errors=True)
+    return True
+
+
+def status(name: str | None = None) -> list[SandboxStatus]:
+    """Every sandbox with a state file (or just ``name``), with what is alive."""
+    found = [name] if name else state.names()
+    result = []
+    for n in found:
+        info = state.load(n)
+        if info is None:
+            continue
+        running = {p.name: alive(p) for p in info.procs}
+        result.append(SandboxStatus(info, running, _api_ready(info)))
+    return result
+
+
+def _api_ready(info: SandboxInfo) -> bool:
+    if not info.api_url:
+        return False
+    try:
+        resp = httpx.get(f"{info.api_url}/readyz", verify=False, timeout=2.0)
+    except httpx.HTTPError:
+        return False
+    # /readyz is open to anonymous users only if RBAC allows it; 401/403 still
+    # proves the server is up and serving TLS.
+    return resp.status_code in (200, 401, 403)
