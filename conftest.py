@@ -1,0 +1,3 @@
+"""Fixtures that start real things, shared by every test package."""
+
+pytest_plugins = ["tests.fixtures.servers", "tests.fixtures.cluster"]

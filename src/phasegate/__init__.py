@@ -1,0 +1,1 @@
+"""phasegate: infrastructure changes through gates that demand evidence."""

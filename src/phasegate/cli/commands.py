@@ -1,0 +1,229 @@
+"""The commands. Each parses options, calls the workflow, and prints through the Terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from phasegate.cli import exit_codes
+from phasegate.cli.common import STORE_HELP
+
+if TYPE_CHECKING:
+    from phasegate.cli.output import Terminal
+    from phasegate.observation import Observation
+    from phasegate.workflow.check import StageResult
+
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON document")]
+StoreOption = Annotated[Optional[str], typer.Option("--store", help=STORE_HELP)]  # noqa: UP045
+TimeoutOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--timeout", help="wait as a gate does, up to this long (30s, 2m)"),
+]
+InputOption = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Option("--input", "-i", help="@values.yaml or key=value; repeatable"),
+]
+
+
+def _terminal(json_mode: bool) -> Terminal:
+    from phasegate.cli.output import Terminal
+
+    return Terminal(json_mode)
+
+
+def probe(
+    spec: Annotated[str, typer.Argument(help="a probe as YAML/JSON, e.g. '{tcp: {host: h, "
+                                        "port: 80}}', or @file.yaml")],
+    timeout: TimeoutOption = None,
+    store: StoreOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Ask reality one question. Exit 0 when the probe passes, 1 when it does not."""
+    from phasegate.cli import common
+    from phasegate.workflow import adhoc
+
+    terminal = _terminal(json_output)
+    call = common.guarded(terminal, adhoc.parse, spec)
+    seconds = common.parse_timeout(terminal, timeout)
+    evidence = common.guarded(terminal, common.open_store, store)
+    with terminal.waiting(f"probing {call.name} …"):
+        result = common.run_async(terminal, adhoc.probe(call, evidence, seconds))
+    _finish(terminal, result, evidence.describe())
+
+
+def check(
+    plan: Annotated[Path, typer.Argument(help="the plan file")],
+    inputs: InputOption = None,
+    timeout: TimeoutOption = None,
+    store: StoreOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Stage R: check every assumption the plan makes, read-only and concurrently."""
+    from phasegate.cli import common
+    from phasegate.plan import inputs as plan_inputs
+    from phasegate.plan.loader import load_plan
+    from phasegate.workflow import check as stage
+
+    terminal = _terminal(json_output)
+    values = common.guarded(terminal, plan_inputs.parse_input_args, inputs or [])
+    loaded = common.guarded(terminal, load_plan, plan, values)
+    seconds = common.parse_timeout(terminal, timeout)
+    evidence = common.guarded(terminal, common.open_store, store)
+    count = len(common.guarded(terminal, stage.assumption_calls, loaded))
+    terminal.print(f"[bold]R · reality check[/] of plan [bold]{loaded.metadata.name}[/]: "
+                   f"{count} assumption{'s' if count != 1 else ''}")
+    progress = _Progress(terminal)
+    with terminal.waiting(f"checking {count} assumptions …") as status:
+        progress.status = status
+        result = common.run_async(
+            terminal, stage.check(loaded, evidence, seconds, progress.observed)
+        )
+    _finish(terminal, result, evidence.describe())
+
+
+class _Progress:
+    """Keeps the live status line honest while a gate waits."""
+
+    def __init__(self, terminal: Terminal) -> None:
+        self.terminal = terminal
+        self.status: object = None
+        self.seen = 0
+
+    def observed(self, observation: Observation) -> None:
+        self.seen += 1
+        update = getattr(self.status, "update", None)
+        if update is not None:
+            verdict = "passed" if observation.passed else observation.observed
+            update(f"{self.seen} observations; last: {observation.name} → {verdict}")
+
+
+def _finish(terminal: Terminal, result: StageResult, store_name: str) -> None:
+    from phasegate.cli import render
+
+    gate = result.gate
+    terminal.render(render.observations_table(gate.finals))
+    terminal.print(render.gate_summary(gate))
+    terminal.print(f"evidence: run [bold]{result.run_id}[/] in {store_name} "
+                   f"(phasegate evidence {result.run_id} --format md)")
+    terminal.emit(
+        {
+            "run_id": result.run_id,
+            "outcome": gate.outcome,
+            "passed": gate.passed,
+            "duration": round(gate.duration, 3),
+            "observations": [o.to_dict() for o in gate.finals],
+            "attempts": len(gate.observations),
+        }
+    )
+    if gate.outcome == "error":
+        raise SystemExit(exit_codes.BAD_INPUT)
+    raise SystemExit(exit_codes.PASSED if gate.passed else exit_codes.GATE_FAILED)
+
+
+def runs(
+    limit: Annotated[int, typer.Option("--limit", "-n", help="how many, newest first")] = 20,
+    store: StoreOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List recorded runs, newest first."""
+    from phasegate.cli import common, render
+
+    terminal = _terminal(json_output)
+    evidence = common.guarded(terminal, common.open_store, store)
+    found = common.guarded(terminal, evidence.runs, limit)
+    if not found:
+        terminal.print(f"no runs recorded yet in {evidence.describe()}")
+    else:
+        terminal.render(render.runs_table(found))
+    terminal.emit([
+        {"id": r.id, "command": r.command, "plan": r.plan_name, "status": r.status,
+         "started": r.started.isoformat(),
+         "finished": r.finished.isoformat() if r.finished else None, "summary": r.summary}
+        for r in found
+    ])
+
+
+def show(
+    run: Annotated[str, typer.Argument(help="run id, a unique prefix of one, or 'latest'")],
+    store: StoreOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show one run: its steps and what each probe observed."""
+    from phasegate.cli import common, render
+
+    terminal = _terminal(json_output)
+    evidence = common.guarded(terminal, common.open_store, store)
+    bundle = common.guarded(terminal, evidence.load, run)
+    record = bundle.run
+    terminal.print(f"[bold]run {record.id}[/] · {record.command}"
+                   + (f" · plan {record.plan_name}" if record.plan_name else "")
+                   + f" · [{render.STATUS_STYLE.get(record.status, '')}]{record.status}[/]")
+    if record.summary:
+        terminal.print(record.summary)
+    for step in bundle.steps:
+        terminal.print(f"\n[bold]{step.stage} · {step.name}[/] — {step.status}"
+                       + (f" ({step.detail})" if step.detail else ""))
+        terminal.render(render.observations_table(step.observations))
+    terminal.emit(render.run_document(bundle))
+
+
+def evidence(
+    run: Annotated[str, typer.Argument(help="run id, a unique prefix of one, or 'latest'")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, json or junit")] = "md",
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="write to this file")  # noqa: UP045
+    ] = None,
+    store: StoreOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Export a run's evidence as Markdown, JSON or JUnit XML."""
+    from phasegate import reports
+    from phasegate.cli import common
+    from phasegate.errors import PlanError
+
+    terminal = _terminal(json_output)
+    if fmt not in reports.FORMATS:
+        terminal.abort(PlanError(f"--format {fmt!r}: expected one of {', '.join(reports.FORMATS)}"))
+    store_handle = common.guarded(terminal, common.open_store, store)
+    bundle = common.guarded(terminal, store_handle.load, run)
+    text = reports.render(bundle, fmt)
+    if output is None:
+        if json_output:
+            terminal.emit({"run_id": bundle.run.id, "format": fmt, "content": text})
+        else:
+            typer.echo(text, nl=False)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        terminal.abort(PlanError(f"cannot write {output}: {exc.strerror}"))
+    terminal.print(f"wrote {fmt} evidence of run {bundle.run.id} to {output}")
+    terminal.emit({"run_id": bundle.run.id, "format": fmt, "path": str(output)})
+
+
+def schema(
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="write to this file")  # noqa: UP045
+    ] = None,
+) -> None:
+    """Print the JSON Schema of plan files (for editors and CI linting)."""
+    import json
+
+    from phasegate.plan.schema import plan_schema
+
+    text = json.dumps(plan_schema(), indent=2) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def version(json_output: JsonOption = False) -> None:
+    """Print phasegate's version."""
+    from importlib.metadata import version as package_version
+
+    found = package_version("phasegate")
+    typer.echo(f'{{"version": "{found}"}}' if json_output else f"phasegate {found}")

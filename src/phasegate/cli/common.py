@@ -1,0 +1,61 @@
+"""Pieces shared by commands: opening the store, running async work, mapping errors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from phasegate.cli import exit_codes
+from phasegate.cli.output import Terminal
+
+if TYPE_CHECKING:
+    from phasegate.store.evidence import EvidenceStore
+
+T = TypeVar("T")
+
+STORE_HELP = "evidence store: a path, sqlite:///FILE or postgresql://… (env PHASEGATE_STORE)"
+
+
+def open_store(url: str | None) -> EvidenceStore:
+    from phasegate.store.evidence import EvidenceStore
+
+    return EvidenceStore(url or os.environ.get("PHASEGATE_STORE") or None)
+
+
+def run_async(terminal: Terminal, work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work``; phasegate errors leave with exit 2, Ctrl-C with exit 3."""
+    import asyncio
+
+    from phasegate.errors import PhasegateError
+
+    try:
+        return asyncio.run(work)
+    except KeyboardInterrupt:
+        terminal.abort(KeyboardInterrupt("interrupted"), exit_codes.INTERRUPTED)
+    except PhasegateError as exc:
+        terminal.abort(exc, exc.exit_code)
+
+
+def guarded(terminal: Terminal, work: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call ``work``; phasegate errors leave through the terminal's one door."""
+    from phasegate.errors import PhasegateError
+
+    try:
+        return work(*args, **kwargs)
+    except KeyboardInterrupt:
+        terminal.abort(KeyboardInterrupt("interrupted"), exit_codes.INTERRUPTED)
+    except PhasegateError as exc:
+        terminal.abort(exc, exc.exit_code)
+
+
+def parse_timeout(terminal: Terminal, value: str | None) -> float:
+    from phasegate.durations import parse_duration
+    from phasegate.errors import PlanError
+
+    if value is None:
+        return 0.0
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        terminal.abort(PlanError(f"--timeout: {exc}"))

@@ -1,0 +1,59 @@
+"""``phasegate``: the command-line entry point. Heavy imports happen inside commands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from phasegate.cli import commands, exit_codes
+
+app = typer.Typer(
+    name="phasegate",
+    help="Run infrastructure changes through gates that demand evidence.\n\n"
+    "Exit codes: 0 passed, 1 a gate failed, 2 bad input or unusable target, 3 interrupted.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                         help="more logging (-vv for debug)")] = 0,
+) -> None:
+    if verbose:
+        from phasegate import logs
+
+        logs.configure(verbose)
+
+
+app.command("probe")(commands.probe)
+app.command("check")(commands.check)
+app.command("runs")(commands.runs)
+app.command("show")(commands.show)
+app.command("evidence")(commands.evidence)
+app.command("schema")(commands.schema)
+app.command("version")(commands.version)
+
+
+def _mount_sandbox() -> None:
+    try:
+        from phasegate.cli import sandbox
+    except ImportError:  # the sandbox module is optional in trimmed installs
+        return
+    app.add_typer(sandbox.app, name="sandbox",
+                  help="a local Kubernetes control plane to try phasegate against")
+
+
+_mount_sandbox()
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        raise SystemExit(exit_codes.INTERRUPTED) from None

@@ -1,0 +1,72 @@
+"""How results look to people: tables of observations, runs and steps."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from phasegate.engine.gate import GateResult
+    from phasegate.observation import Observation
+    from phasegate.store.records import RunBundle, RunRecord
+
+STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "running": "yellow",
+                "interrupted": "yellow", "timed out": "red"}
+
+
+def mark(observation: Observation) -> str:
+    if observation.passed:
+        return "[green]✔ pass[/]"
+    return "[red]✘ error[/]" if observation.error else "[red]✘ fail[/]"
+
+
+def observations_table(observations: list[Observation] | tuple[Observation, ...]) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("", "probe", "expected", "observed", "attempts", "time"):
+        table.add_column(column, overflow="fold")
+    for o in observations:
+        table.add_row(mark(o), escape(o.name), escape(o.expected), escape(o.observed),
+                      str(o.attempt), f"{o.duration * 1000:.0f} ms")
+    return table
+
+
+def gate_summary(result: GateResult) -> str:
+    passed = sum(1 for o in result.finals if o.passed)
+    total = len(result.finals)
+    words = {
+        "passed": "[green]gate passed[/]",
+        "failed": "[red]gate failed[/]",
+        "timed_out": f"[red]gate timed out after {result.timeout:g} s[/]",
+        "fail_fast": "[red]gate failed fast[/] (waiting could not change the outcome)",
+        "error": "[red]gate could not decide[/]",
+    }
+    return f"{words[result.outcome]}: {passed}/{total} passed in {result.duration:.2f} s"
+
+
+def runs_table(runs: list[RunRecord]) -> Table:
+    from rich.table import Table
+
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("run", "command", "plan", "status", "started", "summary"):
+        table.add_column(column, overflow="fold")
+    for run in runs:
+        style = STATUS_STYLE.get(run.status, "")
+        table.add_row(run.id, run.command, run.plan_name or "", f"[{style}]{run.status}[/]",
+                      run.started.strftime("%Y-%m-%d %H:%M:%S"), _short(run.summary))
+    return table
+
+
+def run_document(bundle: RunBundle) -> dict[str, Any]:
+    from phasegate.reports import facts
+
+    return facts.collect(bundle)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    from rich.markup import escape
+
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")

@@ -1,0 +1,1 @@
+"""Running probes: gates that wait by re-evaluation, in process with asyncio."""

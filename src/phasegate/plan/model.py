@@ -1,0 +1,157 @@
+"""The Plan, as pydantic models: the boundary where text becomes typed data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, WithJsonSchema
+
+from phasegate.durations import parse_duration
+from phasegate.plan.probe_call import ProbeCall
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h))+$|^\d+(\.\d+)?$"},
+            ],
+            "description": "seconds, or a duration such as 500ms, 30s, 2m, 1h30m",
+        }
+    ),
+]
+
+# Probe mappings are turned into ProbeCall objects by the loader before validation (so their
+# errors keep their location); the schema of a probe comes from the registry (plan.schema).
+PROBE_SCHEMA_MARKER = "x-phasegate-probe"
+Probe = Annotated[ProbeCall, WithJsonSchema({PROBE_SCHEMA_MARKER: True})]
+Paths = Annotated[
+    list[str], BeforeValidator(lambda value: [value] if isinstance(value, str) else value)
+]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, arbitrary_types_allowed=True
+    )
+
+
+class Metadata(Model):
+    name: str = Field(pattern=r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$", max_length=63)
+    description: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Target(Model):
+    context: str | None = Field(None, description="the only kubeconfig context allowed")
+    cluster_uid: str | None = Field(
+        None, alias="clusterUID", description="UID of the kube-system namespace of the cluster"
+    )
+    namespace: str | None = None
+    kubeconfig: str | None = None
+
+
+class Permission(Model):
+    verb: str
+    resource: str
+    group: str = ""
+    subresource: str | None = None
+    namespace: str | None = None
+    subject: str | None = Field(
+        None, alias="as", description="system:serviceaccount:NS:NAME or a user name"
+    )
+
+
+class Assumptions(Model):
+    apis: list[str] = Field(default_factory=list, description="group/version/Kind served")
+    images: list[str] = Field(default_factory=list, description="image references pullable")
+    storage_classes: list[str] = Field(default_factory=list, alias="storageClasses")
+    ingress_classes: list[str] = Field(default_factory=list, alias="ingressClasses")
+    permissions: list[Permission] = Field(default_factory=list)
+    probes: list[Probe] = Field(default_factory=list)
+
+
+class Tracer(Model):
+    name: str
+    apply: Paths
+    assumption: str | None = Field(None, description="what this tracer bullet proves")
+    namespace: str | None = None
+    gate: list[Probe] = Field(default_factory=list)
+    timeout: Duration = 120.0
+
+
+class RollbackStep(Model):
+    apply: Paths | None = None
+    delete: Paths | None = None
+    command: list[str] | str | None = None
+
+
+class Phase(Model):
+    name: str
+    apply: Paths = Field(default_factory=list)
+    gate: list[Probe] = Field(default_factory=list)
+    timeout: Duration = 300.0
+    rollback: Literal["auto", "none"] | list[RollbackStep] = "auto"
+
+
+class Plan(Model):
+    api_version: Literal["phasegate/v1"] = Field(alias="apiVersion")
+    kind: Literal["Plan"]
+    metadata: Metadata
+    target: Target = Field(default_factory=lambda: Target())
+    assumptions: Assumptions = Field(default_factory=lambda: Assumptions())
+    tracers: list[Tracer] = Field(default_factory=list)
+    phases: list[Phase] = Field(default_factory=list)
+    validation: list[Probe] = Field(default_factory=list, alias="validate")
+
+    _source: Path | None = PrivateAttr(default=None)
+    _content_hash: str = PrivateAttr(default="")
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        return self._source.parent if self._source else Path.cwd()
+
+    @property
+    def content_hash(self) -> str:
+        return self._content_hash
+
+    def probe_calls(self) -> list[ProbeCall]:
+        """Every probe the plan names, in document order."""
+        calls = list(self.assumptions.probes)
+        for tracer in self.tracers:
+            calls.extend(tracer.gate)
+        for phase in self.phases:
+            calls.extend(phase.gate)
+        return calls + list(self.validation)
+
+
+# Where probe mappings sit in a plan document; the loader converts these first.
+PROBE_LISTS: tuple[tuple[str, ...], ...] = (
+    ("assumptions", "probes"),
+    ("tracers", "*", "gate"),
+    ("phases", "*", "gate"),
+    ("validate",),
+)
+
+
+def model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model that holds the last key of ``path`` (for near-miss field suggestions)."""
+    models: dict[tuple[str, ...], type[BaseModel]] = {
+        (): Plan,
+        ("metadata",): Metadata,
+        ("target",): Target,
+        ("assumptions",): Assumptions,
+        ("assumptions", "permissions", "*"): Permission,
+        ("tracers", "*"): Tracer,
+        ("phases", "*"): Phase,
+        ("phases", "*", "rollback", "*"): RollbackStep,
+    }
+    shape = tuple("*" if isinstance(step, int) else str(step) for step in path)
+    return models.get(shape)

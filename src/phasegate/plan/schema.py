@@ -1,0 +1,60 @@
+"""The published JSON Schema of plan files: the Plan model plus one entry per probe kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from phasegate.plan.model import PROBE_SCHEMA_MARKER, Plan
+from phasegate.probes import registry
+
+SCHEMA_ID = "https://phasegate.dev/schema/plan-v1.json"
+
+
+def probe_schemas() -> dict[str, dict[str, Any]]:
+    """Each probe kind's parameter schema, by kind."""
+    return {
+        kind: spec.params.model_json_schema(by_alias=True, mode="validation")
+        for kind, spec in registry.all_probes().items()
+    }
+
+
+def plan_schema() -> dict[str, Any]:
+    schema = _point_at_probe(Plan.model_json_schema(by_alias=True, mode="validation"))
+    defs: dict[str, Any] = schema.setdefault("$defs", {})
+    variants = []
+    for kind, params in probe_schemas().items():
+        name = f"Probe_{kind.replace('.', '_')}"
+        nested = params.pop("$defs", {})
+        defs.update(nested)
+        defs[name] = params
+        spec = registry.get(kind)
+        variants.append(
+            {
+                "type": "object",
+                "description": spec.summary if spec else kind,
+                "properties": {
+                    kind: {"$ref": f"#/$defs/{name}"},
+                    "name": {"type": "string", "description": "label in reports"},
+                    "interval": {"$ref": "#/$defs/Duration"},
+                    "max_interval": {"$ref": "#/$defs/Duration"},
+                },
+                "required": [kind],
+                "additionalProperties": False,
+            }
+        )
+    defs["Duration"] = {
+        "anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
+        "description": "seconds, or a duration such as 500ms, 30s, 2m",
+    }
+    defs["Probe"] = {"description": "a probe: a one-key mapping naming it", "oneOf": variants}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+
+
+def _point_at_probe(node: Any) -> Any:
+    if isinstance(node, dict):
+        if node.get(PROBE_SCHEMA_MARKER):
+            return {"$ref": "#/$defs/Probe"}
+        return {key: _point_at_probe(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_point_at_probe(item) for item in node]
+    return node

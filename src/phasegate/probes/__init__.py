@@ -1,0 +1,1 @@
+"""Probes: questions asked of reality. One module per family; see :mod:`registry`."""

@@ -1,0 +1,44 @@
+"""The small protocol every probe family implements."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from phasegate.observation import Verdict
+
+
+class ProbeParams(BaseModel):
+    """Parameters of a probe. Unknown keys are errors, so typos never pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def describe(self) -> str:
+        """A short human name for this probe call, used when the plan gives none."""
+        return ", ".join(f"{k}={v}" for k, v in self.model_dump(exclude_defaults=True).items())
+
+
+@dataclass(frozen=True)
+class ProbeContext:
+    """What a probe may know about where it runs. Plain data; never a handle to change things."""
+
+    base_dir: Path = field(default_factory=Path.cwd)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+P = TypeVar("P", bound=ProbeParams)
+
+
+@dataclass(frozen=True)
+class ProbeSpec(Generic[P]):
+    """A registered probe kind: its name, its parameters and how it checks."""
+
+    kind: str
+    params: type[P]
+    check: Callable[[P, ProbeContext], Awaitable[Verdict]]
+    summary: str
+    default_interval: float = 2.0

@@ -1,0 +1,166 @@
+"""``http``: a request whose status, body, JSON fields and headers must match."""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+from typing import Any, Literal
+
+import httpx
+from pydantic import Field, field_validator
+
+from phasegate import secrets
+from phasegate.durations import parse_duration
+from phasegate.observation import Verdict
+from phasegate.probes import capture, jsonpath, tcp
+from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
+
+_SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|key|password", re.IGNORECASE)
+
+
+class HttpParams(ProbeParams):
+    url: str = Field(description="http:// or https:// URL")
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    status: int | list[int] = Field(200, description="expected status code, or any of a list")
+    body: str | None = Field(None, description="regex the response body must match")
+    json_equals: dict[str, Any] = Field(
+        default_factory=dict, alias="json", description="JSON path → expected value"
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="request headers")
+    response_headers: dict[str, str] = Field(
+        default_factory=dict, description="response header → regex it must match"
+    )
+    data: str | None = Field(None, description="request body")
+    verify: bool = Field(True, description="verify TLS certificates")
+    ca: str | None = Field(None, description="CA bundle file to verify against")
+    timeout: float = Field(10.0, description="seconds for the whole request")
+    follow_redirects: bool = False
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float:
+        return parse_duration(value)
+
+    @field_validator("headers")
+    @classmethod
+    def _register_secret_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, header_value in value.items():
+            if _SECRET_HEADER.search(name):
+                secrets.register(header_value)
+                # "Bearer abc": the credential alone may appear elsewhere too
+                secrets.register(header_value.split(" ", 1)[-1])
+        return value
+
+    @field_validator("json_equals")
+    @classmethod
+    def _paths(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for path in value:
+            jsonpath.parse(path)
+        return value
+
+    def describe(self) -> str:
+        return f"{self.method} {self.url}"
+
+    def expected_statuses(self) -> list[int]:
+        return self.status if isinstance(self.status, list) else [self.status]
+
+
+async def check(params: HttpParams, ctx: ProbeContext) -> Verdict:
+    expected = _expectation(params)
+    verify: ssl.SSLContext | bool = params.verify
+    if params.ca and params.verify:
+        verify = ssl.create_default_context(cafile=str(ctx.base_dir / params.ca))
+    try:
+        async with httpx.AsyncClient(
+            verify=verify, timeout=params.timeout, follow_redirects=params.follow_redirects
+        ) as client:
+            response = await client.request(
+                params.method, params.url, headers=params.headers, content=params.data
+            )
+    except httpx.HTTPError as exc:
+        return Verdict(False, expected, describe_transport_error(exc))
+    body = response.text
+    problems = _problems(params, response, body)
+    observed = "; ".join(problems) if problems else f"status {response.status_code}"
+    detail = f"{params.method} {params.url} → {response.status_code} {response.reason_phrase}\n"
+    detail += capture.cap(body, 8 * 1024)
+    data = {"status": response.status_code, "elapsed_ms": response.elapsed.total_seconds() * 1e3}
+    return Verdict(not problems, expected, observed, detail=detail, data=data)
+
+
+def describe_transport_error(exc: httpx.HTTPError) -> str:
+    """Name the failure the way an operator would say it."""
+    cause = _os_error_in_chain(exc)
+    if cause is not None and not isinstance(cause, ssl.SSLError):
+        return tcp.describe_os_error(cause)
+    text = str(exc) or type(exc).__name__
+    lowered = text.lower()
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__})"
+    if "connection refused" in lowered or "errno 111" in lowered:
+        return "connection refused"
+    if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
+        return f"TLS failure: {capture.excerpt(text, 200)}"
+    if "name or service not known" in lowered or "nodename nor servname" in lowered:
+        return "name not resolved"
+    return f"{type(exc).__name__}: {capture.excerpt(text, 200)}"
+
+
+def _os_error_in_chain(exc: BaseException) -> OSError | None:
+    """httpx wraps the socket error (sometimes twice); the errno is the operator's answer."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno is not None:
+            return current
+        for inner in getattr(current, "exceptions", ()):  # exception groups from happy eyeballs
+            found = _os_error_in_chain(inner)
+            if found is not None:
+                return found
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _problems(params: HttpParams, response: httpx.Response, body: str) -> list[str]:
+    problems: list[str] = []
+    if response.status_code not in params.expected_statuses():
+        problems.append(f"status {response.status_code}")
+    if params.body and not re.search(params.body, body, re.MULTILINE):
+        problems.append(f"body does not match /{params.body}/: {capture.excerpt(body, 120)!r}")
+    if params.json_equals:
+        problems.extend(_json_problems(params.json_equals, body))
+    for header, pattern in params.response_headers.items():
+        actual = response.headers.get(header)
+        if actual is None or not re.search(pattern, actual):
+            problems.append(f"header {header}: {actual!r} does not match /{pattern}/")
+    return problems
+
+
+def _json_problems(expectations: dict[str, Any], body: str) -> list[str]:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return [f"body is not JSON: {capture.excerpt(body, 120)!r}"]
+    problems = []
+    for path, wanted in expectations.items():
+        actual = jsonpath.lookup(document, path)
+        if actual is jsonpath.MISSING:
+            problems.append(f"{path} missing")
+        elif actual != wanted:
+            problems.append(f"{path} = {json.dumps(actual)}")
+    return problems
+
+
+def _expectation(params: HttpParams) -> str:
+    statuses = params.expected_statuses()
+    parts = ["status " + (" or ".join(map(str, statuses)))]
+    if params.body:
+        parts.append(f"body ~ /{params.body}/")
+    parts.extend(f"{path} = {json.dumps(value)}" for path, value in params.json_equals.items())
+    parts.extend(f"header {h} ~ /{p}/" for h, p in params.response_headers.items())
+    return ", ".join(parts)
+
+
+PROBES = [ProbeSpec("http", HttpParams, check, "HTTP request: status, body, JSON fields, headers")]

@@ -1,0 +1,1 @@
+"""The evidence store: runs, steps, observations and artifacts, kept for good."""

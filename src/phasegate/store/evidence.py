@@ -1,0 +1,223 @@
+"""The evidence store's API. Every text written passes through secret masking first."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from phasegate import secrets
+from phasegate.errors import StoreError
+from phasegate.observation import Observation
+from phasegate.store import database, tables
+from phasegate.store.records import ArtifactRecord, RunBundle, RunRecord, StepRecord
+
+
+def new_run_id() -> str:
+    """Sortable by time, short enough to type: ``20261123-151927-a1b2c3``."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _json(data: object) -> str:
+    return json.dumps(secrets.mask_data(data), sort_keys=True, default=str)
+
+
+class EvidenceStore:
+    """Runs, their steps, observations and artifacts; SQLite by default, PostgreSQL by URL."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or database.default_url()
+        if "://" not in self.url:  # a plain path
+            self.url = f"sqlite:///{self.url}"
+        self.engine: Engine = database.open_engine(self.url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _write(self, statement: Any) -> Any:
+        try:
+            with self.engine.begin() as connection:
+                return connection.execute(statement)
+        except SQLAlchemyError as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise StoreError(f"cannot write to the evidence store: {reason}") from None
+
+    def start_run(
+        self,
+        command: str,
+        *,
+        plan_name: str | None = None,
+        plan_path: str | None = None,
+        plan_hash: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> str:
+        run_id = new_run_id()
+        self._write(
+            insert(tables.runs).values(
+                id=run_id, command=command, plan_name=plan_name, plan_path=plan_path,
+                plan_hash=plan_hash, status="running", started_at=_now(), summary="",
+                meta=_json(meta or {}),
+            )
+        )
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, summary: str = "") -> None:
+        self._write(
+            update(tables.runs).where(tables.runs.c.id == run_id).values(
+                status=status, finished_at=_now(), summary=secrets.mask(summary)
+            )
+        )
+
+    def start_step(self, run_id: str, stage: str, name: str, timeout: float | None = None) -> int:
+        result = self._write(
+            insert(tables.steps).values(
+                run_id=run_id, stage=stage, name=secrets.mask(name), status="running",
+                started_at=_now(), timeout=timeout, detail="",
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+    def finish_step(self, step_id: int, status: str, detail: str = "") -> None:
+        self._write(
+            update(tables.steps).where(tables.steps.c.id == step_id).values(
+                status=status, finished_at=_now(), detail=secrets.mask(detail)
+            )
+        )
+
+    def record(self, run_id: str, step_id: int | None, observation: Observation) -> int:
+        o = observation
+        result = self._write(
+            insert(tables.observations).values(
+                run_id=run_id, step_id=step_id, probe=o.probe, name=secrets.mask(o.name),
+                params=_json(o.params), attempt=o.attempt, passed=o.passed,
+                fail_fast=o.fail_fast, error=o.error, expected=secrets.mask(o.expected),
+                observed=secrets.mask(o.observed), detail=secrets.mask(o.detail),
+                data=_json(o.data), started_at=o.started, finished_at=o.finished,
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+    def add_artifact(
+        self,
+        run_id: str,
+        name: str,
+        content: str,
+        media_type: str = "text/plain",
+        observation_id: int | None = None,
+    ) -> int:
+        result = self._write(
+            insert(tables.artifacts).values(
+                run_id=run_id, observation_id=observation_id, name=name, media_type=media_type,
+                content=secrets.mask(content), created_at=_now(),
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        query = select(tables.runs).order_by(tables.runs.c.started_at.desc(),
+                                             tables.runs.c.id.desc()).limit(limit)
+        with self.engine.connect() as connection:
+            return [_run(row) for row in connection.execute(query).mappings()]
+
+    def count_observations(self, run_id: str | None = None) -> int:
+        query = select(func.count()).select_from(tables.observations)
+        if run_id:
+            query = query.where(tables.observations.c.run_id == run_id)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def resolve(self, ref: str) -> str:
+        """A run id from a full id, a unique prefix, or ``latest``."""
+        runs = tables.runs
+        with self.engine.connect() as connection:
+            if ref in ("latest", "last", "@"):
+                row = connection.execute(
+                    select(runs.c.id).order_by(runs.c.started_at.desc(), runs.c.id.desc())
+                    .limit(1)
+                ).first()
+                if row is None:
+                    raise StoreError(f"the store {self.describe()} holds no runs yet")
+                return str(row[0])
+            matches = [str(r[0]) for r in connection.execute(
+                select(runs.c.id).where(runs.c.id.startswith(ref, autoescape=True)).limit(5)
+            )]
+        if not matches:
+            raise StoreError(f"no run '{ref}' in {self.describe()} (see: phasegate runs)")
+        if len(matches) > 1:
+            raise StoreError(f"run '{ref}' is ambiguous: {', '.join(matches)}")
+        return matches[0]
+
+    def load(self, ref: str) -> RunBundle:
+        run_id = self.resolve(ref)
+        with self.engine.connect() as connection:
+            run_row = connection.execute(
+                select(tables.runs).where(tables.runs.c.id == run_id)
+            ).mappings().one()
+            step_rows = connection.execute(
+                select(tables.steps).where(tables.steps.c.run_id == run_id)
+                .order_by(tables.steps.c.id)
+            ).mappings().all()
+            observation_rows = connection.execute(
+                select(tables.observations).where(tables.observations.c.run_id == run_id)
+                .order_by(tables.observations.c.id)
+            ).mappings().all()
+            artifact_rows = connection.execute(
+                select(tables.artifacts).where(tables.artifacts.c.run_id == run_id)
+                .order_by(tables.artifacts.c.id)
+            ).mappings().all()
+        by_step: dict[int | None, list[Observation]] = {}
+        for row in observation_rows:
+            by_step.setdefault(row["step_id"], []).append(_observation(row))
+        steps = [_step(row, by_step.get(row["id"], [])) for row in step_rows]
+        if None in by_step:  # observations recorded outside any step
+            steps.append(StepRecord(0, "-", "probes", "done", _run(run_row).started, None, None,
+                                    "", tuple(by_step[None])))
+        artifacts = tuple(
+            ArtifactRecord(r["id"], r["name"], r["media_type"], r["content"], r["observation_id"])
+            for r in artifact_rows
+        )
+        return RunBundle(_run(run_row), tuple(steps), artifacts)
+
+    def describe(self) -> str:
+        return database.safe_url(self.url)
+
+
+def _run(row: Any) -> RunRecord:
+    return RunRecord(
+        id=row["id"], command=row["command"], plan_name=row["plan_name"],
+        plan_path=row["plan_path"], plan_hash=row["plan_hash"], status=row["status"],
+        started=_utc(row["started_at"]) or _now(), finished=_utc(row["finished_at"]),
+        summary=row["summary"], meta=json.loads(row["meta"] or "{}"),
+    )
+
+
+def _step(row: Any, observations: list[Observation]) -> StepRecord:
+    return StepRecord(
+        id=row["id"], stage=row["stage"], name=row["name"], status=row["status"],
+        started=_utc(row["started_at"]) or _now(), finished=_utc(row["finished_at"]),
+        timeout=row["timeout"], detail=row["detail"], observations=tuple(observations),
+    )
+
+
+def _observation(row: Any) -> Observation:
+    return Observation(
+        probe=row["probe"], name=row["name"], params=json.loads(row["params"]),
+        passed=bool(row["passed"]), expected=row["expected"], observed=row["observed"],
+        detail=row["detail"], started=_utc(row["started_at"]) or _now(),
+        finished=_utc(row["finished_at"]) or _now(), attempt=row["attempt"],
+        fail_fast=bool(row["fail_fast"]), error=bool(row["error"]), data=json.loads(row["data"]),
+    )

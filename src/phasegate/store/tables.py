@@ -1,0 +1,87 @@
+"""The store's tables (SQLAlchemy Core). Changes here need an Alembic migration."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+HEAD_REVISION = "0001"
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("command", String(40), nullable=False),
+    Column("plan_name", String(255)),
+    Column("plan_path", Text),
+    Column("plan_hash", String(64)),
+    Column("status", String(20), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("summary", Text, nullable=False, default=""),
+    Column("meta", Text, nullable=False, default="{}"),
+)
+
+steps = Table(
+    "steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(40), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("stage", String(20), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("timeout", Float),
+    Column("detail", Text, nullable=False, default=""),
+    Index("ix_steps_run", "run_id"),
+)
+
+observations = Table(
+    "observations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(40), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("step_id", Integer, ForeignKey("steps.id", ondelete="CASCADE")),
+    Column("probe", String(100), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("params", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("fail_fast", Boolean, nullable=False),
+    Column("error", Boolean, nullable=False),
+    Column("expected", Text, nullable=False),
+    Column("observed", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Index("ix_observations_run", "run_id"),
+    Index("ix_observations_probe", "probe", "passed"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(40), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("observation_id", Integer, ForeignKey("observations.id", ondelete="CASCADE")),
+    Column("name", String(255), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_artifacts_run", "run_id"),
+)

@@ -1,0 +1,1 @@
+"""The gated workflow: stages of a plan run as gates, recorded in the evidence store."""

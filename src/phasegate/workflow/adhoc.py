@@ -1,0 +1,60 @@
+"""One question asked of reality, outside any plan: ``phasegate probe``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from phasegate.errors import PlanError
+from phasegate.observation import Observation
+from phasegate.plan import probe_call, yamltext
+from phasegate.probes.base import ProbeContext
+from phasegate.store.evidence import EvidenceStore
+from phasegate.workflow import recorded_gate
+from phasegate.workflow.check import StageResult
+
+
+def parse(text: str) -> probe_call.ProbeCall:
+    """A probe from YAML or JSON text (or ``@file``); errors name the place in that text."""
+    source = "<probe>"
+    if text.startswith("@"):
+        source = text[1:]
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PlanError(f"cannot read probe file: {exc}", file=source) from None
+    if not text.strip():
+        raise PlanError("empty probe; expected e.g. '{tcp: {host: 127.0.0.1, port: 80}}'",
+                        file=source)
+    tree = yamltext.parse(text, source)
+    try:
+        return probe_call.build(yamltext.plain(tree))
+    except probe_call.ProbeCallError as exc:
+        place = yamltext.locate(tree, exc.loc, at_key=exc.at_key)
+        raise PlanError(
+            str(exc), file=source, line=place[0] if place else None,
+            column=place[1] if place else None,
+            path=yamltext.render_path(exc.loc) or None, suggestion=exc.suggestion,
+        ) from None
+
+
+async def probe(
+    call: probe_call.ProbeCall,
+    store: EvidenceStore,
+    timeout: float = 0.0,
+    base_dir: Path | None = None,
+    on_observation: Callable[[Observation], None] | None = None,
+) -> StageResult:
+    run_id = store.start_run("probe", meta={"probe": call.kind})
+    try:
+        result = await recorded_gate.run(
+            store, run_id, "probe", call.name, [call],
+            ProbeContext(base_dir=base_dir or Path.cwd()), timeout, on_observation,
+        )
+    except BaseException:
+        store.finish_run(run_id, "interrupted")
+        raise
+    final = result.finals[0]
+    status = "passed" if result.passed else ("error" if result.outcome == "error" else "failed")
+    store.finish_run(run_id, status, f"{final.name}: {final.observed}")
+    return StageResult(run_id, result)

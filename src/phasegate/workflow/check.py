@@ -1,0 +1,100 @@
+"""Stage R — reality check: the plan's assumptions, evaluated read-only as one gate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from phasegate.engine.gate import GateResult
+from phasegate.errors import PlanError
+from phasegate.observation import Observation
+from phasegate.plan import probe_call
+from phasegate.plan.model import Plan
+from phasegate.plan.probe_call import ProbeCall
+from phasegate.probes import registry
+from phasegate.probes.base import ProbeContext
+from phasegate.store.evidence import EvidenceStore
+from phasegate.workflow import recorded_gate
+
+
+@dataclass(frozen=True)
+class StageResult:
+    run_id: str
+    gate: GateResult
+
+
+def assumption_calls(plan: Plan) -> list[ProbeCall]:
+    """Every assumption the plan makes, as probe calls; typed assumptions map to their probes."""
+    a = plan.assumptions
+    namespace = plan.target.namespace
+    typed: list[tuple[str, str, list[dict[str, Any]]]] = [
+        ("apis", "k8s.api", [{"api": api} for api in a.apis]),
+        ("images", "image", [{"ref": image} for image in a.images]),
+        ("storageClasses", "k8s.storage_class", [{"name": n} for n in a.storage_classes]),
+        ("ingressClasses", "k8s.ingress_class", [{"name": n} for n in a.ingress_classes]),
+        (
+            "permissions",
+            "k8s.can_i",
+            [
+                {**p.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True),
+                 **({"namespace": p.namespace or namespace} if (p.namespace or namespace)
+                    else {})}
+                for p in a.permissions
+            ],
+        ),
+    ]
+    calls: list[ProbeCall] = []
+    for field, kind, params_list in typed:
+        if not params_list:
+            continue
+        if registry.get(kind) is None:
+            raise PlanError(
+                f"checking {field} needs the '{kind}' probe, which this version of phasegate "
+                "does not provide; express the assumption as a probe under assumptions.probes",
+                file=str(plan.source) if plan.source else None,
+                path=f"assumptions.{field}",
+            )
+        for params in params_list:
+            try:
+                calls.append(probe_call.build({kind: params}))
+            except probe_call.ProbeCallError as exc:
+                raise PlanError(str(exc), path=f"assumptions.{field}") from None
+    return calls + list(a.probes)
+
+
+async def check(
+    plan: Plan,
+    store: EvidenceStore,
+    timeout: float = 0.0,
+    on_observation: Callable[[Observation], None] | None = None,
+) -> StageResult:
+    calls = assumption_calls(plan)
+    run_id = store.start_run(
+        "check",
+        plan_name=plan.metadata.name,
+        plan_path=str(plan.source) if plan.source else None,
+        plan_hash=plan.content_hash,
+    )
+    try:
+        result = await recorded_gate.run(
+            store, run_id, "R", "reality check", calls, ProbeContext(base_dir=plan.base_dir),
+            timeout, on_observation,
+        )
+    except BaseException:
+        store.finish_run(run_id, "interrupted", "interrupted before the gate decided")
+        raise
+    store.finish_run(run_id, _run_status(result), _summary(result))
+    return StageResult(run_id, result)
+
+
+def _run_status(result: GateResult) -> str:
+    return {"passed": "passed", "error": "error"}.get(result.outcome, "failed")
+
+
+def _summary(result: GateResult) -> str:
+    failed = [o for o in result.finals if not o.passed]
+    if not failed:
+        return f"all {len(result.finals)} assumptions verified"
+    names = "; ".join(f"{o.name}: {o.observed}" for o in failed[:5])
+    return f"{len(failed)} of {len(result.finals)} assumptions failed — {names}"

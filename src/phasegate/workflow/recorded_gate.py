@@ -1,0 +1,53 @@
+"""A gate whose every attempt goes into the evidence store as it happens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from phasegate.engine import gate
+from phasegate.observation import Observation
+from phasegate.plan.probe_call import ProbeCall
+from phasegate.probes.base import ProbeContext
+from phasegate.store.evidence import EvidenceStore
+
+STEP_STATUS = {
+    "passed": "passed",
+    "failed": "failed",
+    "timed_out": "timed out",
+    "fail_fast": "failed",
+    "error": "error",
+}
+
+
+async def run(
+    store: EvidenceStore,
+    run_id: str,
+    stage: str,
+    name: str,
+    calls: Sequence[ProbeCall],
+    ctx: ProbeContext,
+    timeout: float,
+    on_observation: Callable[[Observation], None] | None = None,
+) -> gate.GateResult:
+    step_id = store.start_step(run_id, stage, name, timeout=timeout or None)
+
+    def record(observation: Observation) -> None:
+        store.record(run_id, step_id, observation)
+        if on_observation is not None:
+            on_observation(observation)
+
+    try:
+        result = await gate.evaluate(calls, ctx, timeout, record)
+    except BaseException:
+        store.finish_step(step_id, "interrupted")
+        raise
+    failed = [o for o in result.finals if not o.passed]
+    detail = f"{len(result.finals) - len(failed)}/{len(result.finals)} passed"
+    if result.outcome == "timed_out":
+        detail += f"; gate timed out after {timeout:g} s"
+    if result.intervals and timeout:
+        detail += "; polling intervals: " + ", ".join(
+            f"{n}={v:g}s" for n, v in result.intervals.items()
+        )
+    store.finish_step(step_id, STEP_STATUS[result.outcome], detail)
+    return result

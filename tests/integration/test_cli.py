@@ -1,0 +1,129 @@
+"""The CLI as users meet it: exit codes, one-paragraph errors, evidence in three formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from tests.fixtures.servers import HttpService
+from tests.integration.cli_helpers import phasegate
+
+
+def test_probe_passes_against_a_live_server(http_service: HttpService, tmp_path: Path) -> None:
+    spec = f'{{http: {{url: "{http_service.url}/health", status: 200}}}}'
+    result = phasegate("probe", spec, "--store", str(tmp_path / "e.db"))
+    assert result.returncode == 0, result.stderr
+    assert "gate passed" in result.stdout
+
+
+def test_probe_fails_on_a_closed_port_saying_connection_refused(
+    closed_port: int, tmp_path: Path
+) -> None:
+    spec = f'{{http: {{url: "http://127.0.0.1:{closed_port}/health", status: 200}}}}'
+    result = phasegate("probe", spec, "--json", "--store", str(tmp_path / "e.db"))
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert document["observations"][0]["observed"] == "connection refused"
+
+
+def test_probe_with_timeout_waits_as_a_gate(closed_port: int, tmp_path: Path) -> None:
+    spec = f"{{tcp: {{host: 127.0.0.1, port: {closed_port}}}, interval: 100ms}}"
+    result = phasegate("probe", spec, "--timeout", "700ms", "--json",
+                       "--store", str(tmp_path / "e.db"))
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert document["outcome"] == "timed_out" and document["attempts"] >= 3
+
+
+PLAN = """apiVersion: phasegate/v1
+kind: Plan
+metadata: {{name: shop}}
+assumptions:
+  probes:
+    - http: {{url: "{url}/health", json: {{"$.status": ok}}}}
+      name: health
+    - tcp: {{host: 127.0.0.1, port: {closed}}}
+      name: db port
+"""
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("", "empty"),
+        ("apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: x}\nvalidate:\n"
+         "  - k8s.rolout: {kind: Deployment}\n", "plan.yaml:5:5: validate[0]: unknown probe"),
+        ("apiVersion: [\n", "YAML syntax error"),
+        (b"\x00\x01\x02binary", "binary file"),
+    ],
+)
+def test_bad_plans_exit_2_with_one_paragraph(
+    tmp_path: Path, content: str | bytes, words: str
+) -> None:
+    plan = tmp_path / "plan.yaml"
+    if isinstance(content, bytes):
+        plan.write_bytes(content)
+    else:
+        plan.write_text(content)
+    result = phasegate("check", str(plan), "--store", str(tmp_path / "e.db"))
+    assert result.returncode == 2
+    assert words in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) <= 3  # one paragraph, wrapped
+
+
+def test_missing_plan_file_exits_2(tmp_path: Path) -> None:
+    result = phasegate("check", str(tmp_path / "nope.yaml"), "--store", str(tmp_path / "e.db"))
+    assert result.returncode == 2 and "plan file not found" in result.stderr
+
+
+def test_check_records_evidence_in_three_formats_with_the_same_facts(
+    http_service: HttpService, closed_port: int, tmp_path: Path
+) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN.format(url=http_service.url, closed=closed_port))
+    store = ["--store", str(tmp_path / "e.db")]
+    result = phasegate("check", str(plan), *store)
+    assert result.returncode == 1
+    assert "gate failed" in result.stdout
+
+    listed = json.loads(phasegate("runs", "--json", *store).stdout)
+    run_id = listed[0]["id"]
+    assert listed[0]["status"] == "failed"
+
+    for fmt in ("md", "json", "junit"):
+        out = tmp_path / f"evidence.{fmt}"
+        written = phasegate("evidence", run_id[:15], "--format", fmt, "-o", str(out), *store)
+        assert written.returncode == 0, written.stderr
+    facts = json.loads((tmp_path / "evidence.json").read_text())
+    checks = {c["name"]: c for c in facts["steps"][0]["checks"]}
+    assert checks["health"]["passed"] and not checks["db port"]["passed"]
+    assert checks["db port"]["observed"] == "connection refused"
+
+    markdown = (tmp_path / "evidence.md").read_text()
+    for check in checks.values():
+        assert check["expected"] in markdown and check["observed"] in markdown
+
+    suite = ET.parse(tmp_path / "evidence.junit").getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "2" and suite.get("failures") == "1"
+    failure = suite.find("testcase/failure")
+    assert failure is not None and "connection refused" in failure.get("message", "")
+
+
+def test_show_and_unknown_run(tmp_path: Path, http_service: HttpService) -> None:
+    store = ["--store", str(tmp_path / "e.db")]
+    phasegate("probe", f"{{tcp: {{host: 127.0.0.1, port: {http_service.port}}}}}", *store)
+    shown = phasegate("show", "latest", "--json", *store)
+    assert json.loads(shown.stdout)["run"]["status"] == "passed"
+    missing = phasegate("show", "nope", *store)
+    assert missing.returncode == 2 and "no run 'nope'" in missing.stderr
+
+
+def test_schema_is_json_schema_with_every_probe(tmp_path: Path) -> None:
+    schema = json.loads(phasegate("schema").stdout)
+    variants = schema["$defs"]["Probe"]["oneOf"]
+    kinds = {next(iter(v["required"])) for v in variants}
+    assert {"http", "tcp", "dns", "command", "file", "git"} <= kinds

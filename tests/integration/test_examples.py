@@ -1,0 +1,30 @@
+"""Every plan under examples/ runs, as the README demo runs it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_script_passes_and_prints_its_report() -> None:
+    result = subprocess.run([str(ROOT / "scripts" / "demo")], capture_output=True, text=True,
+                            timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("evidence report: ")
+    report = Path(last.removeprefix("evidence report: "))
+    text = report.read_text()
+    assert "7 passed, 0 failed" in text
+    assert "deploy repo committed and pushed" in text
+
+
+def test_every_example_plan_loads() -> None:
+    from phasegate.plan.loader import load_plan
+
+    plans = sorted(ROOT.glob("examples/*/plan.yaml"))
+    assert plans
+    for plan in plans:
+        inputs = {"port": 1, "repo": ".", "version": "x"}
+        assert load_plan(plan, inputs).metadata.name

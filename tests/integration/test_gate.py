@@ -1,0 +1,69 @@
+"""Gates wait for reality to change, stop early when it cannot, and keep every attempt."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+from phasegate.engine import gate
+from phasegate.plan import probe_call
+from phasegate.probes.base import ProbeContext
+from tests.fixtures.servers import _Handler
+
+
+def test_gate_waits_until_a_late_service_answers(closed_port: int) -> None:
+    call = probe_call.build(
+        {"http": {"url": f"http://127.0.0.1:{closed_port}/health"}, "interval": "100ms"}
+    )
+    server_holder: list[ThreadingHTTPServer] = []
+
+    def start_later() -> None:
+        time.sleep(0.6)
+        server = ThreadingHTTPServer(("127.0.0.1", closed_port), _Handler)
+        server_holder.append(server)
+        server.serve_forever()
+
+    threading.Thread(target=start_later, daemon=True).start()
+    try:
+        result = asyncio.run(gate.evaluate([call], ProbeContext(), timeout=10))
+    finally:
+        for server in server_holder:
+            server.shutdown()
+    assert result.outcome == "passed"
+    assert len(result.observations) >= 3
+    assert [o.attempt for o in result.observations] == list(range(1, len(result.observations) + 1))
+    assert result.observations[0].observed == "connection refused"
+    assert result.observations[-1].passed
+
+
+def test_gate_times_out_and_keeps_every_attempt(closed_port: int) -> None:
+    call = probe_call.build({"tcp": {"host": "127.0.0.1", "port": closed_port},
+                             "interval": "100ms"})
+    result = asyncio.run(gate.evaluate([call], ProbeContext(), timeout=0.8))
+    assert result.outcome == "timed_out"
+    assert 0.7 < result.duration < 3
+    assert len(result.observations) >= 3 and not any(o.passed for o in result.observations)
+
+
+def test_fail_fast_ends_the_gate_at_once(closed_port: int, tmp_path: Path) -> None:
+    calls = [
+        probe_call.build({"tcp": {"host": "127.0.0.1", "port": closed_port}, "interval": 1}),
+        probe_call.build({"git": {"path": str(tmp_path)}}),
+    ]
+    started = time.monotonic()
+    result = asyncio.run(gate.evaluate(calls, ProbeContext(), timeout=30))
+    assert time.monotonic() - started < 5
+    assert result.outcome == "fail_fast"
+    assert [o.probe for o in result.finals] == ["tcp", "git"]
+
+
+def test_probes_run_concurrently() -> None:
+    calls = [probe_call.build({"command": {"run": ["sleep", "0.5"]}, "name": f"s{i}"})
+             for i in range(4)]
+    started = time.monotonic()
+    result = asyncio.run(gate.evaluate(calls, ProbeContext(), timeout=0))
+    assert result.passed
+    assert time.monotonic() - started < 1.5
