@@ -21,6 +21,14 @@ TimeoutOption = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option("--timeout", help="wait as a gate does, up to this long (30s, 2m)"),
 ]
+ContextOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--context", help="kubeconfig context; must equal the plan's target.context"),
+]
+KubeconfigOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"),
+]
 InputOption = Annotated[
     Optional[list[str]],  # noqa: UP045
     typer.Option("--input", "-i", help="@values.yaml or key=value; repeatable"),
@@ -37,6 +45,12 @@ def probe(
     spec: Annotated[str, typer.Argument(help="a probe as YAML/JSON, e.g. '{tcp: {host: h, "
                                         "port: 80}}', or @file.yaml")],
     timeout: TimeoutOption = None,
+    context: ContextOption = None,
+    kubeconfig: KubeconfigOption = None,
+    namespace: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--namespace", "-n", help="default namespace for Kubernetes probes"),
+    ] = None,
     store: StoreOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -49,7 +63,8 @@ def probe(
     seconds = common.parse_timeout(terminal, timeout)
     evidence = common.guarded(terminal, common.open_store, store)
     with terminal.waiting(f"probing {call.name} …"):
-        result = common.run_async(terminal, adhoc.probe(call, evidence, seconds))
+        result = common.run_async(terminal, adhoc.probe(
+            call, evidence, seconds, context=context, kubeconfig=kubeconfig, namespace=namespace))
     _finish(terminal, result, evidence.describe())
 
 
@@ -57,6 +72,8 @@ def check(
     plan: Annotated[Path, typer.Argument(help="the plan file")],
     inputs: InputOption = None,
     timeout: TimeoutOption = None,
+    context: ContextOption = None,
+    kubeconfig: KubeconfigOption = None,
     store: StoreOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -78,7 +95,8 @@ def check(
     with terminal.waiting(f"checking {count} assumptions …") as status:
         progress.status = status
         result = common.run_async(
-            terminal, stage.check(loaded, evidence, seconds, progress.observed)
+            terminal, stage.check(loaded, evidence, seconds, progress.observed,
+                                  context=context, kubeconfig=kubeconfig)
         )
     _finish(terminal, result, evidence.describe())
 

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from phasegate.engine import attempt
 from phasegate.observation import Observation
@@ -21,6 +21,8 @@ from phasegate.probes.base import ProbeContext
 Outcome = Literal["passed", "failed", "timed_out", "fail_fast", "error"]
 BACKOFF = 1.5
 MAX_INTERVAL = 30.0
+WATCH_RECHECK = 30.0  # even a watched probe is asked again this often, in case a watch missed
+WATCH_RETRY = 0.1
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class GateResult:
     finals: tuple[Observation, ...]  # the last attempt of each probe, in the plan's order
     duration: float
     timeout: float
-    intervals: dict[str, float] = field(default_factory=dict)
+    intervals: dict[str, float | str] = field(default_factory=dict)  # seconds, or "watch"
 
     @property
     def passed(self) -> bool:
@@ -48,7 +50,9 @@ async def evaluate(
     deadline = started + timeout
     observations: list[Observation] = []
     stop = asyncio.Event()
-    intervals = {call.name: _interval(call) for call in calls}
+    intervals: dict[str, float | str] = {
+        call.name: "watch" if _watcher(call) else _interval(call) for call in calls
+    }
 
     def record(observation: Observation) -> None:
         observations.append(observation)
@@ -56,7 +60,7 @@ async def evaluate(
             on_observation(observation)
 
     async def until_passed(call: ProbeCall) -> Observation:
-        delay = intervals[call.name]
+        delay = _interval(call)
         number = 0
         while True:
             number += 1
@@ -67,11 +71,8 @@ async def evaluate(
                 if observation.fail_fast and not observation.passed:
                     stop.set()
                 return observation
-            try:
-                await asyncio.wait_for(stop.wait(), min(delay, remaining))
+            if await _pause(call, ctx, observation, stop, min(delay, remaining), remaining):
                 return observation  # another probe failed fast: stop waiting on this one
-            except TimeoutError:
-                pass
             delay = min(delay * BACKOFF, call.max_interval or MAX_INTERVAL)
 
     finals = await asyncio.gather(*(until_passed(call) for call in calls))
@@ -83,6 +84,43 @@ async def evaluate(
         timeout=timeout,
         intervals=intervals,
     )
+
+
+async def _pause(
+    call: ProbeCall,
+    ctx: ProbeContext,
+    last: Observation,
+    stop: asyncio.Event,
+    poll_delay: float,
+    remaining: float,
+) -> bool:
+    """Wait before the next attempt: for a change event where the probe can watch, else for
+    ``poll_delay``. True when the gate is stopping."""
+    watcher = _watcher(call)
+    budget = min(remaining, WATCH_RECHECK) if watcher else poll_delay
+    started = time.monotonic()
+    stopper = asyncio.ensure_future(stop.wait())
+    waiter = asyncio.ensure_future(
+        watcher(call.params, ctx, last.data, budget) if watcher else asyncio.sleep(budget)
+    )
+    done, pending = await asyncio.wait(
+        {stopper, waiter}, timeout=budget + 1, return_when=asyncio.FIRST_COMPLETED
+    )
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    if stopper in done:
+        return True
+    changed = waiter in done and waiter.exception() is None and waiter.result() is not False
+    if not changed and time.monotonic() - started < WATCH_RETRY:
+        # a watch that failed or ended at once without news (410 Gone, a drop): do not spin
+        await asyncio.sleep(min(WATCH_RETRY, max(remaining - (time.monotonic() - started), 0)))
+    return False
+
+
+def _watcher(call: ProbeCall) -> Any:
+    spec = registry.get(call.kind)
+    return spec.wait if spec is not None else None
 
 
 def _interval(call: ProbeCall) -> float:

@@ -67,6 +67,7 @@ def loads_plan(
                         file=filename) from None
     plan._source = source.resolve() if source else None
     plan._content_hash = content_hash
+    plan._inputs = dict(inputs or {})
     return plan
 
 

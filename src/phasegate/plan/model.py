@@ -47,6 +47,7 @@ class Metadata(Model):
 
 class Target(Model):
     context: str | None = Field(None, description="the only kubeconfig context allowed")
+    server: str | None = Field(None, description="the API server URL the context must point at")
     cluster_uid: str | None = Field(
         None, alias="clusterUID", description="UID of the kube-system namespace of the cluster"
     )
@@ -109,6 +110,7 @@ class Plan(Model):
 
     _source: Path | None = PrivateAttr(default=None)
     _content_hash: str = PrivateAttr(default="")
+    _inputs: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @property
     def source(self) -> Path | None:
@@ -117,6 +119,11 @@ class Plan(Model):
     @property
     def base_dir(self) -> Path:
         return self._source.parent if self._source else Path.cwd()
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """The inputs the plan was loaded with (manifests are substituted with them too)."""
+        return self._inputs
 
     @property
     def content_hash(self) -> str:

@@ -42,3 +42,9 @@ class ProbeSpec(Generic[P]):
     check: Callable[[P, ProbeContext], Awaitable[Verdict]]
     summary: str
     default_interval: float = 2.0
+    # Event-driven waiting: returns True when the system reports a change after the
+    # observation whose ``data`` it is given, False when the watch ended without one (expired,
+    # dropped, budget spent); either way the gate asks again.
+    wait: Callable[[P, ProbeContext, dict[str, Any], float], Awaitable[bool]] | None = None
+    # Evidence for a failed or timed-out gate: why is it not ready?
+    diagnose: Callable[[P, ProbeContext], Awaitable[str]] | None = None

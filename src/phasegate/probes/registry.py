@@ -16,6 +16,14 @@ FAMILY_MODULES = (
     "phasegate.probes.dns",
     "phasegate.probes.file",
     "phasegate.probes.git",
+    "phasegate.probes.k8s_discovery",
+    "phasegate.probes.k8s_access",
+    "phasegate.probes.k8s_objects",
+    "phasegate.probes.k8s_workloads",
+    "phasegate.probes.k8s_events",
+    "phasegate.probes.k8s_capacity",
+    "phasegate.probes.k8s_dry_run",
+    "phasegate.probes.k8s_operator",
 )
 
 

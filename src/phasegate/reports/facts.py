@@ -26,6 +26,7 @@ def collect(bundle: RunBundle) -> dict[str, Any]:
             "finished": run.finished.isoformat() if run.finished else None,
             "duration": _seconds(run.started, run.finished),
             "summary": run.summary,
+            "cluster": run.meta.get("cluster"),
         },
         "totals": {
             "checks": len(checks),

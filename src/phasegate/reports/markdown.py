@@ -21,6 +21,10 @@ def render(facts: dict[str, Any]) -> str:
         f"- **checks:** {totals['passed']} passed, {totals['failed']} failed "
         f"({totals['attempts']} attempts)",
     ]
+    if run.get("cluster"):
+        cluster = run["cluster"]
+        lines.append(f"- **cluster:** context `{cluster['context']}` · {cluster['server']} · "
+                     f"kube-system UID `{cluster['cluster_uid']}` · {cluster['version']}")
     if run["plan_hash"]:
         lines.append(f"- **plan hash:** `{run['plan_hash'][:16]}`")
     if run["summary"]:

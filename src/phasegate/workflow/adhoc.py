@@ -8,9 +8,9 @@ from pathlib import Path
 from phasegate.errors import PlanError
 from phasegate.observation import Observation
 from phasegate.plan import probe_call, yamltext
-from phasegate.probes.base import ProbeContext
+from phasegate.plan.model import Target
 from phasegate.store.evidence import EvidenceStore
-from phasegate.workflow import recorded_gate
+from phasegate.workflow import recorded_gate, target
 from phasegate.workflow.check import StageResult
 
 
@@ -44,16 +44,28 @@ async def probe(
     timeout: float = 0.0,
     base_dir: Path | None = None,
     on_observation: Callable[[Observation], None] | None = None,
+    *,
+    context: str | None = None,
+    kubeconfig: str | None = None,
+    namespace: str | None = None,
 ) -> StageResult:
-    run_id = store.start_run("probe", meta={"probe": call.kind})
     try:
-        result = await recorded_gate.run(
-            store, run_id, "probe", call.name, [call],
-            ProbeContext(base_dir=base_dir or Path.cwd()), timeout, on_observation,
-        )
-    except BaseException:
-        store.finish_run(run_id, "interrupted")
-        raise
+        resolved = await target.resolve(Target(namespace=namespace), base_dir or Path.cwd(),
+                                        [call], context=context, kubeconfig=kubeconfig)
+        meta: dict[str, object] = {"probe": call.kind}
+        if resolved.identity:
+            meta["cluster"] = resolved.identity
+        run_id = store.start_run("probe", meta=meta)
+        try:
+            result = await recorded_gate.run(
+                store, run_id, "probe", call.name, [call], resolved.context, timeout,
+                on_observation,
+            )
+        except BaseException:
+            store.finish_run(run_id, "interrupted")
+            raise
+    finally:
+        await target.release()
     final = result.finals[0]
     status = "passed" if result.passed else ("error" if result.outcome == "error" else "failed")
     store.finish_run(run_id, status, f"{final.name}: {final.observed}")

@@ -13,9 +13,8 @@ from phasegate.plan import probe_call
 from phasegate.plan.model import Plan
 from phasegate.plan.probe_call import ProbeCall
 from phasegate.probes import registry
-from phasegate.probes.base import ProbeContext
 from phasegate.store.evidence import EvidenceStore
-from phasegate.workflow import recorded_gate
+from phasegate.workflow import recorded_gate, target
 
 
 @dataclass(frozen=True)
@@ -68,22 +67,31 @@ async def check(
     store: EvidenceStore,
     timeout: float = 0.0,
     on_observation: Callable[[Observation], None] | None = None,
+    *,
+    context: str | None = None,
+    kubeconfig: str | None = None,
 ) -> StageResult:
     calls = assumption_calls(plan)
-    run_id = store.start_run(
-        "check",
-        plan_name=plan.metadata.name,
-        plan_path=str(plan.source) if plan.source else None,
-        plan_hash=plan.content_hash,
-    )
     try:
-        result = await recorded_gate.run(
-            store, run_id, "R", "reality check", calls, ProbeContext(base_dir=plan.base_dir),
-            timeout, on_observation,
+        resolved = await target.resolve(plan.target, plan.base_dir, calls, context=context,
+                                        kubeconfig=kubeconfig, inputs=plan.inputs)
+        run_id = store.start_run(
+            "check",
+            plan_name=plan.metadata.name,
+            plan_path=str(plan.source) if plan.source else None,
+            plan_hash=plan.content_hash,
+            meta={"cluster": resolved.identity} if resolved.identity else None,
         )
-    except BaseException:
-        store.finish_run(run_id, "interrupted", "interrupted before the gate decided")
-        raise
+        try:
+            result = await recorded_gate.run(
+                store, run_id, "R", "reality check", calls, resolved.context, timeout,
+                on_observation,
+            )
+        except BaseException:
+            store.finish_run(run_id, "interrupted", "interrupted before the gate decided")
+            raise
+    finally:
+        await target.release()
     store.finish_run(run_id, _run_status(result), _summary(result))
     return StageResult(run_id, result)
 

@@ -41,6 +41,7 @@ async def run(
     except BaseException:
         store.finish_step(step_id, "interrupted")
         raise
+    await _diagnose(store, run_id, calls, result, ctx)
     failed = [o for o in result.finals if not o.passed]
     detail = f"{len(result.finals) - len(failed)}/{len(result.finals)} passed"
     if result.outcome == "timed_out":
@@ -51,3 +52,22 @@ async def run(
         )
     store.finish_step(step_id, STEP_STATUS[result.outcome], detail)
     return result
+
+
+async def _diagnose(
+    store: EvidenceStore,
+    run_id: str,
+    calls: Sequence[ProbeCall],
+    result: gate.GateResult,
+    ctx: ProbeContext,
+) -> None:
+    """Attach "why not ready" evidence for each probe that did not pass."""
+    from phasegate.probes import registry
+
+    for call, final in zip(calls, result.finals, strict=True):
+        spec = registry.get(call.kind)
+        if final.passed or spec is None or spec.diagnose is None or final.error:
+            continue
+        text = await spec.diagnose(call.params, ctx)
+        if text:
+            store.add_artifact(run_id, f"diagnostics: {final.name}", text)

@@ -1,0 +1,206 @@
+"""An async Kubernetes API client: requests, discovery, list and watch."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from phasegate.errors import ProbeError
+from phasegate.kube.kubeconfig import Credentials
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One API resource as discovery describes it."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    verbs: tuple[str, ...]
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str | None = None, name: str | None = None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        return f"{base}/{name}" if name else base
+
+
+class KubeClient:
+    def __init__(self, credentials: Credentials, timeout: float = 30.0) -> None:
+        self.credentials = credentials
+        self._http = httpx.AsyncClient(
+            base_url=credentials.server,
+            verify=credentials.ssl_context,
+            headers={**credentials.headers, "User-Agent": "phasegate"},
+            timeout=httpx.Timeout(timeout, connect=5.0),
+        )
+        self._groups: dict[str, list[Resource]] = {}
+        self._discovery_lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Json | None = None,
+        content: str | None = None,
+        content_type: str | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        headers = {"Content-Type": content_type} if content_type else {}
+        try:
+            return await self._http.request(
+                method, path, params=params, json=body, content=content, headers=headers,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
+        except httpx.HTTPError as exc:
+            from phasegate.probes.http import describe_transport_error
+
+            raise ProbeError(
+                f"Kubernetes API {self.credentials.server} unreachable: "
+                f"{describe_transport_error(exc)}",
+                retryable=True,
+            ) from None
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> Json | None:
+        """The object at ``path``; None when it does not exist."""
+        response = await self.request("GET", path, params=params)
+        if response.status_code == 404:
+            return None
+        raise_for_status(response, f"GET {path}")
+        result: Json = response.json()
+        return result
+
+    async def watch(
+        self, path: str, resource_version: str, timeout: float, params: dict[str, Any] | None = None
+    ) -> AsyncIterator[Json]:
+        """Watch events after ``resource_version`` until ``timeout``; ends on 410 or a drop.
+
+        The caller re-lists when the iteration ends early: a watch that returns is never
+        taken as "nothing changed".
+        """
+        query = {
+            **(params or {}),
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "false",
+            "timeoutSeconds": str(max(int(timeout) + 1, 1)),
+        }
+        try:
+            async with self._http.stream(
+                "GET", path, params=query, timeout=httpx.Timeout(timeout + 5, connect=5.0)
+            ) as response:
+                if response.status_code == 410:
+                    return
+                raise_for_status(response, f"WATCH {path}")
+                async for line in response.aiter_lines():
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    if event.get("type") == "ERROR":  # 410 Gone arrives as an ERROR event
+                        return
+                    yield event
+        except (httpx.HTTPError, json.JSONDecodeError):
+            return  # a dropped watch: the caller re-lists and watches again
+
+    async def resources(self, api_version: str) -> list[Resource]:
+        """Resources served under ``api_version`` (``v1``, ``apps/v1``); empty when not served."""
+        async with self._discovery_lock:
+            if api_version not in self._groups:
+                self._groups[api_version] = await self._discover(api_version)
+            return self._groups[api_version]
+
+    def forget_discovery(self) -> None:
+        """New CRDs change what is served; forget what discovery said."""
+        self._groups.clear()
+
+    async def _discover(self, api_version: str) -> list[Resource]:
+        group, _, version = api_version.rpartition("/")
+        path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        document = await self.get(path)
+        if document is None:
+            return []
+        return [
+            Resource(group, version, r["kind"], r["name"], bool(r.get("namespaced")),
+                     tuple(r.get("verbs") or ()))
+            for r in document.get("resources", [])
+            if "/" not in r["name"]  # subresources (status, scale, log) are not kinds
+        ]
+
+    async def resource(self, api_version: str, kind: str) -> Resource | None:
+        for candidate in await self.resources(api_version):
+            if candidate.kind == kind:
+                return candidate
+        return None
+
+    async def find_kind(self, kind: str, api_version: str | None = None) -> Resource:
+        """The resource for ``kind``; without an apiVersion, the core and well-known groups
+        are searched, then every group the server serves (its preferred versions)."""
+        if api_version:
+            found = await self.resource(api_version, kind)
+            if found is None:
+                raise ProbeError(f"{api_version}/{kind} is not served by this cluster")
+            return found
+        for version in WELL_KNOWN:
+            found = await self.resource(version, kind)
+            if found is not None:
+                return found
+        groups = await self.get("/apis") or {}
+        for group in groups.get("groups", []):
+            preferred = group.get("preferredVersion", {}).get("groupVersion")
+            if preferred and preferred not in WELL_KNOWN:
+                found = await self.resource(preferred, kind)
+                if found is not None:
+                    return found
+        raise ProbeError(f"kind {kind!r} is not served by this cluster (give apiVersion?)")
+
+
+WELL_KNOWN = ("v1", "apps/v1", "batch/v1", "networking.k8s.io/v1", "storage.k8s.io/v1",
+              "apiextensions.k8s.io/v1", "rbac.authorization.k8s.io/v1", "policy/v1")
+
+
+def raise_for_status(response: httpx.Response, what: str) -> None:
+    if response.status_code < 400:
+        return
+    retryable = response.status_code >= 500 or response.status_code == 429
+    raise ProbeError(f"{what}: {status_message(response)}", retryable=retryable)
+
+
+def status_message(response: httpx.Response) -> str:
+    """The API's own words: ``403 Forbidden: pods is forbidden: User "x" cannot ...``."""
+    try:
+        body = response.json()
+        message = body.get("message") or response.reason_phrase
+        reason = body.get("reason") or response.reason_phrase
+    except (ValueError, AttributeError):
+        message, reason = response.text[:300], response.reason_phrase
+    return f"{response.status_code} {reason}: {message}"
+
+
+def warnings_of(response: httpx.Response) -> list[str]:
+    """Admission and deprecation warnings from the Warning headers (RFC 7234 form)."""
+    found = []
+    for value in response.headers.get_list("warning"):
+        text = value
+        if value[:4].isdigit() or value.startswith("299"):
+            text = value.split(" ", 2)[-1]  # "299 - "message""
+        found.append(text.strip().strip('"'))
+    return found

@@ -1,0 +1,29 @@
+"""What Kubernetes probes share: how an object is named, and how to find its resource."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from phasegate.kube import connections
+from phasegate.kube.client import KubeClient, Resource
+from phasegate.probes.base import ProbeContext, ProbeParams
+
+
+class ObjectRef(ProbeParams):
+    kind: str = Field(description="kind, e.g. Deployment or a custom resource's kind")
+    name: str = Field(description="object name")
+    namespace: str | None = Field(None, description="default: the plan's target namespace")
+    api_version: str | None = Field(
+        None, alias="apiVersion", description="e.g. apps/v1; found by discovery when omitted"
+    )
+
+    def describe(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {where}{self.name}"
+
+
+async def resolve(params: ObjectRef, ctx: ProbeContext) -> tuple[KubeClient, Resource, str | None]:
+    client = connections.client_for(ctx)
+    resource = await client.find_kind(params.kind, params.api_version)
+    namespace = connections.namespace_of(ctx, params.namespace) if resource.namespaced else None
+    return client, resource, namespace

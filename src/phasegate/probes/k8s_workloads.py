@@ -1,0 +1,177 @@
+"""``k8s.rollout`` and ``k8s.pods``: workloads rolled out and pods Ready — failing fast on
+states that waiting cannot fix (image pull errors, crash loops, bad container config)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from phasegate.kube import connections, diagnostics, objects, waiting
+from phasegate.kube.client import Json, KubeClient
+from phasegate.observation import Verdict
+from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
+
+FATAL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff",
+                           "CreateContainerConfigError", "InvalidImageName",
+                           "CreateContainerError", "RunContainerError"})
+
+
+class RolloutParams(ProbeParams):
+    kind: Literal["Deployment", "StatefulSet", "DaemonSet"] = "Deployment"
+    name: str
+    namespace: str | None = Field(None, description="default: the plan's target namespace")
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+class PodsParams(ProbeParams):
+    selector: str = Field(description="label selector, e.g. app=api,tier=web")
+    namespace: str | None = Field(None, description="default: the plan's target namespace")
+    min: int = Field(1, ge=0, description="at least this many pods must exist and be Ready")
+
+    @field_validator("selector", mode="before")
+    @classmethod
+    def _selector(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return ",".join(f"{k}={v}" for k, v in value.items())
+        return value
+
+    def describe(self) -> str:
+        return self.selector
+
+
+async def check_rollout(params: RolloutParams, ctx: ProbeContext) -> Verdict:
+    client = connections.client_for(ctx)
+    namespace = connections.namespace_of(ctx, params.namespace)
+    resource = await client.find_kind(params.kind, "apps/v1")
+    listing = await objects.list_objects(client, resource, namespace, name=params.name)
+    expected = "rolled out: all replicas updated and available, no old replicas"
+    watches = [listing.watch]
+    if not listing.items:
+        return Verdict(False, expected, "not found", data={"watch": watches})
+    workload = listing.items[0]
+    progress, done = rollout_progress(workload)
+    data: dict[str, Any] = {"watch": watches, "status": workload.get("status", {})}
+    if done:
+        return Verdict(True, expected, progress, data=data)
+    selector = _match_labels(workload)
+    if selector:
+        pods = await _pods(client, namespace, selector)
+        watches.append(pods.watch)
+        fatal = fatal_states(pods.items)
+        if fatal:
+            return Verdict(False, expected, f"{progress}; {fatal[0]}", fail_fast=True,
+                           detail="\n".join(fatal), data=data)
+    if "ProgressDeadlineExceeded" in progress:
+        return Verdict(False, expected, progress, fail_fast=True, data=data)
+    return Verdict(False, expected, progress, data=data)
+
+
+def rollout_progress(workload: Json) -> tuple[str, bool]:
+    """``kubectl rollout status`` semantics: (what is happening, done?)."""
+    spec = workload.get("spec") or {}
+    status = workload.get("status") or {}
+    generation = workload["metadata"].get("generation", 0)
+    if status.get("observedGeneration", 0) < generation:
+        return "waiting for the controller to observe the new spec", False
+    kind = workload.get("kind")
+    if kind == "DaemonSet":
+        desired = status.get("desiredNumberScheduled", 0)
+        updated = status.get("updatedNumberScheduled", 0)
+        available = status.get("numberAvailable", 0)
+        if updated < desired:
+            return f"{updated} of {desired} updated pods scheduled", False
+        if available < desired:
+            return f"{available} of {desired} updated pods available", False
+        return f"{desired} of {desired} pods updated and available", True
+    replicas = spec.get("replicas", 1)
+    updated = status.get("updatedReplicas", 0)
+    if kind == "StatefulSet":
+        partition = ((spec.get("updateStrategy") or {}).get("rollingUpdate") or {}).get(
+            "partition", 0)
+        ready = status.get("readyReplicas", 0)
+        if ready < replicas:
+            return f"{ready} of {replicas} pods ready", False
+        if updated < replicas - partition:
+            return f"{updated} of {replicas - partition} pods updated", False
+        if partition == 0 and status.get("currentRevision") != status.get("updateRevision"):
+            return "waiting for the update revision to become current", False
+        return f"{replicas} of {replicas} pods updated and ready", True
+    progressing = objects.condition(workload, "Progressing")
+    if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
+        return f"ProgressDeadlineExceeded: {progressing.get('message', '')}", False
+    total = status.get("replicas", 0)
+    available = status.get("availableReplicas", 0)
+    if updated < replicas:
+        return f"{updated} of {replicas} replicas updated", False
+    if total > updated:
+        return f"{total - updated} old replicas pending termination", False
+    if available < updated:
+        return f"{available} of {updated} updated replicas available", False
+    return f"{updated} of {replicas} replicas updated and available", True
+
+
+async def check_pods(params: PodsParams, ctx: ProbeContext) -> Verdict:
+    client = connections.client_for(ctx)
+    namespace = connections.namespace_of(ctx, params.namespace)
+    pods = await _pods(client, namespace, params.selector)
+    expected = f"at least {params.min} pod(s) matching {params.selector}, all Ready"
+    data: dict[str, Any] = {"watch": [pods.watch]}
+    fatal = fatal_states(pods.items)
+    if fatal:
+        return Verdict(False, expected, fatal[0], detail="\n".join(fatal), fail_fast=True,
+                       data=data)
+    live = [p for p in pods.items if not p["metadata"].get("deletionTimestamp")]
+    ready = [p for p in live if _ready(p)]
+    observed = f"{len(ready)} of {len(live)} pod(s) Ready"
+    passed = len(live) >= params.min and len(ready) == len(live)
+    return Verdict(passed, expected, observed, data=data)
+
+
+def fatal_states(pods: list[Json]) -> list[str]:
+    """'pod api-1 container api: ImagePullBackOff: Back-off pulling image …' for each."""
+    found = []
+    for pod in pods:
+        status = pod.get("status") or {}
+        statuses = (status.get("initContainerStatuses") or []) + (
+            status.get("containerStatuses") or [])
+        for container in statuses:
+            waiting_state = (container.get("state") or {}).get("waiting") or {}
+            reason = waiting_state.get("reason")
+            if reason in FATAL_REASONS:
+                message = waiting_state.get("message", "")
+                found.append(f"pod {pod['metadata']['name']} container {container.get('name')}: "
+                             f"{reason}" + (f": {message}" if message else ""))
+    return found
+
+
+def _ready(pod: Json) -> bool:
+    ready = objects.condition(pod, "Ready")
+    return ready is not None and ready.get("status") == "True"
+
+
+def _match_labels(workload: Json) -> str | None:
+    labels = ((workload.get("spec") or {}).get("selector") or {}).get("matchLabels")
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) if labels else None
+
+
+async def _pods(client: KubeClient, namespace: str, selector: str) -> objects.Listing:
+    resource = await client.find_kind("Pod", "v1")
+    return await objects.list_objects(client, resource, namespace, label_selector=selector)
+
+
+async def _diagnose_pods(params: PodsParams, ctx: ProbeContext) -> str:
+    namespace = connections.namespace_of(ctx, params.namespace)
+    return await diagnostics.for_selector(namespace, params.selector, ctx)
+
+
+PROBES = [
+    ProbeSpec("k8s.rollout", RolloutParams, check_rollout,
+              "a Deployment/StatefulSet/DaemonSet is rolled out (kubectl rollout status)",
+              wait=waiting.wait, diagnose=diagnostics.for_object),
+    ProbeSpec("k8s.pods", PodsParams, check_pods,
+              "pods matching a selector are Ready; fails fast on pull errors and crash loops",
+              wait=waiting.wait, diagnose=_diagnose_pods),
+]
