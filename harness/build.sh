@@ -44,7 +44,7 @@ k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler)
 missing=0
 for b in "${k8s_bins[@]}"; do [ -x "$bin/$b" ] || missing=1; done
 if [ "$missing" = 1 ]; then
-  log "building Kubernetes ${K8S_VERSION} control plane (cold: ~20+ min on 2 cores)"
+  log "building Kubernetes ${K8S_VERSION} control plane (cold: ~6 min on 2 cores)"
   tmp="$(mktemp -d "$root/tmp.XXXXXX")"
   (cd "$here/k8s" && go build -ldflags "$ldflags" -o "$tmp/" \
     "${k8s_bins[@]/#/k8s.io/kubernetes/cmd/}")

@@ -19,7 +19,7 @@ app = typer.Typer(
     "scheduler, KWOK fake nodes) to try phasegate or run its tests without a cluster.",
     no_args_is_help=True,
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)  # paths and commands must stay copy-pasteable
 
 NameOpt = Annotated[str, typer.Option("--name", help="Sandbox name; several may run at once.")]

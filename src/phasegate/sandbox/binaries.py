@@ -53,7 +53,7 @@ def locate(*, build: bool = True) -> Path:
     if not build:
         raise SandboxError(
             f"The sandbox binaries are not built yet (expected in {bin_dir}); run "
-            f"`bash {script}` (needs Go 1.26 and the Go module proxy; ~25 min on 2 cores)."
+            f"`bash {script}` (needs Go 1.26 and the Go module proxy; ~6 min on 2 cores)."
         )
     if shutil.which("go") is None:
         raise SandboxError(
@@ -61,8 +61,8 @@ def locate(*, build: bool = True) -> Path:
             f"etcd and kwok, which are not built yet (expected in {bin_dir}), and it cannot "
             "build them because the Go toolchain (go >= 1.26) is not on PATH. Install Go "
             f"and run `bash {script}`, set PHASEGATE_SANDBOX_BIN to a directory holding "
-            "those five binaries, or point phasegate at a cluster of your own (kind, "
-            "minikube, OpenShift, ...) with --context."
+            "those five binaries, or use a cluster of your own (kind, minikube, OpenShift, "
+            "...) by naming its kubeconfig context as the plan's target."
         )
     _build(script, bin_dir)
     return bin_dir
