@@ -10,7 +10,7 @@
 #   build.sh --print-dir  only print the bin dir (nothing is built)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-# shellcheck source=versions.env
+# shellcheck source=harness/versions.env
 . "$here/versions.env"
 
 hash="$(cd "$here" && cat versions.env k8s/go.mod k8s/go.sum etcd/go.mod etcd/go.sum \

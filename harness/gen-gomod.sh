@@ -7,7 +7,7 @@
 # go.mod and pin each staging module to its matching v0.X.Y tag instead.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-# shellcheck source=versions.env
+# shellcheck source=harness/versions.env
 . "$here/versions.env"
 staging_version="v0.${K8S_VERSION#v1.}"
 k8s_mod="$(go mod download -json "k8s.io/kubernetes@${K8S_VERSION}" \
