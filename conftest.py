@@ -1,3 +1,3 @@
 """Fixtures that start real things, shared by every test package."""
 
-pytest_plugins = ["tests.fixtures.servers", "tests.fixtures.cluster"]
+pytest_plugins = ["tests.fixtures.servers", "tests.fixtures.cluster", "tests.fixtures.registry"]

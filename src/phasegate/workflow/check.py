@@ -29,7 +29,7 @@ def assumption_calls(plan: Plan) -> list[ProbeCall]:
     namespace = plan.target.namespace
     typed: list[tuple[str, str, list[dict[str, Any]]]] = [
         ("apis", "k8s.api", [{"api": api} for api in a.apis]),
-        ("images", "image", [{"ref": image} for image in a.images]),
+        ("images", "image", [{"ref": image} for image in _images(plan)]),
         ("storageClasses", "k8s.storage_class", [{"name": n} for n in a.storage_classes]),
         ("ingressClasses", "k8s.ingress_class", [{"name": n} for n in a.ingress_classes]),
         (
@@ -60,6 +60,31 @@ def assumption_calls(plan: Plan) -> list[ProbeCall]:
             except probe_call.ProbeCallError as exc:
                 raise PlanError(str(exc), path=f"assumptions.{field}") from None
     return calls + list(a.probes)
+
+
+def _images(plan: Plan) -> list[str]:
+    """``assumptions.images``, then every other image the plan's manifests would pull."""
+    from phasegate.plan import manifest_images
+    from phasegate.probes.oci import reference
+
+    def key(ref: str) -> str:
+        try:
+            return str(reference.parse(ref))  # nginx and docker.io/library/nginx:latest are one
+        except reference.InvalidReference:
+            return ref  # the probe call will say what is wrong with it
+
+    images = list(plan.assumptions.images)
+    seen = {key(ref) for ref in images}
+    paths = manifest_images.apply_paths(plan)
+    for image in manifest_images.find(paths, plan.base_dir, plan.inputs):
+        try:
+            normal = str(reference.parse(image.ref))
+        except reference.InvalidReference as exc:
+            raise PlanError(f"{image.path}: {exc}", file=str(image.file)) from None
+        if normal not in seen:
+            seen.add(normal)
+            images.append(image.ref)
+    return images
 
 
 async def check(
