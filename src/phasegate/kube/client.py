@@ -50,6 +50,7 @@ class KubeClient:
         )
         self._groups: dict[str, list[Resource]] = {}
         self._discovery_lock = asyncio.Lock()
+        self._events: dict[str, Json] = {}
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -121,6 +122,15 @@ class KubeClient:
         except (httpx.HTTPError, json.JSONDecodeError):
             return  # a dropped watch: the caller re-lists and watches again
 
+    def remember(self, path: str, params: dict[str, Any], event: Json) -> None:
+        """Keep the newest watch event of a one-object listing, so the next check of it reads
+        the event instead of asking again: the state the event carries is the state at its
+        resourceVersion, which is what a fresh list would return (or older)."""
+        self._events[_key(path, params)] = event
+
+    def recall(self, path: str, params: dict[str, Any]) -> Json | None:
+        return self._events.pop(_key(path, params), None)
+
     async def resources(self, api_version: str) -> list[Resource]:
         """Resources served under ``api_version`` (``v1``, ``apps/v1``); empty when not served."""
         async with self._discovery_lock:
@@ -171,6 +181,10 @@ class KubeClient:
                 if found is not None:
                     return found
         raise ProbeError(f"kind {kind!r} is not served by this cluster (give apiVersion?)")
+
+
+def _key(path: str, params: dict[str, Any]) -> str:
+    return path + "?" + "&".join(f"{k}={v}" for k, v in sorted(params.items()))
 
 
 WELL_KNOWN = ("v1", "apps/v1", "batch/v1", "networking.k8s.io/v1", "storage.k8s.io/v1",

@@ -33,6 +33,12 @@ async def list_objects(
     if label_selector:
         params["labelSelector"] = label_selector
     path = resource.path(namespace)
+    event = client.recall(path, params) if name else None
+    if event is not None and isinstance(event.get("object"), dict):
+        obj = event["object"]
+        rv = str(obj.get("metadata", {}).get("resourceVersion", ""))
+        items = [] if event.get("type") == "DELETED" else [obj]
+        return Listing(items, rv, waiting.spec(path, rv, params))
     response = await client.request("GET", path, params=params)
     raise_for_status(response, f"list {resource.plural}")
     body = response.json()

@@ -40,6 +40,8 @@ async def wait(params: ProbeParams, ctx: ProbeContext, data: dict[str, Any], bud
 
 
 async def _first_event(client: KubeClient, watch: WatchSpec, budget: float) -> bool:
-    async for _event in client.watch(watch["path"], watch["rv"], budget, watch["params"]):
+    async for event in client.watch(watch["path"], watch["rv"], budget, watch["params"]):
+        if str(watch["params"].get("fieldSelector", "")).startswith("metadata.name="):
+            client.remember(watch["path"], watch["params"], event)
         return True
     return False

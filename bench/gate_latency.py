@@ -1,0 +1,164 @@
+"""Latency from a condition becoming true to the gate passing, against the local sandbox.
+
+Each trial: a custom resource's Ready condition is flipped to True at a known instant, while
+four waiters already wait on it: phasegate's gate (watch-based), `kubectl wait`, a 1 s polling
+loop (kuttl's interval) and a 2 s one (Helm's legacy wait). Each waiter's latency is the time
+from the flip to its return. Goal: phasegate's p50 within 1.2x of kubectl wait and >= 10x
+faster than the 1 s poller. The last line is one JSON object.
+
+Usage: python bench/gate_latency.py [--trials 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from phasegate import sandbox
+from phasegate.engine import gate
+from phasegate.kube import connections
+from phasegate.kube.connections import KubeTarget
+from phasegate.plan import probe_call
+from phasegate.probes.base import ProbeContext
+
+KUBECTL = str(Path(sys.executable).parent / "kubectl")
+NAMESPACE = "bench-latency"
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "signals.bench.phasegate.dev"},
+    "spec": {"group": "bench.phasegate.dev", "scope": "Namespaced",
+             "names": {"plural": "signals", "singular": "signal", "kind": "Signal"},
+             "versions": [{"name": "v1", "served": True, "storage": True,
+                           "subresources": {"status": {}},
+                           "schema": {"openAPIV3Schema": {
+                               "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]},
+}
+
+
+def ready(obj: dict[str, object] | None) -> bool:
+    status = (obj or {}).get("status") or {}
+    for condition in status.get("conditions", []) if isinstance(status, dict) else []:
+        if condition.get("type") == "Ready" and condition.get("status") == "True":
+            return True
+    return False
+
+
+def poller(api: sandbox.Api, path: str, interval: float, done: dict[str, float], key: str) -> None:
+    time.sleep(random.uniform(0, interval))  # a poller's phase is arbitrary
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if ready(api.get(path)):
+            done[key] = time.monotonic()
+            return
+        time.sleep(interval)
+
+
+def trial(info: sandbox.SandboxInfo, api: sandbox.Api, number: int) -> dict[str, float]:
+    name = f"s{number}"
+    base = f"/apis/bench.phasegate.dev/v1/namespaces/{NAMESPACE}/signals"
+    api.create(base, {"apiVersion": "bench.phasegate.dev/v1", "kind": "Signal",
+                      "metadata": {"name": name}, "spec": {}})
+    done: dict[str, float] = {}
+    kubectl = subprocess.Popen(
+        [KUBECTL, "--kubeconfig", str(info.kubeconfig), "--context", info.admin_context, "-n",
+         NAMESPACE, "wait", "--for=condition=Ready", f"signals/{name}", "--timeout=30s"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    threading.Thread(target=lambda: (kubectl.wait(), done.__setitem__("kubectl_wait",
+                                                                      time.monotonic()))).start()
+    for interval, key in ((1.0, "poll_1s"), (2.0, "poll_2s")):
+        threading.Thread(target=poller, args=(api, f"{base}/{name}", interval, done, key)).start()
+    # phasegate waits in its own process, as kubectl does, and reports the (system-wide)
+    # monotonic clock at the moment its gate passed
+    ours = subprocess.Popen([sys.executable, __file__, "--waiter", str(info.kubeconfig),
+                             info.admin_context, name], stdout=subprocess.PIPE, text=True)
+
+    def collect() -> None:
+        out, _ = ours.communicate()
+        if out.strip():
+            done["phasegate"] = float(out.strip().splitlines()[-1])
+
+    threading.Thread(target=collect).start()
+    time.sleep(1.5)  # every waiter is started and waiting (kubectl has connected and watches)
+    flipped = time.monotonic()
+    api.request("PATCH", f"{base}/{name}/status",
+                {"status": {"conditions": [{"type": "Ready", "status": "True",
+                                            "reason": "Bench", "observedGeneration": 1}]}},
+                content_type="application/merge-patch+json").raise_for_status()
+    deadline = time.monotonic() + 10
+    while len(done) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return {key: (at - flipped) * 1000 for key, at in done.items()}
+
+
+def waiter(kubeconfig: str, context: str, name: str) -> None:
+    ctx = ProbeContext(extras={"kube": KubeTarget(kubeconfig, context, NAMESPACE)})
+    call = probe_call.build({"k8s.condition": {"kind": "Signal", "name": name,
+                                               "condition": "Ready"}})
+
+    async def run() -> None:
+        try:
+            result = await gate.evaluate([call], ctx, timeout=30)
+            if result.passed:
+                print(time.monotonic(), flush=True)
+        finally:
+            await connections.close_all()
+
+    asyncio.run(run())
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--waiter", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.waiter:
+        waiter(*args.waiter)
+        return
+    info = sandbox.up(nodes=1, name="bench-latency")
+    try:
+        with sandbox.connect(info) as api:
+            api.create("/api/v1/namespaces", {"metadata": {"name": NAMESPACE}})
+            api.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", CRD)
+            time.sleep(2)  # Established
+            samples: dict[str, list[float]] = {}
+            for number in range(args.trials):
+                for key, value in trial(info, api, number).items():
+                    samples.setdefault(key, []).append(value)
+                print(f"trial {number + 1}/{args.trials}", file=sys.stderr)
+    finally:
+        sandbox.down(info)
+    figures = {key: {"n": len(v), "p50_ms": round(statistics.median(v), 1),
+                     "p95_ms": round(percentile(v, 0.95), 1)} for key, v in samples.items()}
+    for key, figure in figures.items():
+        print(f"{key:14} n={figure['n']:3}  p50 {figure['p50_ms']:8.1f} ms  "
+              f"p95 {figure['p95_ms']:8.1f} ms")
+    ours = figures["phasegate"]["p50_ms"]
+    ratios = {
+        "phasegate_vs_kubectl_wait_p50": round(ours / figures["kubectl_wait"]["p50_ms"], 2),
+        "poll_1s_vs_phasegate_p50": round(figures["poll_1s"]["p50_ms"] / ours, 1),
+        "poll_2s_vs_phasegate_p50": round(figures["poll_2s"]["p50_ms"] / ours, 1),
+    }
+    print(json.dumps({"bench": "gate_latency", "trials": args.trials, "figures": figures,
+                      "ratios": ratios,
+                      "goals": {
+                          "within_1_2x_of_kubectl_wait":
+                              ratios["phasegate_vs_kubectl_wait_p50"] <= 1.2,
+                          "10x_faster_than_1s_poll": ratios["poll_1s_vs_phasegate_p50"] >= 10,
+                      }}))
+
+
+if __name__ == "__main__":
+    main()
