@@ -241,7 +241,6 @@ def schema(
 
 def version(json_output: JsonOption = False) -> None:
     """Print phasegate's version."""
-    from importlib.metadata import version as package_version
+    from phasegate import __version__ as found
 
-    found = package_version("phasegate")
     typer.echo(f'{{"version": "{found}"}}' if json_output else f"phasegate {found}")

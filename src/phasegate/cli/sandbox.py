@@ -8,19 +8,35 @@ that `phasegate --help` stays fast.
 from __future__ import annotations
 
 import json
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 app = typer.Typer(
     help="A real local Kubernetes control plane (etcd, kube-apiserver, controller-manager, "
     "scheduler, KWOK fake nodes) to try phasegate or run its tests without a cluster.",
     no_args_is_help=True,
 )
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)  # paths and commands must stay copy-pasteable
+
+
+class _LazyConsole:
+    """Rich is imported on first print, so ``phasegate --help`` never pays for it."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Any = None
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        if self._console is None:
+            from rich.console import Console
+
+            # soft wrap: paths and commands must stay copy-pasteable
+            self._console = Console(stderr=self._stderr, soft_wrap=True)
+        self._console.print(*args, **kwargs)
+
+
+err = _LazyConsole(stderr=True)
+out = _LazyConsole(stderr=False)
 
 NameOpt = Annotated[str, typer.Option("--name", help="Sandbox name; several may run at once.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
@@ -104,5 +120,7 @@ def _progress(message: str) -> None:
 
 def _fail(message: str) -> NoReturn:
     # Text, not markup: log lines quoted in the message may contain [brackets].
+    from rich.text import Text
+
     err.print(Text.assemble(("error: ", "red"), message), highlight=False)
     raise typer.Exit(2)
