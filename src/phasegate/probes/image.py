@@ -97,6 +97,7 @@ async def _resolve(
         return await _not_found(ref, target, trace, expected, scope)
     if response.status_code != 200:
         raise transport.status_failure(response, target, trace, ref.repository)
+    transport.seen_repository(target, ref.repository)
     media_type = response.headers.get("content-type", "").split(";")[0].strip()
     digest = response.headers.get("docker-content-digest", "")
     if not digest:  # some registries omit it on HEAD: the body's hash is the digest
@@ -133,21 +134,26 @@ async def _not_found(
     ref: reference.Reference, target: transport.Target, trace: transport.Trace, expected: str,
     scope: str,
 ) -> Verdict:
-    """HEAD has no body to say why: ask whether the repository exists at all."""
-    listing = await transport.request(
-        target, trace, "GET", f"/v2/{ref.repository}/tags/list", scope=scope, params={"n": "1"}
-    )
-    code, _ = transport.error_code(listing)
+    """HEAD has no body to say why: ask whether the repository exists at all (unless another
+    probe of this run already saw it serve a manifest)."""
+    detail = f"HEAD /v2/{ref.repository}/manifests/{ref.reference} → 404\n"
+    status, code = 200, ""
+    if not transport.known_repository(target, ref.repository):
+        listing = await transport.request(
+            target, trace, "GET", f"/v2/{ref.repository}/tags/list", scope=scope,
+            params={"n": "1"},
+        )
+        status, (code, _) = listing.status_code, transport.error_code(listing)
+        detail += f"GET /v2/{ref.repository}/tags/list → {status} {code}\n"
     what = f"manifest {ref.digest}" if ref.digest else f"tag {ref.tag}"
-    if listing.status_code == 404 or code == "NAME_UNKNOWN":
+    if status == 404 or code == "NAME_UNKNOWN":
         outcome, observed = "repository_not_found", f"repository not found: {ref.repository}"
-    elif listing.status_code == 200:
+    elif status == 200:
+        transport.seen_repository(target, ref.repository)
         outcome = "manifest_not_found" if ref.digest else "tag_not_found"
         observed = f"{what.split()[0]} not found: {what.split()[1]} in {ref.repository}"
     else:
         outcome, observed = "not_found", f"not found: {what} (repository existence unknown)"
-    detail = f"HEAD /v2/{ref.repository}/manifests/{ref.reference} → 404\n"
-    detail += f"GET /v2/{ref.repository}/tags/list → {listing.status_code} {code}\n"
     return Verdict(False, expected, observed, detail=detail, fail_fast=True,
                    data={"outcome": outcome})
 

@@ -93,6 +93,7 @@ class _Session:
     primed: bool = False
     lookup: credentials.Lookup | None = None
     token_locks: dict[tokens.TokenKey, asyncio.Lock] = field(default_factory=dict)
+    repositories: set[str] = field(default_factory=set)  # seen to exist in this event loop
 
 
 _sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[object, ...], _Session]]
@@ -136,6 +137,15 @@ def certs_d(host: str) -> list[Path]:
         Path("/etc/docker/certs.d"),
     )
     return [ca for root in roots for ca in sorted((root / host).glob("*.crt"))]
+
+
+def seen_repository(target: Target, repository: str) -> None:
+    """Remember that ``repository`` exists, so a later miss in it is a tag, at no cost."""
+    _session(target).repositories.add(repository)
+
+
+def known_repository(target: Target, repository: str) -> bool:
+    return repository in _session(target).repositories
 
 
 async def close_all() -> None:
