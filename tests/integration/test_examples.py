@@ -26,5 +26,6 @@ def test_every_example_plan_loads() -> None:
     plans = sorted(ROOT.glob("examples/*/plan.yaml"))
     assert plans
     for plan in plans:
-        inputs = {"port": 1, "repo": ".", "version": "x"}
+        inputs = {"port": 1, "repo": ".", "version": "x", "namespace": "n", "registry": "r:1",
+                  "api_tag": "1", "max_deployments": 2}
         assert load_plan(plan, inputs).metadata.name

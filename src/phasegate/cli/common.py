@@ -26,9 +26,15 @@ def open_store(url: str | None) -> EvidenceStore:
 def run_async(terminal: Terminal, work: Coroutine[Any, Any, T]) -> T:
     """Run ``work``; phasegate errors leave with exit 2, Ctrl-C with exit 3."""
     import asyncio
+    import signal
 
     from phasegate.errors import PhasegateError
 
+    def terminate(_signum: int, _frame: Any) -> None:
+        # SIGTERM stops at a safe point exactly as Ctrl-C does
+        signal.raise_signal(signal.SIGINT)
+
+    signal.signal(signal.SIGTERM, terminate)
     try:
         return asyncio.run(work)
     except KeyboardInterrupt:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from phasegate.cli import commands, exit_codes
+from phasegate.cli import commands, exit_codes, workflow_commands
 
 app = typer.Typer(
     name="phasegate",
@@ -33,6 +33,12 @@ def _root(
 
 app.command("probe")(commands.probe)
 app.command("check")(commands.check)
+app.command("tracer")(workflow_commands.tracer)
+app.command("plan")(workflow_commands.plan)
+app.command("apply")(workflow_commands.apply)
+app.command("validate")(workflow_commands.validate)
+app.command("run")(workflow_commands.run)
+app.command("resume")(workflow_commands.resume)
 app.command("runs")(commands.runs)
 app.command("show")(commands.show)
 app.command("evidence")(commands.evidence)

@@ -6,6 +6,7 @@ Every text printed is masked for secrets first.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, NoReturn
@@ -20,6 +21,8 @@ class Terminal:
 
         self.json_mode = json_mode
         self.out = Console(highlight=False, soft_wrap=False)
+        if not self.out.is_terminal and "COLUMNS" not in os.environ:
+            self.out = Console(highlight=False, soft_wrap=False, width=120)  # logs, CI
         self.err = Console(stderr=True, highlight=False)
 
     def print(self, text: str = "", **kwargs: Any) -> None:

@@ -82,6 +82,14 @@ class EvidenceStore:
             )
         )
 
+    def reopen_run(self, run_id: str) -> None:
+        """A resumed run is running again."""
+        self._write(
+            update(tables.runs).where(tables.runs.c.id == run_id).values(
+                status="running", finished_at=None
+            )
+        )
+
     def start_step(self, run_id: str, stage: str, name: str, timeout: float | None = None) -> int:
         result = self._write(
             insert(tables.steps).values(

@@ -47,8 +47,9 @@ async def run(
     if result.outcome == "timed_out":
         detail += f"; gate timed out after {timeout:g} s"
     if result.intervals and timeout:
-        detail += "; polling intervals: " + ", ".join(
-            f"{n}={v:g}s" for n, v in result.intervals.items()
+        detail += "; waiting: " + ", ".join(
+            f"{n} by watch" if v == "watch" else f"{n} every {v}s"
+            for n, v in result.intervals.items()
         )
     store.finish_step(step_id, STEP_STATUS[result.outcome], detail)
     return result

@@ -27,6 +27,7 @@ async def resolve(
     context: str | None = None,
     kubeconfig: str | None = None,
     inputs: dict[str, Any] | None = None,
+    needs_kube: bool = False,
 ) -> Resolved:
     """The probe context for a run; Kubernetes targets are checked (context, server, UID)."""
     from phasegate.kube import target as kube_target
@@ -34,11 +35,11 @@ async def resolve(
     chosen = kube_target.choose(target.context, target.kubeconfig, base_dir, context, kubeconfig,
                                 target.namespace)
     extras: dict[str, Any] = {"inputs": inputs or {}}
-    needs_kube = any(call.kind.startswith("k8s.") for call in calls)
+    needs_kube = needs_kube or any(call.kind.startswith("k8s.") for call in calls)
     if chosen is None:
         if needs_kube:
             raise TargetError(
-                "Kubernetes probes need a target: set target.context in the plan or pass "
+                "this needs a Kubernetes target: set target.context in the plan or pass "
                 "--context (phasegate never falls back to the current context)"
             )
         return Resolved(ProbeContext(base_dir=base_dir, extras=extras))

@@ -1,0 +1,176 @@
+"""The workflow commands: tracer, plan, apply, validate, run, resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from phasegate.cli import exit_codes
+from phasegate.cli.commands import (
+    ContextOption,
+    InputOption,
+    JsonOption,
+    KubeconfigOption,
+    StoreOption,
+)
+
+if TYPE_CHECKING:
+    from phasegate.cli.output import Terminal
+    from phasegate.workflow.pipeline import Confirm, RunOptions, RunResult
+    from phasegate.workflow.preview import Preview
+
+PlanArgument = Annotated[Path, typer.Argument(help="the plan file")]
+ReportsOption = Annotated[
+    Path, typer.Option("--reports", help="where evidence, retrospective and record are written")
+]
+ApproveOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--approve", help="the plan hash printed by `phasegate plan` (for CI)"),
+]
+YesOption = Annotated[bool, typer.Option("--yes", help="approve whatever is computed (demos)")]
+DEFAULT_REPORTS = Path(".phasegate/reports")
+
+
+def tracer(plan: PlanArgument, inputs: InputOption = None, context: ContextOption = None,
+           kubeconfig: KubeconfigOption = None, store: StoreOption = None,
+           reports: ReportsOption = DEFAULT_REPORTS, json_output: JsonOption = False) -> None:
+    """Stage 0: fire the tracer bullets; always clean up."""
+    _run(plan, inputs, store, json_output, "tracer", stages=("0",), context=context,
+         kubeconfig=kubeconfig, reports_dir=reports)
+
+
+def plan(plan: PlanArgument, inputs: InputOption = None, context: ContextOption = None,
+         kubeconfig: KubeconfigOption = None, store: StoreOption = None,
+         reports: ReportsOption = DEFAULT_REPORTS, json_output: JsonOption = False) -> None:
+    """Stage P: what each phase would create or change (server-side dry run), and its hash."""
+    _run(plan, inputs, store, json_output, "plan", stages=("P",), preview_only=True,
+         context=context, kubeconfig=kubeconfig, reports_dir=reports)
+
+
+def apply(plan: PlanArgument, inputs: InputOption = None, approve: ApproveOption = None,
+          yes: YesOption = False, context: ContextOption = None,
+          kubeconfig: KubeconfigOption = None, store: StoreOption = None,
+          reports: ReportsOption = DEFAULT_REPORTS, json_output: JsonOption = False) -> None:
+    """Stages P and I: approve the plan, then apply phase by phase, gate by gate."""
+    _run(plan, inputs, store, json_output, "apply", stages=("P", "I"), approve=approve,
+         yes=yes, context=context, kubeconfig=kubeconfig, reports_dir=reports)
+
+
+def validate(plan: PlanArgument, inputs: InputOption = None, context: ContextOption = None,
+             kubeconfig: KubeconfigOption = None, store: StoreOption = None,
+             reports: ReportsOption = DEFAULT_REPORTS, json_output: JsonOption = False) -> None:
+    """Stage V: every gate again, a rollback rehearsal, the deployment record."""
+    _run(plan, inputs, store, json_output, "validate", stages=("V",), context=context,
+         kubeconfig=kubeconfig, reports_dir=reports, journal=True)
+
+
+def run(plan: PlanArgument, inputs: InputOption = None, approve: ApproveOption = None,
+        yes: YesOption = False, context: ContextOption = None,
+        kubeconfig: KubeconfigOption = None, store: StoreOption = None,
+        reports: ReportsOption = DEFAULT_REPORTS,
+        level: Annotated[str, typer.Option("--level", help="runtime-smoke or staging")] = (
+            "runtime-smoke"),
+        json_output: JsonOption = False) -> None:
+    """R → 0 → P → I → V: the whole gated workflow."""
+    _run(plan, inputs, store, json_output, "run", approve=approve, yes=yes, context=context,
+         kubeconfig=kubeconfig, reports_dir=reports, level=level)
+
+
+def resume(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="run id, prefix, or 'latest'")],
+    store: StoreOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Continue an interrupted or failed run from the first phase that has not passed."""
+    from phasegate.cli import common
+    from phasegate.workflow import pipeline
+
+    terminal = _terminal(json_output)
+    evidence = common.guarded(terminal, common.open_store, store)
+    result = common.run_async(terminal, pipeline.resume(evidence, run_ref, terminal.print))
+    _finish(terminal, result)
+
+
+def _terminal(json_output: bool) -> Terminal:
+    from phasegate.cli.output import Terminal
+
+    return Terminal(json_output)
+
+
+def _run(plan_path: Path, inputs: list[str] | None, store: str | None, json_output: bool,
+         command: str, *, level: str = "runtime-smoke", journal: bool = False,
+         **options: object) -> None:
+    from phasegate.cli import common
+    from phasegate.errors import PlanError
+    from phasegate.plan import inputs as plan_inputs
+    from phasegate.plan.loader import load_plan
+    from phasegate.workflow import pipeline
+
+    terminal = _terminal(json_output)
+    values = common.guarded(terminal, plan_inputs.parse_input_args, inputs or [])
+    loaded = common.guarded(terminal, load_plan, plan_path, values)
+    if level not in ("runtime-smoke", "staging"):
+        terminal.abort(PlanError(f"--level {level!r}: expected runtime-smoke or staging "
+                                 "(contract, offline validation, is not available yet)"))
+    if level == "staging" and not loaded.target.cluster_uid:
+        terminal.abort(PlanError("--level staging needs the cluster pin: set target.clusterUID",
+                                 file=str(plan_path), path="target"))
+    evidence = common.guarded(terminal, common.open_store, store)
+    if journal:
+        options["journal_run"] = _latest_applied(evidence, loaded.metadata.name)
+    run_options: RunOptions = pipeline.RunOptions(**options)  # type: ignore[arg-type]
+    confirm = _confirm(terminal) if not json_output else None
+    result = common.run_async(terminal, pipeline.start(loaded, evidence, command, run_options,
+                                                       terminal.print, confirm))
+    if command == "plan" and not json_output:
+        terminal.render(_markdown(result.files.pop("preview_markdown", "")))
+    _finish(terminal, result)
+
+
+def _latest_applied(store: object, plan_name: str) -> str | None:
+    for record in store.runs(200):  # type: ignore[attr-defined]
+        if record.plan_name == plan_name and record.command in ("run", "apply"):
+            return str(record.id)
+    return None
+
+
+def _confirm(terminal: Terminal) -> Confirm | None:
+    import sys
+
+    if not sys.stdin.isatty():
+        return None
+
+    def ask(computed: Preview) -> bool:
+        terminal.render(_markdown(computed.markdown()))
+        return typer.confirm("Apply this plan?", default=False)
+
+    return ask
+
+
+def _markdown(text: str) -> object:
+    from rich.markdown import Markdown
+
+    return Markdown(text)
+
+
+def _finish(terminal: Terminal, result: RunResult) -> None:
+    files = {k: v for k, v in result.files.items() if k != "preview_markdown"}
+    if result.status == "passed":
+        terminal.print(f"[green]run {result.run_id} passed[/]")
+    else:
+        terminal.print(f"[red]run {result.run_id} {result.status} at {result.stopped_at}[/]: "
+                       f"{result.detail}")
+    if result.plan_hash:
+        terminal.print(f"plan hash: {result.plan_hash}")
+    for name, path in files.items():
+        terminal.print(f"{name.replace('_', ' ')}: {path}")
+    terminal.emit({"run_id": result.run_id, "status": result.status,
+                   "stopped_at": result.stopped_at, "detail": result.detail,
+                   "plan_hash": result.plan_hash, "files": files,
+                   "phases": [vars(p) for p in result.phases],
+                   "tracers": [vars(t) for t in result.tracers]})
+    codes = {"passed": exit_codes.PASSED, "failed": exit_codes.GATE_FAILED,
+             "refused": exit_codes.BAD_INPUT}
+    raise SystemExit(codes.get(result.status, exit_codes.GATE_FAILED))

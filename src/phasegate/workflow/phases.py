@@ -1,0 +1,101 @@
+"""Stage I — implementation: phase by phase, snapshot, apply, gate; on failure capture
+the state and roll back by the phase's policy. Never proceeds past a failing gate."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from phasegate.errors import ActionError, PhasegateError
+from phasegate.kube import apply, manifests
+from phasegate.plan.model import Phase
+from phasegate.workflow import recorded_gate, rollback
+from phasegate.workflow.session import Session
+
+APPLIED = rollback.APPLIED
+
+
+@dataclass(frozen=True)
+class PhaseOutcome:
+    index: int
+    name: str
+    status: str  # passed, failed, rolled back, error
+    detail: str
+
+
+async def run_phases(session: Session, skip: set[str] | None = None) -> list[PhaseOutcome]:
+    """Run the plan's phases in order, skipping those already passed (resume)."""
+    outcomes = []
+    for index, phase in enumerate(session.plan.phases, start=1):
+        if skip and phase.name in skip:
+            session.say(f"I · phase {index} {phase.name}: passed before, not re-applied")
+            outcomes.append(PhaseOutcome(index, phase.name, "passed", "passed earlier"))
+            continue
+        outcome = await run_phase(session, index, phase)
+        outcomes.append(outcome)
+        if outcome.status != "passed":
+            break
+    return outcomes
+
+
+async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
+    store, run_id = session.store, session.run_id
+    label = f"phase {index}: {phase.name}"
+    session.say(f"I · {label}: applying {', '.join(phase.apply) or 'nothing'}")
+    step = store.start_step(run_id, "I", f"{label} · apply")
+    started = datetime.now(UTC)
+    try:
+        loaded = manifests.load(phase.apply, session.plan.base_dir, session.plan.inputs)
+        client = session.client()
+        results: list[apply.Applied] = []
+        try:
+            for manifest in loaded:
+                results.append(await apply.apply_one(client, manifest, session.namespace))
+        finally:
+            # recorded even when an object is refused: what was applied must be rolled back
+            store.add_artifact(run_id, APPLIED + phase.name, json.dumps(_journal(results)),
+                               "application/json")
+    except ActionError as exc:
+        store.finish_step(step, "failed", str(exc))
+        session.say(f"I · {label}: refused — {exc}")
+        return await _fail(session, index, phase, f"apply refused: {exc}")
+    except BaseException:
+        store.finish_step(step, "interrupted")
+        raise
+    summary = ", ".join(f"{r.ref} {r.action}" for r in results)
+    store.finish_step(step, "passed", summary)
+    ctx = session.with_extras(phase_started=started)
+    result = await recorded_gate.run(store, run_id, "I", f"{label} · gate", phase.gate, ctx,
+                                     phase.timeout, session.on_observation)
+    if result.passed:
+        session.say(f"I · {label}: gate passed in {result.duration:.1f} s")
+        return PhaseOutcome(index, phase.name, "passed", summary)
+    failed = "; ".join(f"{o.name}: {o.observed}" for o in result.finals if not o.passed)
+    session.say(f"I · {label}: gate {result.outcome} — {failed}")
+    return await _fail(session, index, phase, f"gate {result.outcome}: {failed}")
+
+
+async def _fail(session: Session, index: int, phase: Phase, reason: str) -> PhaseOutcome:
+    if phase.rollback == "none":
+        return PhaseOutcome(index, phase.name, "failed", f"{reason}; rollback: none")
+    step = session.store.start_step(session.run_id, "I", f"phase {index}: {phase.name} · rollback")
+    try:
+        done = await rollback.roll_back(session, phase)
+    except PhasegateError as exc:
+        session.store.finish_step(step, "failed", str(exc))
+        return PhaseOutcome(index, phase.name, "failed", f"{reason}; rollback failed: {exc}")
+    session.store.finish_step(step, "passed", done)
+    session.say(f"I · phase {index} {phase.name}: rolled back — {done}")
+    return PhaseOutcome(index, phase.name, "rolled back", f"{reason}; rolled back: {done}")
+
+
+def _journal(results: list[apply.Applied]) -> list[dict[str, Any]]:
+    return [
+        {"ref": r.ref, "action": r.action, "source": r.source, "previous": r.previous,
+         "apiVersion": r.live.get("apiVersion"), "kind": r.live.get("kind"),
+         "name": r.live.get("metadata", {}).get("name"),
+         "namespace": r.live.get("metadata", {}).get("namespace"), "warnings": list(r.warnings)}
+        for r in results
+    ]

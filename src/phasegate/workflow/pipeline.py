@@ -1,0 +1,232 @@
+"""The gated workflow end to end: R → 0 → P → I → V, each ending in a gate; a failing
+gate stops the run and says why. The store is the journal: an interrupted or failed run
+resumes from the first phase that has not passed, never re-applying a passed one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from phasegate.errors import ActionError, PlanError
+from phasegate.plan.model import Plan
+from phasegate.store.evidence import EvidenceStore
+from phasegate.workflow import check, phases, preview, recorded_gate, records, target, tracers
+from phasegate.workflow import validation as stage_v
+from phasegate.workflow.session import Progress, Session
+
+STAGES = ("R", "0", "P", "I", "V")
+Confirm = Callable[[preview.Preview], bool]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    stages: tuple[str, ...] = STAGES
+    approve: str | None = None
+    yes: bool = False
+    context: str | None = None
+    kubeconfig: str | None = None
+    reports_dir: Path = Path(".phasegate/reports")
+    preview_only: bool = False  # `phasegate plan`: compute and show, approve nothing
+    journal_run: str | None = None  # `phasegate validate`: the run whose changes to rehearse
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str = "passed"  # passed, failed, refused
+    stopped_at: str | None = None
+    detail: str = ""
+    files: dict[str, str] = field(default_factory=dict)
+    phases: list[phases.PhaseOutcome] = field(default_factory=list)
+    tracers: list[tracers.TracerOutcome] = field(default_factory=list)
+    plan_hash: str | None = None
+
+
+async def start(plan: Plan, store: EvidenceStore, command: str, options: RunOptions,
+                progress: Progress | None = None, confirm: Confirm | None = None) -> RunResult:
+    calls = check.assumption_calls(plan) if "R" in options.stages else []
+    needs_kube = bool(plan.phases or plan.tracers) and bool(set(options.stages) - {"R"})
+    try:
+        resolved = await target.resolve(plan.target, plan.base_dir, calls,
+                                        context=options.context, kubeconfig=options.kubeconfig,
+                                        inputs=plan.inputs, needs_kube=needs_kube)
+        meta = {"cluster": resolved.identity, "inputs": plan.inputs, "stages": options.stages,
+                "context": options.context, "kubeconfig": options.kubeconfig,
+                "reports_dir": str(options.reports_dir)}
+        run_id = store.start_run(command, plan_name=plan.metadata.name,
+                                 plan_path=str(plan.source) if plan.source else None,
+                                 plan_hash=plan.content_hash, meta=meta)
+        session = Session(store, run_id, plan, resolved.context, progress=progress)
+        return await _stages(session, options, confirm, done=set(), passed_phases=set())
+    finally:
+        await target.release()
+
+
+async def resume(store: EvidenceStore, ref: str, progress: Progress | None = None) -> RunResult:
+    """Continue a run from where it stopped; refuse if the plan changed since it started."""
+    from phasegate.plan.loader import load_plan
+
+    bundle = store.load(ref)
+    run = bundle.run
+    if run.status == "passed":
+        raise PlanError(f"run {run.id} already passed; nothing to resume")
+    if not run.plan_path:
+        raise PlanError(f"run {run.id} was not a plan run; it cannot be resumed")
+    meta = run.meta
+    plan = load_plan(run.plan_path, meta.get("inputs") or {})
+    if plan.content_hash != run.plan_hash:
+        raise PlanError(f"the plan changed since run {run.id} started (hash "
+                        f"{(run.plan_hash or '')[:12]} → {plan.content_hash[:12]}); start a new "
+                        "run instead of resuming", file=run.plan_path)
+    done = {step.stage for step in bundle.steps if step.stage in ("R", "0", "P")
+            and _stage_passed(bundle, step.stage)}
+    passed_phases = {step.name.split(": ", 1)[1].rsplit(" · ", 1)[0] for step in bundle.steps
+                     if step.stage == "I" and step.name.endswith(" · gate")
+                     and step.status == "passed"}
+    options = RunOptions(stages=tuple(meta.get("stages") or STAGES), yes=True,
+                         context=meta.get("context"), kubeconfig=meta.get("kubeconfig"),
+                         reports_dir=Path(meta.get("reports_dir") or ".phasegate/reports"))
+    try:
+        resolved = await target.resolve(plan.target, plan.base_dir, [],
+                                        context=options.context, kubeconfig=options.kubeconfig,
+                                        inputs=plan.inputs, needs_kube=bool(plan.phases))
+        store.reopen_run(run.id)
+        step = store.start_step(run.id, "resume", "resumed")
+        store.finish_step(step, "passed", f"skipping stages {sorted(done)} and passed phases "
+                          f"{sorted(passed_phases)}")
+        session = Session(store, run.id, plan, resolved.context, progress=progress)
+        return await _stages(session, options, None, done, passed_phases)
+    finally:
+        await target.release()
+
+
+def _stage_passed(bundle: Any, stage: str) -> bool:
+    steps = [s for s in bundle.steps if s.stage == stage]
+    return bool(steps) and all(s.status == "passed" for s in steps)
+
+
+async def _stages(session: Session, options: RunOptions, confirm: Confirm | None,
+                  done: set[str], passed_phases: set[str]) -> RunResult:
+    result = RunResult(session.run_id)
+    store = session.store
+    try:
+        for stage in options.stages:
+            if stage in done:
+                continue
+            stopped = await _stage(session, stage, options, confirm, result, passed_phases)
+            if stopped:
+                break
+    except BaseException:
+        store.finish_run(session.run_id, "interrupted", "interrupted; resume with "
+                         f"`phasegate resume {session.run_id}`")
+        raise
+    summary = result.detail or "every gate passed"
+    store.finish_run(session.run_id, result.status, summary)
+    result.files.update(_write_reports(session, options.reports_dir))
+    result.files["retrospective"] = str(records.retrospective(
+        store.load(session.run_id), options.reports_dir, session.plan.metadata.name))
+    return result
+
+
+async def _stage(session: Session, stage: str, options: RunOptions, confirm: Confirm | None,
+                 result: RunResult, passed_phases: set[str]) -> bool:
+    """Run one stage; True when the run stops here."""
+    if stage == "R":
+        calls = check.assumption_calls(session.plan)
+        session.say(f"R · reality check: {len(calls)} assumptions")
+        gate = await recorded_gate.run(session.store, session.run_id, "R", "reality check",
+                                       calls, session.ctx, 0, session.on_observation)
+        if not gate.passed:
+            failed = "; ".join(f"{o.name}: {o.observed}" for o in gate.finals if not o.passed)
+            return _stop(result, "R", f"reality check failed — {failed}")
+        return False
+    if stage == "0":
+        result.tracers = await tracers.run_tracers(session)
+        failed_tracers = [t for t in result.tracers if not t.passed]
+        for outcome in result.tracers:
+            session.say(f"0 · tracer {outcome.name}: {'passed' if outcome.passed else 'FAILED'}"
+                        f" — {outcome.evidence}")
+        if failed_tracers:
+            return _stop(result, "0", "; ".join(f"tracer {t.name}: {t.evidence}"
+                                                for t in failed_tracers))
+        return False
+    if stage == "P":
+        return await _approve(session, options, confirm, result)
+    if stage == "I":
+        result.phases = await phases.run_phases(session, skip=passed_phases)
+        last = result.phases[-1] if result.phases else None
+        if last is not None and last.status != "passed":
+            return _stop(result, f"phase {last.index}",
+                         f"failed at phase {last.index} ({last.name}): {last.detail}. Options: "
+                         f"fix and `phasegate resume {session.run_id}`; roll back further; or "
+                         "return to planning")
+        return False
+    validated = await stage_v.validate(session, options.journal_run)
+    if (session.plan.phases and options.stages != ("V",)) or options.journal_run:
+        record = await records.deployment_record(session, _reports(options.reports_dir),
+                                                 options.journal_run)
+        result.files["deployment_record"] = str(record)
+    if not validated.passed:
+        return _stop(result, "V", "validation failed: " + (
+            "gates no longer pass" if not validated.gates_passed else validated.rehearsal))
+    return False
+
+
+async def _approve(session: Session, options: RunOptions, confirm: Confirm | None,
+                   result: RunResult) -> bool:
+    step = session.store.start_step(session.run_id, "P", "plan and approval")
+    try:
+        computed = await preview.compute(session)
+    except ActionError as exc:
+        session.store.finish_step(step, "failed", str(exc))
+        return _stop(result, "P", f"the server refuses the plan's manifests: {exc}")
+    result.plan_hash = computed.hash
+    session.store.add_artifact(session.run_id, "plan preview", computed.markdown(),
+                               "text/markdown")
+    session.say(f"P · plan hash {computed.hash}")
+    result.files["preview_markdown"] = computed.markdown()
+    if options.preview_only:
+        session.store.finish_step(step, "passed", f"computed, hash {computed.hash}")
+        return False
+    if options.approve is not None:
+        approved = options.approve == computed.hash
+        how = "--approve hash" if approved else (
+            f"refused: approved hash {options.approve} but the plan now hashes to "
+            f"{computed.hash} (something changed since it was computed)")
+    elif options.yes:
+        approved, how = True, "approved with --yes (whatever was computed)"
+    elif confirm is not None:
+        approved = confirm(computed)
+        how = "approved interactively" if approved else "declined interactively"
+    else:
+        approved, how = False, ("refused: approval needed — pass --approve "
+                                f"{computed.hash} (from `phasegate plan`) or --yes")
+    session.store.finish_step(step, "passed" if approved else "refused", how)
+    if not approved:
+        result.status = "refused"
+        result.stopped_at = "P"
+        result.detail = how
+        return True
+    return False
+
+
+def _stop(result: RunResult, where: str, detail: str) -> bool:
+    result.status = "failed"
+    result.stopped_at = where
+    result.detail = detail
+    return True
+
+
+def _reports(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def _write_reports(session: Session, directory: Path) -> dict[str, str]:
+    from phasegate import reports
+
+    path = _reports(directory) / f"{session.plan.metadata.name}-evidence.md"
+    path.write_text(reports.render(session.store.load(session.run_id), "md"), encoding="utf-8")
+    return {"evidence": str(path)}

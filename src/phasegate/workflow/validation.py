@@ -1,0 +1,40 @@
+"""Stage V — validation: every phase gate and the plan's validate probes again, and a
+rollback rehearsal (the server must accept, as a dry run, undoing what was applied)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from phasegate.errors import PhasegateError
+from phasegate.workflow import recorded_gate, rollback
+from phasegate.workflow.session import Session
+
+
+@dataclass(frozen=True)
+class ValidationOutcome:
+    passed: bool
+    gates_passed: bool
+    rehearsal: str
+    rehearsal_passed: bool
+
+
+async def validate(session: Session, journal_run: str | None = None) -> ValidationOutcome:
+    """``journal_run``: the run whose applied objects the rehearsal undoes (default: this)."""
+    calls = [call for phase in session.plan.phases for call in phase.gate]
+    calls += list(session.plan.validation)
+    session.say(f"V · validating {len(calls)} probes")
+    result = await recorded_gate.run(session.store, session.run_id, "V", "all gates again",
+                                     calls, session.ctx, 60.0, session.on_observation)
+    step = session.store.start_step(session.run_id, "V", "rollback rehearsal")
+    try:
+        entries = [e for phase in session.plan.phases
+                   for e in rollback.journal(session, phase.name, journal_run)
+                   if phase.rollback == "auto"]
+        rehearsal = await rollback.restore(session.client(), entries, dry_run=True)
+        rehearsed = True
+    except PhasegateError as exc:
+        rehearsal, rehearsed = f"refused: {exc}", False
+    session.store.finish_step(step, "passed" if rehearsed else "failed",
+                              f"dry run accepted: {rehearsal}" if rehearsed else rehearsal)
+    session.say(f"V · rollback rehearsal: {'accepted' if rehearsed else rehearsal}")
+    return ValidationOutcome(result.passed and rehearsed, result.passed, rehearsal, rehearsed)

@@ -1,0 +1,184 @@
+"""The gated workflow end to end against the local control plane: tracers, approval,
+phases with rollback, resume after failure and after kill -9, interruption."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from phasegate.sandbox import SandboxInfo, connect
+from tests.integration.cli_helpers import PHASEGATE, phasegate
+
+pytestmark = pytest.mark.cluster
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture
+def fresh_namespace(cluster: SandboxInfo) -> Iterator[str]:
+    """A namespace name the plan itself creates; removed afterwards."""
+    name = f"wf-{uuid.uuid4().hex[:8]}"
+    yield name
+    with connect(cluster) as api:
+        api.request("DELETE", f"/api/v1/namespaces/{name}")
+
+
+def args(cluster: SandboxInfo, tmp_path: Path, namespace: str, *extra: str) -> list[str]:
+    registry = getattr(cluster, "registry", None) or "127.0.0.1:1"
+    return ["--input", f"namespace={namespace}", "--input", f"registry={registry}",
+            "--kubeconfig", str(cluster.kubeconfig), "--store", str(tmp_path / "e.db"),
+            "--reports", str(tmp_path / "reports"), *extra]
+
+
+def steps(tmp_path: Path, run_id: str) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(tmp_path / "e.db") as db:
+        return [tuple(row) for row in db.execute(  # type: ignore[misc]
+            "select stage, name, status from steps where run_id = ? order by id", (run_id,))]
+
+
+def applied_count(tmp_path: Path, run_id: str, phase: str) -> int:
+    with sqlite3.connect(tmp_path / "e.db") as db:
+        row = db.execute("select count(*) from artifacts where run_id = ? and name = ?",
+                         (run_id, f"applied: {phase}")).fetchone()
+    return int(row[0])
+
+
+def test_quota_refusal_rolls_back_then_resume_passes(
+    cluster: SandboxInfo, tmp_path: Path, fresh_namespace: str
+) -> None:
+    plan = str(EXAMPLES / "quota-rollback" / "plan.yaml")
+    first = phasegate("apply", plan, "--yes", "--json", "--input", "max_deployments=2",
+                      *args(cluster, tmp_path, fresh_namespace))
+    assert first.returncode == 1, first.stdout + first.stderr
+    result = json.loads(first.stdout)
+    assert result["stopped_at"] == "phase 3" and "exceeded quota" in result["detail"]
+    assert "rolled back: deleted Deployment" in result["detail"]
+    with connect(cluster) as api:
+        base = f"/apis/apps/v1/namespaces/{fresh_namespace}/deployments"
+        assert api.get(f"{base}/web") is None  # the phase's partial work was undone
+        assert api.get(f"{base}/backend") is not None  # earlier phases stay
+        api.request("PATCH", f"/api/v1/namespaces/{fresh_namespace}/resourcequotas/deployments",
+                    {"spec": {"hard": {"count/deployments.apps": "3"}}},
+                    content_type="application/merge-patch+json").raise_for_status()
+
+    resumed = phasegate("resume", result["run_id"], "--json", "--store", str(tmp_path / "e.db"))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    run_id = result["run_id"]
+    assert applied_count(tmp_path, run_id, "namespace") == 1
+    assert applied_count(tmp_path, run_id, "backend") == 1
+    assert applied_count(tmp_path, run_id, "frontends") == 2
+    retrospective = Path(json.loads(resumed.stdout)["files"]["retrospective"]).read_text()
+    assert "exceeded quota" in retrospective and "k8s.quota" in retrospective
+
+
+def test_tracer_failure_stops_before_anything_is_applied_and_cleans_up(
+    cluster: SandboxInfo, tmp_path: Path, fresh_namespace: str
+) -> None:
+    plan = str(EXAMPLES / "tracer-fails" / "plan.yaml")
+    started = time.monotonic()
+    result = phasegate("tracer", plan, "--json", *args(cluster, tmp_path, fresh_namespace))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert time.monotonic() - started < 60  # fails fast, not at the 2 min tracer timeout
+    document = json.loads(result.stdout)
+    assert document["stopped_at"] == "0"
+    assert "ErrImagePull" in document["detail"] or "ImagePullBackOff" in document["detail"]
+    cleanup = [s for s in steps(tmp_path, document["run_id"]) if "cleanup" in s[1]]
+    assert cleanup and cleanup[0][2] == "passed"
+    assert not any(s[0] == "I" for s in steps(tmp_path, document["run_id"]))
+    with connect(cluster) as api:
+        tracer_ns = api.get("/api/v1/namespaces?labelSelector=") or {}
+        names = [n["metadata"]["name"] for n in tracer_ns.get("items", [])
+                 if n["metadata"]["name"].startswith(f"pg-tracer-{document['run_id'][-6:]}")]
+        for name in names:  # gone, or on its way out
+            phase = (api.get(f"/api/v1/namespaces/{name}") or {}).get("status", {}).get("phase")
+            assert phase in (None, "Terminating")
+
+
+def test_plan_hash_approval(cluster: SandboxInfo, tmp_path: Path, fresh_namespace: str) -> None:
+    plan = str(EXAMPLES / "quota-rollback" / "plan.yaml")
+    common = ["--input", "max_deployments=5", *args(cluster, tmp_path, fresh_namespace)]
+    planned = phasegate("plan", plan, "--json", *common)
+    assert planned.returncode == 0, planned.stderr
+    plan_hash = json.loads(planned.stdout)["plan_hash"]
+    assert len(plan_hash) == 16
+    unapproved = phasegate("apply", plan, "--json", *common)
+    assert unapproved.returncode == 2
+    assert "approval needed" in json.loads(unapproved.stdout)["detail"]
+    wrong = phasegate("apply", plan, "--approve", "0" * 16, "--json", *common)
+    assert wrong.returncode == 2 and "something changed" in json.loads(wrong.stdout)["detail"]
+    approved = phasegate("apply", plan, "--approve", plan_hash, "--json", *common)
+    assert approved.returncode == 0, approved.stdout
+    validated = phasegate("validate", plan, "--json", *common)
+    assert validated.returncode == 0, validated.stdout
+    files = json.loads(validated.stdout)["files"]
+    record = Path(files["deployment_record"]).read_text()
+    assert "Deployment" in record and "rollout status deployment/backend" in record
+
+
+def test_kill_9_mid_run_then_resume_completes_without_reapplying(
+    cluster: SandboxInfo, tmp_path: Path, fresh_namespace: str
+) -> None:
+    plan = str(EXAMPLES / "quota-rollback" / "plan.yaml")
+    command = [PHASEGATE, "apply", plan, "--yes", "--input", "max_deployments=5",
+               *args(cluster, tmp_path, fresh_namespace)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "COLUMNS": "200"})
+    run_id = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with sqlite3.connect(tmp_path / "e.db") as db:
+                row = db.execute("select run_id from steps where name like 'phase 2:%apply' "
+                                 "and status = 'passed'").fetchone()
+        except sqlite3.OperationalError:
+            row = None
+        if row:
+            run_id = row[0]
+            os.kill(process.pid, signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    process.wait()
+    assert run_id is not None, "the run finished before it could be killed"
+    before = steps(tmp_path, run_id)
+    resumed = phasegate("resume", run_id, "--json", "--store", str(tmp_path / "e.db"))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert applied_count(tmp_path, run_id, "namespace") == 1  # never re-applied
+    after = steps(tmp_path, run_id)
+    assert after[: len(before)] == before  # no evidence lost
+    assert ("I", "phase 3: frontends · gate", "passed") in after
+
+
+def test_sigint_during_a_tracer_stops_with_exit_3_and_cleans_up(
+    cluster: SandboxInfo, tmp_path: Path, fresh_namespace: str
+) -> None:
+    (tmp_path / "stuck.yaml").write_text(json.dumps({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "stuck"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "stuck"}},
+                 "template": {"metadata": {"labels": {"app": "stuck"},
+                                           "annotations": {"phasegate.dev/fail": "never-ready"}},
+                              "spec": {"containers": [{"name": "c", "image": "x:1"}]}}}}))
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: stuck}\n"
+                    "target: {context: phasegate-local, namespace: default}\n"
+                    "tracers:\n  - name: stuck\n    apply: stuck.yaml\n"
+                    "    gate: [{k8s.rollout: {name: stuck}}]\n    timeout: 2m\n")
+    command = [PHASEGATE, "tracer", str(plan), "--kubeconfig", str(cluster.kubeconfig),
+               "--store", str(tmp_path / "e.db"), "--reports", str(tmp_path / "r")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 3, out + err
+    with sqlite3.connect(tmp_path / "e.db") as db:
+        status = db.execute("select status from runs").fetchone()[0]
+        cleanup = db.execute("select status from steps where name like 'tracer cleanup%'")
+        assert status == "interrupted"
+        assert cleanup.fetchone() == ("passed",)
