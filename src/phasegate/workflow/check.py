@@ -59,6 +59,10 @@ def assumption_calls(plan: Plan) -> list[ProbeCall]:
                 calls.append(probe_call.build({kind: params}))
             except probe_call.ProbeCallError as exc:
                 raise PlanError(str(exc), path=f"assumptions.{field}") from None
+    phase_paths = [path for phase in plan.phases for path in phase.apply]
+    if phase_paths and plan.target.context:
+        calls.append(probe_call.build({"k8s.divergence": {"apply": phase_paths},
+                                       "name": "divergence check"}))
     return calls + list(a.probes)
 
 

@@ -1,0 +1,250 @@
+"""``k8s.divergence``: the plan's manifests compared with what the cluster provides.
+
+Each divergence has a severity and a fix hint; the probe fails on any HIGH one:
+HIGH — the change will be refused or cannot work (API version not served, CRD missing,
+storage/ingress class missing, requests beyond quota, a Pod Security violation the
+namespace enforces); MEDIUM — it will be accepted but not behave (a LoadBalancer Service
+where no load balancer provider is seen, a Pod Security warning); LOW — worth knowing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
+
+from phasegate.kube import connections, manifests, quantity
+from phasegate.kube.client import Json, KubeClient
+from phasegate.observation import Verdict
+from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
+
+Paths = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+POD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
+
+
+@dataclass(frozen=True)
+class Divergence:
+    severity: str
+    object: str
+    message: str
+    fix: str
+
+
+class DivergenceParams(ProbeParams):
+    apply: Paths = Field(description="the plan's manifest files or directories")
+    namespace: str | None = Field(None, description="default: the plan's target namespace")
+
+    def describe(self) -> str:
+        return f"{len(self.apply)} manifest path(s)"
+
+
+async def check_divergence(params: DivergenceParams, ctx: ProbeContext) -> Verdict:
+    client = connections.client_for(ctx)
+    namespace = connections.namespace_of(ctx, params.namespace)
+    loaded = manifests.load(params.apply, ctx.base_dir, ctx.extras.get("inputs") or {})
+    found: list[Divergence] = []
+    found += await _served(client, loaded)
+    found += await _classes(client, loaded)
+    found += await _quota(client, loaded, namespace)
+    found += await _pod_security(client, loaded, namespace)
+    found += await _load_balancers(client, loaded)
+    high = [d for d in found if d.severity == "HIGH"]
+    counts = {s: sum(1 for d in found if d.severity == s) for s in ("HIGH", "MEDIUM", "LOW")}
+    observed = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no divergence"
+    if found:
+        observed += ": " + "; ".join(f"{d.object}: {d.message}" for d in (high or found)[:3])
+    detail = "\n".join(f"[{d.severity}] {d.object}: {d.message} — fix: {d.fix}" for d in found)
+    return Verdict(not high, "no HIGH divergence", observed, detail=detail,
+                   data={"divergences": [asdict(d) for d in found], "counts": counts})
+
+
+async def _served(client: KubeClient, loaded: list[manifests.Manifest]) -> list[Divergence]:
+    planned_crds = {(m.obj.get("spec") or {}).get("group") for m in loaded
+                    if m.kind == "CustomResourceDefinition"}
+    found = []
+    for manifest in loaded:
+        api_version = str(manifest.obj["apiVersion"])
+        if await client.resource(api_version, manifest.kind) is not None:
+            continue
+        group = api_version.rpartition("/")[0]
+        ref = f"{manifest.kind} {manifest.name}"
+        if group in planned_crds:
+            continue  # the plan installs this CRD itself
+        served = [g for g in await _group_versions(client, group)] if group else []
+        moved = await _served_elsewhere(client, manifest.kind)
+        if moved:
+            found.append(Divergence("HIGH", ref, f"{api_version} is not served; {manifest.kind} "
+                                    f"is served as {moved}", f"change apiVersion to {moved}"))
+        elif served:
+            found.append(Divergence("HIGH", ref, f"{api_version} is not served (removed or not "
+                                    f"yet enabled); the server serves {', '.join(served)}",
+                                    f"change apiVersion to {served[0]}"))
+        elif group and "." in group and not group.endswith("k8s.io"):
+            found.append(Divergence("HIGH", ref, f"no CRD serves {api_version}/{manifest.kind}",
+                                    "install the operator or CRD first (or add it to a phase)"))
+        else:
+            found.append(Divergence("HIGH", ref, f"{api_version}/{manifest.kind} is not served",
+                                    "check the apiVersion and kind"))
+    return found
+
+
+async def _served_elsewhere(client: KubeClient, kind: str) -> str | None:
+    from phasegate.errors import ProbeError
+
+    try:
+        return (await client.find_kind(kind)).api_version
+    except ProbeError:
+        return None
+
+
+async def _group_versions(client: KubeClient, group: str) -> list[str]:
+    groups = await client.get("/apis") or {}
+    for entry in groups.get("groups", []):
+        if entry.get("name") == group:
+            return [v["groupVersion"] for v in entry.get("versions", [])]
+    return []
+
+
+async def _classes(client: KubeClient, loaded: list[manifests.Manifest]) -> list[Divergence]:
+    found = []
+    storage = await _names(client, "/apis/storage.k8s.io/v1/storageclasses")
+    ingress = await _names(client, "/apis/networking.k8s.io/v1/ingressclasses")
+    planned = {(m.kind, m.name) for m in loaded}
+    for manifest in loaded:
+        ref = f"{manifest.kind} {manifest.name}"
+        for wanted in _storage_classes(manifest.obj):
+            if wanted not in storage and ("StorageClass", wanted) not in planned:
+                found.append(Divergence("HIGH", ref, f"storage class {wanted!r} does not exist "
+                                        f"(the cluster has: {', '.join(storage) or 'none'})",
+                                        "use an existing class or install the provisioner"))
+        wanted_ingress = (manifest.obj.get("spec") or {}).get("ingressClassName")
+        if manifest.kind == "Ingress" and wanted_ingress and wanted_ingress not in ingress and (
+                "IngressClass", wanted_ingress) not in planned:
+            found.append(Divergence("HIGH", ref, f"ingress class {wanted_ingress!r} does not "
+                                    f"exist (the cluster has: {', '.join(ingress) or 'none'})",
+                                    "use an existing class or install the ingress controller"))
+    return found
+
+
+def _storage_classes(obj: Json) -> list[str]:
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "PersistentVolumeClaim":
+        return [spec["storageClassName"]] if spec.get("storageClassName") else []
+    return [t["spec"]["storageClassName"] for t in spec.get("volumeClaimTemplates") or []
+            if (t.get("spec") or {}).get("storageClassName")]
+
+
+async def _names(client: KubeClient, path: str) -> list[str]:
+    body = await client.get(path) or {}
+    return [item["metadata"]["name"] for item in body.get("items") or []]
+
+
+def _pod_specs(obj: Json) -> list[tuple[Json, int]]:
+    """(pod spec, how many pods) for workloads and bare pods."""
+    kind = obj.get("kind")
+    spec = obj.get("spec") or {}
+    if kind == "Pod":
+        return [(spec, 1)]
+    if kind in POD_TEMPLATE_KINDS:
+        replicas = 1 if kind in ("DaemonSet", "Job") else int(spec.get("replicas", 1))
+        return [((spec.get("template") or {}).get("spec") or {}, replicas)]
+    return []
+
+
+async def _quota(client: KubeClient, loaded: list[manifests.Manifest],
+                 namespace: str) -> list[Divergence]:
+    needed: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for manifest in loaded:
+        target = (manifest.obj.get("metadata") or {}).get("namespace") or namespace
+        for pod, count in _pod_specs(manifest.obj):
+            needed[target]["pods"] += count
+            for container in pod.get("containers") or []:
+                requests = (container.get("resources") or {}).get("requests") or {}
+                for resource, amount in requests.items():
+                    needed[target][f"requests.{resource}"] += quantity.parse(amount) * count
+    found = []
+    for target, wants in needed.items():
+        body = await client.get(f"/api/v1/namespaces/{target}/resourcequotas") or {}
+        for quota in body.get("items") or []:
+            hard = (quota.get("status") or {}).get("hard") or quota["spec"].get("hard") or {}
+            used = (quota.get("status") or {}).get("used") or {}
+            for resource, amount in wants.items():
+                for name in (resource, resource.removeprefix("requests.")):
+                    if name not in hard:
+                        continue
+                    left = quantity.parse(hard[name]) - quantity.parse(used.get(name, "0"))
+                    if amount > left:
+                        found.append(Divergence(
+                            "HIGH", f"ResourceQuota {target}/{quota['metadata']['name']}",
+                            f"the plan asks for {quantity.show(amount)} {name}, "
+                            f"{quantity.show(left)} left", "raise the quota or lower requests"))
+                    break
+    return found
+
+
+async def _pod_security(client: KubeClient, loaded: list[manifests.Manifest],
+                        namespace: str) -> list[Divergence]:
+    found = []
+    levels: dict[str, dict[str, str]] = {}
+    for manifest in loaded:
+        target = (manifest.obj.get("metadata") or {}).get("namespace") or namespace
+        if target not in levels:
+            live = await client.get(f"/api/v1/namespaces/{target}") or {}
+            labels = (live.get("metadata") or {}).get("labels") or {}
+            levels[target] = {mode: labels.get(f"pod-security.kubernetes.io/{mode}", "")
+                              for mode in ("enforce", "warn")}
+        for pod, _ in _pod_specs(manifest.obj):
+            problems = _privileges(pod)
+            if not problems:
+                continue
+            level = levels[target]
+            severity = "HIGH" if level["enforce"] in ("baseline", "restricted") else (
+                "MEDIUM" if level["warn"] in ("baseline", "restricted") else "LOW")
+            where = (f"namespace {target} enforces {level['enforce']}" if severity == "HIGH"
+                     else f"namespace {target} warns at {level['warn']}" if severity == "MEDIUM"
+                     else "allowed here, refused by baseline/restricted namespaces")
+            found.append(Divergence(severity, f"{manifest.kind} {manifest.name}",
+                                    f"{', '.join(problems)}: {where}",
+                                    "drop the privilege, or run where the policy allows it"))
+    return found
+
+
+def _privileges(pod: Json) -> list[str]:
+    problems = []
+    if any("hostPath" in volume for volume in pod.get("volumes") or []):
+        problems.append("hostPath volume")
+    for flag in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod.get(flag):
+            problems.append(flag)
+    for container in (pod.get("containers") or []) + (pod.get("initContainers") or []):
+        context: dict[str, Any] = container.get("securityContext") or {}
+        if context.get("privileged"):
+            problems.append(f"privileged container {container.get('name')}")
+        if context.get("runAsUser") == 0 or (pod.get("securityContext") or {}).get(
+                "runAsUser") == 0:
+            problems.append(f"container {container.get('name')} runs as root (runAsUser 0)")
+    return sorted(set(problems))
+
+
+async def _load_balancers(client: KubeClient,
+                          loaded: list[manifests.Manifest]) -> list[Divergence]:
+    wanted = [m for m in loaded if m.kind == "Service"
+              and (m.obj.get("spec") or {}).get("type") == "LoadBalancer"]
+    if not wanted:
+        return []
+    services = await client.get("/api/v1/services") or {}
+    provider = any(((s.get("status") or {}).get("loadBalancer") or {}).get("ingress")
+                   for s in services.get("items") or [])
+    if provider:
+        return []
+    return [Divergence("MEDIUM", f"Service {m.name}", "type LoadBalancer, but no Service in "
+                       "the cluster has ever been given a load balancer address",
+                       "use NodePort/ClusterIP with an Ingress, or install a provider "
+                       "(MetalLB, a cloud controller)") for m in wanted]
+
+
+PROBES = [ProbeSpec("k8s.divergence", DivergenceParams, check_divergence,
+                    "the plan's manifests against what the cluster provides; fails on HIGH")]

@@ -1,0 +1,60 @@
+"""The divergence check against the real API server: what the plan needs vs what is there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from phasegate.sandbox import SandboxInfo, connect
+from tests.integration.k8s_helpers import deployment, evaluate, write_yaml
+
+pytestmark = pytest.mark.cluster
+
+
+def test_divergences_with_severity_and_fix(
+    cluster: SandboxInfo, namespace: str, tmp_path: Path
+) -> None:
+    with connect(cluster) as api:
+        api.create(f"/api/v1/namespaces/{namespace}/resourcequotas",
+                   {"metadata": {"name": "small"}, "spec": {"hard": {"pods": "2"}}})
+        api.request("PATCH", f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": {
+            "pod-security.kubernetes.io/enforce": "baseline"}}},
+            content_type="application/merge-patch+json").raise_for_status()
+    privileged = deployment("agent", replicas=1)
+    privileged["spec"]["template"]["spec"]["containers"][0]["securityContext"] = {
+        "privileged": True}
+    old_api: dict[str, Any] = {"apiVersion": "extensions/v1beta1", "kind": "Ingress",
+                               "metadata": {"name": "web"}}
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+             "spec": {"storageClassName": "fast-ssd", "accessModes": ["ReadWriteOnce"],
+                      "resources": {"requests": {"storage": "1Gi"}}}}
+    balancer = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "public"},
+                "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}}
+    widget = {"apiVersion": "shop.example.com/v1", "kind": "Cart", "metadata": {"name": "c"}}
+    write_yaml(tmp_path / "all.yaml", deployment("web", replicas=3), privileged, old_api, claim,
+               balancer, widget)
+    result = evaluate(cluster, namespace, [{"k8s.divergence": {"apply": "all.yaml"}}],
+                      base_dir=tmp_path)
+    (seen,) = result.finals
+    assert not seen.passed
+    found = {(d["severity"], d["object"]) for d in seen.data["divergences"]}
+    assert ("HIGH", "Ingress web") in found  # extensions/v1beta1 removed
+    assert ("HIGH", "PersistentVolumeClaim data") in found  # no such storage class
+    assert ("HIGH", f"ResourceQuota {namespace}/small") in found  # 4 pods, quota 2
+    assert ("HIGH", "Deployment agent") in found  # privileged under enforce=baseline
+    assert ("MEDIUM", "Service public") in found  # no load balancer provider
+    assert ("HIGH", "Cart c") in found  # no CRD
+    ingress = next(d for d in seen.data["divergences"] if d["object"] == "Ingress web")
+    assert ingress["fix"] == "change apiVersion to networking.k8s.io/v1"
+    assert "fix:" in seen.detail
+
+
+def test_a_fitting_plan_has_no_high_divergence(
+    cluster: SandboxInfo, namespace: str, tmp_path: Path
+) -> None:
+    write_yaml(tmp_path / "ok.yaml", deployment("web", replicas=2))
+    result = evaluate(cluster, namespace, [{"k8s.divergence": {"apply": "ok.yaml"}}],
+                      base_dir=tmp_path)
+    assert result.passed, result.finals[0].observed
