@@ -70,7 +70,8 @@ def run(plan: PlanArgument, inputs: InputOption = None, approve: ApproveOption =
         yes: YesOption = False, context: ContextOption = None,
         kubeconfig: KubeconfigOption = None, store: StoreOption = None,
         reports: ReportsOption = DEFAULT_REPORTS,
-        level: Annotated[str, typer.Option("--level", help="runtime-smoke or staging")] = (
+        level: Annotated[str, typer.Option(
+            "--level", help="contract (offline), runtime-smoke, or staging (pinned cluster)")] = (
             "runtime-smoke"),
         json_output: JsonOption = False) -> None:
     """R → 0 → P → I → V: the whole gated workflow."""
@@ -111,9 +112,12 @@ def _run(plan_path: Path, inputs: list[str] | None, store: str | None, json_outp
     terminal = _terminal(json_output)
     values = common.guarded(terminal, plan_inputs.parse_input_args, inputs or [])
     loaded = common.guarded(terminal, load_plan, plan_path, values)
-    if level not in ("runtime-smoke", "staging"):
-        terminal.abort(PlanError(f"--level {level!r}: expected runtime-smoke or staging "
-                                 "(contract, offline validation, is not available yet)"))
+    if level not in ("contract", "runtime-smoke", "staging"):
+        terminal.abort(PlanError(f"--level {level!r}: expected contract, runtime-smoke or "
+                                 "staging"))
+    if level == "contract":
+        options["stages"] = ("R",)
+        options["level"] = "contract"
     if level == "staging" and not loaded.target.cluster_uid:
         terminal.abort(PlanError("--level staging needs the cluster pin: set target.clusterUID",
                                  file=str(plan_path), path="target"))

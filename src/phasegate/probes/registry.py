@@ -28,6 +28,7 @@ FAMILY_MODULES = (
     "phasegate.probes.k8s_dry_run",
     "phasegate.probes.k8s_operator",
     "phasegate.probes.k8s_divergence",
+    "phasegate.probes.k8s_schema",
 )
 
 

@@ -66,6 +66,19 @@ def assumption_calls(plan: Plan) -> list[ProbeCall]:
     return calls + list(a.probes)
 
 
+CONTRACT_KINDS = frozenset({"file", "git", "command", "http", "tcp", "dns", "tls"})
+
+
+def contract_calls(plan: Plan) -> list[ProbeCall]:
+    """The ``contract`` level: what can be checked with no cluster — every manifest against
+    Kubernetes' schemas, plus the plan's file, git, command and network probes."""
+    paths = [path for phase in plan.phases for path in phase.apply]
+    paths += [path for tracer in plan.tracers for path in tracer.apply]
+    calls = [probe_call.build({"k8s.schema": {"apply": paths}, "name": "manifests valid"})
+             ] if paths else []
+    return calls + [c for c in plan.assumptions.probes if c.kind in CONTRACT_KINDS]
+
+
 def _images(plan: Plan) -> list[str]:
     """``assumptions.images``, then every other image the plan's manifests would pull."""
     from phasegate.plan import manifest_images

@@ -30,6 +30,7 @@ class RunOptions:
     reports_dir: Path = Path(".phasegate/reports")
     preview_only: bool = False  # `phasegate plan`: compute and show, approve nothing
     journal_run: str | None = None  # `phasegate validate`: the run whose changes to rehearse
+    level: str = "runtime-smoke"  # contract: offline checks only, no cluster
 
 
 @dataclass
@@ -48,8 +49,12 @@ async def start(plan: Plan, store: EvidenceStore, command: str, options: RunOpti
                 progress: Progress | None = None, confirm: Confirm | None = None) -> RunResult:
     calls = check.assumption_calls(plan) if "R" in options.stages else []
     needs_kube = bool(plan.phases or plan.tracers) and bool(set(options.stages) - {"R"})
+    declared = plan.target
+    if options.level == "contract":
+        calls = check.contract_calls(plan)
+        declared = declared.model_copy(update={"context": None})
     try:
-        resolved = await target.resolve(plan.target, plan.base_dir, calls,
+        resolved = await target.resolve(declared, plan.base_dir, calls,
                                         context=options.context, kubeconfig=options.kubeconfig,
                                         inputs=plan.inputs, needs_kube=needs_kube)
         meta = {"cluster": resolved.identity, "inputs": plan.inputs, "stages": options.stages,
@@ -134,7 +139,8 @@ async def _stage(session: Session, stage: str, options: RunOptions, confirm: Con
                  result: RunResult, passed_phases: set[str]) -> bool:
     """Run one stage; True when the run stops here."""
     if stage == "R":
-        calls = check.assumption_calls(session.plan)
+        calls = (check.contract_calls(session.plan) if options.level == "contract"
+                 else check.assumption_calls(session.plan))
         session.say(f"R · reality check: {len(calls)} assumptions")
         gate = await recorded_gate.run(session.store, session.run_id, "R", "reality check",
                                        calls, session.ctx, 0, session.on_observation)

@@ -12,6 +12,8 @@ from phasegate.plan.model import Target
 from phasegate.plan.probe_call import ProbeCall
 from phasegate.probes.base import ProbeContext
 
+OFFLINE = frozenset({"k8s.schema"})  # Kubernetes probes that need no cluster
+
 
 @dataclass(frozen=True)
 class Resolved:
@@ -35,7 +37,9 @@ async def resolve(
     chosen = kube_target.choose(target.context, target.kubeconfig, base_dir, context, kubeconfig,
                                 target.namespace)
     extras: dict[str, Any] = {"inputs": inputs or {}}
-    needs_kube = needs_kube or any(call.kind.startswith("k8s.") for call in calls)
+    needs_kube = needs_kube or any(
+        call.kind.startswith("k8s.") and call.kind not in OFFLINE for call in calls
+    )
     if chosen is None:
         if needs_kube:
             raise TargetError(
