@@ -196,3 +196,15 @@ def test_events_probe_sees_failed_scheduling(
         time.sleep(0.5)
     assert not result.passed
     assert "FailedScheduling on Pod nowhere" in result.finals[0].observed
+
+
+def test_operator_deployment_available(
+    cluster: SandboxInfo, namespace: str, tmp_path: Path
+) -> None:
+    apply_files(cluster, namespace, [write_yaml(tmp_path / "op.yaml",
+                                                deployment("operator", replicas=1))])
+    (available,) = evaluate(cluster, namespace, [
+        {"k8s.operator": {"deployment": "operator"}}], timeout=30).finals
+    (olm,) = evaluate(cluster, namespace, [{"k8s.operator": {"csv": "cnpg"}}]).finals
+    assert available.passed and "Available=True" in available.observed
+    assert not olm.passed and "OLM is not installed" in olm.observed
