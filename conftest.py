@@ -1,3 +1,8 @@
 """Fixtures that start real things, shared by every test package."""
 
-pytest_plugins = ["tests.fixtures.servers", "tests.fixtures.cluster", "tests.fixtures.registry"]
+pytest_plugins = [
+    "tests.fixtures.servers",
+    "tests.fixtures.postgres",
+    "tests.fixtures.cluster",
+    "tests.fixtures.registry",
+]
