@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: set up, start a small local service, run the demo plan's
-# reality check against it, and print where the evidence report is.
+# The no-cluster example: start a small local service, run the plan's reality check
+# (http, tcp, file, git, command, dns probes) against it, print where the evidence is.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 ./scripts/setup
 work="$(mktemp -d -t phasegate-demo.XXXXXX)"
 cleanup() { [[ -n "${service_pid:-}" ]] && kill "$service_pid" 2>/dev/null || true; rm -rf "$work"; }

@@ -8,9 +8,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_demo_script_passes_and_prints_its_report() -> None:
-    result = subprocess.run([str(ROOT / "scripts" / "demo")], capture_output=True, text=True,
-                            timeout=300, cwd=ROOT)
+def test_local_service_example_passes_and_prints_its_report() -> None:
+    result = subprocess.run([str(ROOT / "examples" / "local-service" / "run.sh")],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("evidence report: ")
