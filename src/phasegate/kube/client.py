@@ -155,6 +155,14 @@ class KubeClient:
             if "/" not in r["name"]  # subresources (status, scale, log) are not kinds
         ]
 
+    async def group_versions(self, group: str) -> list[str]:
+        """The versions of ``group`` the server serves (``["apps/v1"]``); empty when none."""
+        groups = await self.get("/apis") or {}
+        for entry in groups.get("groups", []):
+            if entry.get("name") == group:
+                return [v["groupVersion"] for v in entry.get("versions", [])]
+        return []
+
     async def resource(self, api_version: str, kind: str) -> Resource | None:
         for candidate in await self.resources(api_version):
             if candidate.kind == kind:

@@ -9,8 +9,8 @@ from typing import Any
 
 from phasegate.errors import PlanError
 from phasegate.kube.client import Json
+from phasegate.plan import manifest_files
 
-SUFFIXES = (".yaml", ".yml", ".json")
 ORDER = {"CustomResourceDefinition": 0, "Namespace": 1}
 
 
@@ -29,16 +29,7 @@ class Manifest:
 
 
 def files(paths: list[str], base_dir: Path) -> list[Path]:
-    found: list[Path] = []
-    for given in paths:
-        path = base_dir / given
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES))
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise PlanError("manifest path not found", file=str(path))
-    return found
+    return manifest_files.files(paths, base_dir)
 
 
 def load(paths: list[str], base_dir: Path, inputs: dict[str, Any] | None = None) -> list[Manifest]:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from phasegate.errors import PlanError
+from phasegate.plan import manifest_files
 
-SUFFIXES = (".yaml", ".yml", ".json")
 _STRING_KEYS = ("image", "imageName")
 _SKIPPED_KINDS = ("ConfigMap", "Secret")  # their data is text, not images to pull
 
@@ -47,7 +47,7 @@ def find(
     """
     seen: set[str] = set()
     found: list[FoundImage] = []
-    for file in _files(paths, base_dir):
+    for file in manifest_files.files(paths, base_dir):
         for raw in in_file(file):
             image = _substituted(raw, inputs or {})
             if image is not None and image.ref not in seen:
@@ -129,14 +129,3 @@ def _usable(ref: str) -> bool:
     return bool(ref) and "{{" not in ref and not any(c.isspace() for c in ref)
 
 
-def _files(paths: list[str], base_dir: Path) -> list[Path]:
-    found: list[Path] = []
-    for given in paths:
-        path = base_dir / given
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES))
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise PlanError("manifest path not found", file=str(path))
-    return found

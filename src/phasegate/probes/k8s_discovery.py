@@ -33,7 +33,7 @@ async def check_api(params: ApiParams, ctx: ProbeContext) -> Verdict:
     expected = f"{params.api} served"
     if not served:
         group = api_version.rpartition("/")[0]
-        others = await _versions_of(client, group) if group else []
+        others = await client.group_versions(group) if group else []
         hint = f"; the server serves {', '.join(others)}" if others else ""
         return Verdict(False, expected, f"{api_version} not served{hint}")
     for resource in served:
@@ -42,14 +42,6 @@ async def check_api(params: ApiParams, ctx: ProbeContext) -> Verdict:
             return Verdict(True, expected, f"served as {resource.plural} ({scope})")
     kinds = ", ".join(sorted(r.kind for r in served))
     return Verdict(False, expected, f"{api_version} has no kind {kind} (it has: {kinds})")
-
-
-async def _versions_of(client: Any, group: str) -> list[str]:
-    groups = await client.get("/apis") or {}
-    for entry in groups.get("groups", []):
-        if entry.get("name") == group:
-            return [v["groupVersion"] for v in entry.get("versions", [])]
-    return []
 
 
 class CrdParams(ProbeParams):

@@ -73,7 +73,7 @@ async def _served(client: KubeClient, loaded: list[manifests.Manifest]) -> list[
         ref = f"{manifest.kind} {manifest.name}"
         if group in planned_crds:
             continue  # the plan installs this CRD itself
-        served = [g for g in await _group_versions(client, group)] if group else []
+        served = await client.group_versions(group) if group else []
         moved = await _served_elsewhere(client, manifest.kind)
         if moved:
             found.append(Divergence("HIGH", ref, f"{api_version} is not served; {manifest.kind} "
@@ -98,14 +98,6 @@ async def _served_elsewhere(client: KubeClient, kind: str) -> str | None:
         return (await client.find_kind(kind)).api_version
     except ProbeError:
         return None
-
-
-async def _group_versions(client: KubeClient, group: str) -> list[str]:
-    groups = await client.get("/apis") or {}
-    for entry in groups.get("groups", []):
-        if entry.get("name") == group:
-            return [v["groupVersion"] for v in entry.get("versions", [])]
-    return []
 
 
 async def _classes(client: KubeClient, loaded: list[manifests.Manifest]) -> list[Divergence]:
