@@ -16,9 +16,12 @@ from typing import Any
 
 import pytest
 
+import phasegate
 from phasegate.sandbox import Api, SandboxInfo, connect, down, status, up
 from phasegate.sandbox.api import wait_for
 from phasegate.sandbox.processes import alive
+from phasegate.sandbox.registry import certs_dir, seed_images
+from tests.integration.cli_helpers import phasegate as run_cli
 
 pytestmark = pytest.mark.cluster
 
@@ -330,14 +333,73 @@ def test_a_second_sandbox_runs_beside_the_first_and_down_removes_it(
     second = up(nodes=1, name=f"{cluster.name}-second", workdir=tmp_path)
     try:
         assert second.api_url != cluster.api_url
+        assert second.registry and second.registry != cluster.registry
         assert [s.healthy for s in status(second.name)] == [True]
         with connect(second) as api:
             assert len((api.get("/api/v1/nodes") or {})["items"]) == 1
+        assert (certs_dir(second.registry) / "ca.crt").is_file()
+        assert phasegate.probe({"image": {"ref": f"{second.registry}/shop/web:1.0"}}).passed
     finally:
         assert down(second) is True
     assert not second.state_dir.exists()
-    assert not second.work_dir.exists()
+    assert not second.work_dir.exists()  # the registry's storage with it
+    assert not certs_dir(second.registry).exists()
     assert status(second.name) == []
     assert not any(alive(p) for p in second.procs)
     # The session's own sandbox is untouched.
     assert [s.healthy for s in status(cluster.name)] == [True]
+    assert cluster.registry and (certs_dir(cluster.registry) / "ca.crt").is_file()
+
+
+def test_registry_serves_every_seed_image_trusted_through_certs_d(cluster: SandboxInfo) -> None:
+    assert cluster.registry is not None and cluster.registry_ca is not None
+    assert cluster.registry.startswith("127.0.0.1:")
+    trusted = certs_dir(cluster.registry) / "ca.crt"
+    assert trusted.read_bytes() == cluster.registry_ca.read_bytes()
+    summary = cluster.summary()
+    assert (summary["registry"], summary["registry_ca"]) == (
+        cluster.registry, str(cluster.registry_ca))
+    assert "docker-registry" in cluster.pids
+    images = seed_images()
+    assert {"shop/api:1.4.2", "shop/db:16", "shop/backend:1.0", "shop/web:1.0",
+            "shop/admin:1.0"} <= set(images)
+    for image in images:
+        # No `ca`: the probe trusts the registry only through ~/.config/containers/certs.d.
+        seen = phasegate.probe({"image": {"ref": f"{cluster.registry}/{image}",
+                                          "platforms": ["linux/amd64"]}})
+        assert seen.passed, f"{image}: {seen.observed}"
+        assert seen.observed.startswith("found sha256:")
+
+
+def test_registry_says_tag_not_found_for_a_missing_tag(cluster: SandboxInfo) -> None:
+    seen = phasegate.probe({"image": {"ref": f"{cluster.registry}/shop/api:0.0.0-missing"}})
+    assert not seen.passed
+    assert seen.observed == "tag not found: 0.0.0-missing in shop/api"
+
+
+def test_up_without_registry_tools_exits_2_naming_what_to_install(tmp_path: Path) -> None:
+    # An empty PATH hides docker-registry and skopeo; the check runs before anything starts.
+    name = f"no-tools-{uuid.uuid4().hex[:6]}"
+    result = run_cli("sandbox", "up", "--name", name, env={"PATH": str(tmp_path)})
+    assert result.returncode == 2, result.stdout + result.stderr
+    message = " ".join(result.stderr.split())
+    assert "docker-registry and skopeo" in message
+    assert "apt-get install docker-registry skopeo" in message
+    assert "--no-registry" in message
+    assert "Traceback" not in result.stderr
+    assert status(name) == []
+
+
+def test_no_registry_starts_the_control_plane_alone(cluster: SandboxInfo) -> None:
+    name = f"{cluster.name}-bare"
+    started = run_cli("sandbox", "up", "--name", name, "--nodes", "1", "--no-registry", "--json")
+    try:
+        assert started.returncode == 0, started.stderr
+        summary = json.loads(started.stdout)
+        assert (summary["registry"], summary["registry_ca"]) == (None, None)
+        assert "docker-registry" not in summary["pids"]
+        assert [s.healthy for s in status(name)] == [True]
+    finally:
+        stopped = run_cli("sandbox", "down", "--name", name)
+    assert stopped.returncode == 0, stopped.stderr
+    assert status(name) == []

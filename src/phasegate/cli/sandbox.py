@@ -1,6 +1,7 @@
 """`phasegate sandbox up | down | status`: the local control plane, by hand.
 
-Exit codes: 0 ok, 2 unusable (missing Go or binaries, a failed start). Errors are one
+Exit codes: 0 ok, 2 unusable (missing Go or binaries, docker-registry or skopeo for the
+registry, a failed start). Errors are one
 paragraph, never a traceback. The sandbox package is imported inside the commands so
 that `phasegate --help` stays fast.
 """
@@ -46,13 +47,26 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object ins
 def up(
     nodes: Annotated[int, typer.Option("--nodes", min=1, help="Fake nodes to create.")] = 2,
     name: NameOpt = "default",
+    registry: Annotated[
+        bool,
+        typer.Option(
+            "--registry/--no-registry",
+            help="Also start a local TLS image registry holding the example images "
+            "(needs docker-registry and skopeo).",
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Start the sandbox (builds the binaries on first use) and wait until pods can run."""
     from phasegate import sandbox
 
     try:
-        info = sandbox.up(nodes=nodes, name=name, progress=None if as_json else _progress)
+        info = sandbox.up(
+            nodes=nodes,
+            name=name,
+            registry=registry,
+            progress=None if as_json else _progress,
+        )
     except sandbox.SandboxError as exc:
         _fail(str(exc))
     if as_json:
@@ -64,6 +78,9 @@ def up(
     out.print(
         f"              {info.restricted_context} (only namespace {info.restricted_namespace})"
     )
+    if info.registry:
+        out.print(f"  registry    {info.registry} (CA {info.registry_ca}, trusted through")
+        out.print(f"              ~/.config/containers/certs.d/{info.registry}/ca.crt)")
     out.print(f"  try         kubectl --kubeconfig {info.kubeconfig} get nodes")
     out.print(f"  stop        phasegate sandbox down --name {info.name}")
 
@@ -110,6 +127,8 @@ def status(as_json: JsonOpt = False) -> None:
         state = "[green]healthy[/]" if s.healthy else "[red]degraded[/]"
         out.print(f"sandbox '{s.info.name}' {state} at {s.info.api_url or '-'}")
         out.print(f"  kubeconfig  {s.info.kubeconfig}")
+        if s.info.registry:
+            out.print(f"  registry    {s.info.registry}")
         for comp, alive in s.running.items():
             out.print(f"  {comp:<24} {'running' if alive else '[red]not running[/]'}")
 

@@ -3,7 +3,8 @@
 etcd, kube-apiserver, kube-controller-manager and kube-scheduler run as plain
 processes on 127.0.0.1; KWOK plays the kubelet for N fake nodes, so pods "run" without
 a container runtime while everything above the kubelet — admission, RBAC, quota, Pod
-Security, server-side apply, controllers, scheduling — is the real thing.
+Security, server-side apply, controllers, scheduling — is the real thing. Beside it, a
+local TLS registry holds the example images (registry.py; ``up(registry=False)`` skips it).
 
     info = up(nodes=2)      # returns once a Deployment can become Available
     ...                     # use info.kubeconfig with info.admin_context

@@ -23,7 +23,7 @@ COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-schedul
 
 def stage_files() -> list[Path]:
     """The KWOK Stage files that make fake nodes and pods behave (harness/stages)."""
-    harness = _harness()
+    harness = require_harness()
     files = sorted((harness / "stages").glob("*.yaml"))
     if not files:
         raise SandboxError(f"The sandbox found no KWOK stage files in {harness / 'stages'}.")
@@ -42,7 +42,7 @@ def locate(*, build: bool = True) -> Path:
                 "build the binaries with the harness, or point it at a complete directory."
             )
         return bin_dir
-    harness = _harness()
+    harness = require_harness()
     script = harness / "build.sh"
     out = subprocess.run(
         ["bash", str(script), "--print-dir"], capture_output=True, text=True, check=True
@@ -68,7 +68,7 @@ def locate(*, build: bool = True) -> Path:
     return bin_dir
 
 
-def _harness() -> Path:
+def require_harness() -> Path:
     harness = harness_dir()
     if harness is None:
         raise SandboxError(

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from phasegate.sandbox import binaries, bootstrap, components, kubeconfig, state
+from phasegate.sandbox import registry as local_registry
 from phasegate.sandbox.api import Api, wait_for
 from phasegate.sandbox.client import PKI_DIR
 from phasegate.sandbox.errors import SandboxError
@@ -52,11 +53,13 @@ def up(
     name: str = DEFAULT_NAME,
     timeout: float = 120.0,
     progress: Progress | None = None,
+    registry: bool = True,
 ) -> SandboxInfo:
     """Start a sandbox (or return the one already running under ``name``).
 
-    Returns once a Deployment has become Available on it. On any failure, or Ctrl-C,
-    everything started so far is stopped and removed before the error propagates.
+    Returns once a Deployment has become Available on it and, with ``registry``, once
+    its local TLS registry holds the seed images (see registry.py). On any failure, or
+    Ctrl-C, everything started so far is stopped and removed before the error propagates.
     """
     say = progress or (lambda _msg: None)
     existing = state.load(name)
@@ -64,6 +67,8 @@ def up(
         if all(alive(p) for p in existing.procs):
             return existing
         down(existing)  # left over from a crash: clear it before starting afresh
+    # Checked before the binaries, whose first build takes minutes.
+    seed = (local_registry.tools(), local_registry.seed_images()) if registry else None
     bin_dir = binaries.locate()
     stage_files = binaries.stage_files()
     state_dir = instance_dir(name)
@@ -83,7 +88,8 @@ def up(
     )
     state.save(info)  # from here on, `down` in another process can clean up
     try:
-        return _start(info, bin_dir, stage_files, timeout, say)
+        with local_registry.Seeding() as seeding:
+            return _start(info, bin_dir, stage_files, timeout, say, seed, seeding)
     except BaseException as exc:
         current = state.load(name) or info
         down(current, keep_logs=True)
@@ -92,12 +98,21 @@ def up(
         raise SandboxError(f"The sandbox could not start: {exc}") from exc
 
 
+Seed = tuple[local_registry.Tools, list[str]]
+
+
 def _start(
-    info: SandboxInfo, bin_dir: Path, stage_files: list[Path], timeout: float, say: Progress
+    info: SandboxInfo,
+    bin_dir: Path,
+    stage_files: list[Path],
+    timeout: float,
+    say: Progress,
+    seed: Seed | None,
+    seeding: local_registry.Seeding,
 ) -> SandboxInfo:
     started = time.monotonic()
     pki = generate(info.work_dir / PKI_DIR, IDENTITIES)
-    etcd_port, peer_port, api_port = free_ports(3)
+    etcd_port, peer_port, api_port, registry_port = free_ports(4)
     lay = components.Layout(bin_dir, info.work_dir, pki, etcd_port, peer_port, api_port)
     for who in ("controller-manager", "scheduler", "kwok"):
         kubeconfig.write_component(lay.kubeconfig(who), lay.api_url, pki.ca.cert, pki.clients[who])
@@ -119,6 +134,16 @@ def _start(
             wait_for(what, lambda: _all_alive(procs) and check(), remaining)
         except TimeoutError as exc:
             raise _failure(str(exc), procs, suspects) from None
+
+    if seed is not None:
+        found, images = seed
+        reg = local_registry.prepare(info.work_dir, info.work_dir / PKI_DIR, registry_port, found)
+        info = replace(info, registry=reg.host, registry_ca=reg.ca)
+        say(f"starting docker-registry on {reg.host}, pushing {len(images)} images")
+        launch("docker-registry", reg.argv)  # saves the state: `down` now removes certs.d
+        local_registry.trust(reg.host, reg.ca)
+        registry_procs = procs[-1:]
+        seeding.start(reg, found, images, timeout, lambda: _all_alive(registry_procs))
 
     say("starting etcd")
     launch("etcd", components.etcd(lay))
@@ -157,6 +182,12 @@ def _start(
             raise _failure(
                 str(exc), procs, ("kube-controller-manager", "kube-scheduler", "kwok")
             ) from None
+    try:
+        took = seeding.result()
+    except TimeoutError as exc:
+        raise _failure(str(exc), procs, ("docker-registry",)) from None
+    if seed is not None and took is not None:
+        say(f"registry {info.registry} holds {len(seed[1])} images (seeded in {took:.1f}s)")
     say(f"ready in {time.monotonic() - started:.1f}s")
     return info
 
@@ -195,6 +226,8 @@ def down(target: SandboxInfo | str = DEFAULT_NAME, *, keep_logs: bool = False) -
         return False
     # Reverse start order: clients first, the API server before its etcd.
     stop(list(reversed(info.procs)))
+    if info.registry:
+        local_registry.untrust(info.registry, info.registry_ca)  # reads the CA: before rmtree
     shutil.rmtree(info.work_dir, ignore_errors=True)
     if keep_logs:
         for entry in info.state_dir.iterdir():

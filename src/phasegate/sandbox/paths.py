@@ -29,3 +29,9 @@ def harness_dir() -> Path | None:
         return Path(override)
     candidate = Path(__file__).resolve().parents[3] / "harness"
     return candidate if (candidate / "build.sh").is_file() else None
+
+
+def cache_root() -> Path:
+    """Per-user cache shared by all sandboxes (built binaries, seed image layouts)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "phasegate"

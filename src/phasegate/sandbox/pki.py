@@ -1,7 +1,7 @@
 """The sandbox's certificates and keys, generated fresh for every start.
 
-One throw-away CA signs the API server's serving certificate and a client certificate
-per identity. The API server maps a client certificate's CN to the user name and its
+One throw-away CA signs the serving certificates (API server, registry) and a client
+certificate per identity. The API server maps a client certificate's CN to the user name and its
 O fields to groups, which is all RBAC needs. ECDSA P-256 keys are used because they are
 generated in microseconds (RSA would cost ~100 ms each), and every component accepts
 them, the service-account token signer included (ES256).
@@ -77,17 +77,9 @@ def generate(directory: Path, identities: dict[str, Identity]) -> Pki:
     )
     ca = _write(directory, "ca", ca_cert, ca_key)
 
-    serving_key = ec.generate_private_key(ec.SECP256R1())
-    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in SERVING_DNS]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in SERVING_IPS]
-    serving_cert = (
-        _builder(_name("kube-apiserver"), ca_cert.subject, serving_key.public_key())
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(_key_usage(ca=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
+    serving = _serving(
+        directory, "apiserver", "kube-apiserver", SERVING_DNS, SERVING_IPS, ca_cert, ca_key
     )
-    serving = _write(directory, "apiserver", serving_cert, serving_key)
 
     clients = {}
     for label, ident in identities.items():
@@ -110,6 +102,39 @@ def generate(directory: Path, identities: dict[str, Identity]) -> Pki:
         )
     )
     return Pki(ca=ca, serving=serving, sa_key=sa_key_path, sa_pub=sa_pub_path, clients=clients)
+
+
+def issue_serving(
+    directory: Path, stem: str, dns: tuple[str, ...], ips: tuple[str, ...]
+) -> CertPair:
+    """Another serving pair from the CA ``generate`` wrote into ``directory``."""
+    issuer = x509.load_pem_x509_certificate(ca_cert(directory).read_bytes())
+    issuer_key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), None)
+    if not isinstance(issuer_key, ec.EllipticCurvePrivateKey):
+        raise TypeError(f"{directory / 'ca.key'} is not the sandbox's EC CA key")
+    return _serving(directory, stem, stem, dns, ips, issuer, issuer_key)
+
+
+def _serving(
+    directory: Path,
+    stem: str,
+    common_name: str,
+    dns: tuple[str, ...],
+    ips: tuple[str, ...],
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+) -> CertPair:
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns]
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+    cert = (
+        _builder(_name(common_name), ca_cert.subject, key.public_key())
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(_key_usage(ca=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return _write(directory, stem, cert, key)
 
 
 def _name(common_name: str, orgs: tuple[str, ...] = ()) -> x509.Name:

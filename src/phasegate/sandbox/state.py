@@ -29,6 +29,8 @@ class SandboxInfo:
     admin_context: str = ADMIN_CONTEXT
     restricted_context: str = RESTRICTED_CONTEXT
     restricted_namespace: str = RESTRICTED_NAMESPACE
+    registry: str | None = None  # 127.0.0.1:PORT of the local TLS registry, if started
+    registry_ca: Path | None = None  # its CA (also in ~/.config/containers/certs.d/<registry>/)
 
     @property
     def contexts(self) -> tuple[str, str]:
@@ -49,6 +51,8 @@ class SandboxInfo:
             "nodes": self.nodes,
             "state_dir": str(self.state_dir),
             "pids": self.pids,
+            "registry": self.registry,
+            "registry_ca": str(self.registry_ca) if self.registry_ca else None,
         }
 
 
@@ -57,6 +61,7 @@ def save(info: SandboxInfo) -> None:
     data["kubeconfig"] = str(info.kubeconfig)
     data["state_dir"] = str(info.state_dir)
     data["work_dir"] = str(info.work_dir)
+    data["registry_ca"] = str(info.registry_ca) if info.registry_ca else None
     path = info.state_dir / STATE_FILE
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
@@ -80,6 +85,8 @@ def load(name: str) -> SandboxInfo | None:
         admin_context=data["admin_context"],
         restricted_context=data["restricted_context"],
         restricted_namespace=data["restricted_namespace"],
+        registry=data.get("registry"),
+        registry_ca=Path(data["registry_ca"]) if data.get("registry_ca") else None,
     )
 
 
