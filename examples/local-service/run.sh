@@ -24,8 +24,9 @@ mkdir -p .phasegate/reports
 status=0
 .venv/bin/phasegate check examples/local-service/plan.yaml \
   --input @examples/local-service/values.yaml --input "port=$port" --input "repo=$work/repo" \
-  --timeout 10s || status=$?
+  --timeout 10s --store .phasegate/local-service.db || status=$?
 report=".phasegate/reports/local-service.md"
-.venv/bin/phasegate evidence latest --format md -o "$report" >/dev/null
+.venv/bin/phasegate evidence latest --format md -o "$report" --store .phasegate/local-service.db \
+  >/dev/null
 echo "evidence report: $(pwd)/$report"
 exit "$status"

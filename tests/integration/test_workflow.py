@@ -182,3 +182,28 @@ def test_sigint_during_a_tracer_stops_with_exit_3_and_cleans_up(
         cleanup = db.execute("select status from steps where name like 'tracer cleanup%'")
         assert status == "interrupted"
         assert cleanup.fetchone() == ("passed",)
+
+
+def test_shop_example_end_to_end_with_real_images(
+    cluster: SandboxInfo, tmp_path: Path, fresh_namespace: str
+) -> None:
+    assert cluster.registry, "the sandbox runs a registry holding the example images"
+    plan = str(EXAMPLES / "shop" / "plan.yaml")
+    result = phasegate("run", plan, "--yes", "--json", "--input",
+                       f"@{EXAMPLES / 'shop' / 'values.yaml'}",
+                       *args(cluster, tmp_path, fresh_namespace))
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    assert [p["status"] for p in document["phases"]] == ["passed"] * 4
+    evidence = Path(document["files"]["evidence"]).read_text()
+    assert f"{cluster.registry}/shop/api:1.4.2" in evidence  # the image was checked for real
+    assert "divergence check" in evidence
+    record = Path(document["files"]["deployment_record"]).read_text()
+    assert f"Job {fresh_namespace}/migrate" in record and "Complete=True" in record
+
+    broken = phasegate("run", plan, "--yes", "--json", "--input",
+                       f"@{EXAMPLES / 'shop' / 'values.yaml'}", "--input", "api_tag=9.9.9",
+                       *args(cluster, tmp_path, f"{fresh_namespace}-x"))
+    assert broken.returncode == 1
+    stopped = json.loads(broken.stdout)
+    assert stopped["stopped_at"] == "R" and "tag not found" in stopped["detail"]
