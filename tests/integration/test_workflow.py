@@ -108,6 +108,9 @@ def test_plan_hash_approval(cluster: SandboxInfo, tmp_path: Path, fresh_namespac
     planned = phasegate("plan", plan, "--json", *common)
     assert planned.returncode == 0, planned.stderr
     plan_hash = json.loads(planned.stdout)["plan_hash"]
+    preview = json.loads(planned.stdout)["preview"]
+    assert [p["name"] for p in preview["phases"]] == ["namespace", "backend", "frontends"]
+    assert preview["phases"][1]["objects"][0]["action"] == "create"
     assert len(plan_hash) == 16
     unapproved = phasegate("apply", plan, "--json", *common)
     assert unapproved.returncode == 2
@@ -123,8 +126,9 @@ def test_plan_hash_approval(cluster: SandboxInfo, tmp_path: Path, fresh_namespac
     assert "Deployment" in record and "rollout status deployment/backend" in record
 
 
+@pytest.mark.parametrize("kill_after", ["phase 1:%apply", "phase 2:%gate", "phase 3:%apply"])
 def test_kill_9_mid_run_then_resume_completes_without_reapplying(
-    cluster: SandboxInfo, tmp_path: Path, fresh_namespace: str
+    cluster: SandboxInfo, tmp_path: Path, fresh_namespace: str, kill_after: str
 ) -> None:
     plan = str(EXAMPLES / "quota-rollback" / "plan.yaml")
     command = [PHASEGATE, "apply", plan, "--yes", "--input", "max_deployments=5",
@@ -136,8 +140,8 @@ def test_kill_9_mid_run_then_resume_completes_without_reapplying(
     while time.monotonic() < deadline and process.poll() is None:
         try:
             with sqlite3.connect(tmp_path / "e.db") as db:
-                row = db.execute("select run_id from steps where name like 'phase 2:%apply' "
-                                 "and status = 'passed'").fetchone()
+                row = db.execute("select run_id from steps where name like ? "
+                                 "and status = 'passed'", (kill_after,)).fetchone()
         except sqlite3.OperationalError:
             row = None
         if row:
@@ -150,7 +154,10 @@ def test_kill_9_mid_run_then_resume_completes_without_reapplying(
     before = steps(tmp_path, run_id)
     resumed = phasegate("resume", run_id, "--json", "--store", str(tmp_path / "e.db"))
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert applied_count(tmp_path, run_id, "namespace") == 1  # never re-applied
+    passed_before = {name.split(": ", 1)[1].removesuffix(" · gate") for stage, name, status
+                     in before if stage == "I" and name.endswith("· gate") and status == "passed"}
+    for phase in passed_before:  # a phase that passed is never applied again
+        assert applied_count(tmp_path, run_id, phase) == 1, phase
     after = steps(tmp_path, run_id)
     assert after[: len(before)] == before  # no evidence lost
     assert ("I", "phase 3: frontends · gate", "passed") in after

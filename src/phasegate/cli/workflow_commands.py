@@ -172,7 +172,7 @@ def _finish(terminal: Terminal, result: RunResult) -> None:
         terminal.print(f"{name.replace('_', ' ')}: {path}")
     terminal.emit({"run_id": result.run_id, "status": result.status,
                    "stopped_at": result.stopped_at, "detail": result.detail,
-                   "plan_hash": result.plan_hash, "files": files,
+                   "plan_hash": result.plan_hash, "preview": result.preview, "files": files,
                    "phases": [vars(p) for p in result.phases],
                    "tracers": [vars(t) for t in result.tracers]})
     codes = {"passed": exit_codes.PASSED, "failed": exit_codes.GATE_FAILED,

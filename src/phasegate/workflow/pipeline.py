@@ -43,6 +43,7 @@ class RunResult:
     phases: list[phases.PhaseOutcome] = field(default_factory=list)
     tracers: list[tracers.TracerOutcome] = field(default_factory=list)
     plan_hash: str | None = None
+    preview: dict[str, Any] | None = None
 
 
 async def start(plan: Plan, store: EvidenceStore, command: str, options: RunOptions,
@@ -189,6 +190,7 @@ async def _approve(session: Session, options: RunOptions, confirm: Confirm | Non
         session.store.finish_step(step, "failed", str(exc))
         return _stop(result, "P", f"the server refuses the plan's manifests: {exc}")
     result.plan_hash = computed.hash
+    result.preview = computed.to_dict()
     session.store.add_artifact(session.run_id, "plan preview", computed.markdown(),
                                "text/markdown")
     session.say(f"P · plan hash {computed.hash}")
