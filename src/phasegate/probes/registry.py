@@ -29,6 +29,7 @@ FAMILY_MODULES = (
     "phasegate.probes.k8s_operator",
     "phasegate.probes.k8s_divergence",
     "phasegate.probes.k8s_schema",
+    "phasegate.probes.k8s_secret_cert",
 )
 
 

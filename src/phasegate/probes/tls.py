@@ -15,7 +15,7 @@ import re
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import Field, field_validator
 
@@ -112,7 +112,7 @@ async def check(params: TlsParams, ctx: ProbeContext) -> Verdict:
     except OSError as exc:
         return Verdict(False, expected, f"unreachable: {tcp.describe_os_error(exc)}")
     cert = seen.certificate
-    problems, fail_fast = _problems(params, seen)
+    problems, fail_fast = certificate_problems(params, seen)
     days = cert.days_left()
     summary = (
         f"SAN {', '.join(cert.sans) or '(none)'}; {days:.0f} days left; "
@@ -135,7 +135,23 @@ async def check(params: TlsParams, ctx: ProbeContext) -> Verdict:
     return Verdict(not problems, expected, observed, detail=detail, fail_fast=fail_fast, data=data)
 
 
-def _problems(params: TlsParams, seen: Handshake) -> tuple[list[str], bool]:
+class CertificateExpectations(Protocol):
+    @property
+    def min_days(self) -> float: ...
+    @property
+    def issuer(self) -> str | None: ...
+    @property
+    def key_type(self) -> str | None: ...
+    @property
+    def min_key_size(self) -> int | None: ...
+
+    def expected_names(self) -> list[str]: ...
+
+
+def certificate_problems(
+    params: CertificateExpectations, seen: Handshake
+) -> tuple[list[str], bool]:
+    """What is wrong with a certificate against expectations; and whether waiting can fix it."""
     cert = seen.certificate
     problems: list[str] = []
     fail_fast = False
