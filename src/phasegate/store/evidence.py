@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, and_, exists, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from phasegate import secrets
 from phasegate.errors import StoreError
 from phasegate.observation import Observation
 from phasegate.store import database, tables
-from phasegate.store.records import ArtifactRecord, RunBundle, RunRecord, StepRecord
+from phasegate.store.records import (
+    ArtifactRecord,
+    FailureRecord,
+    RunBundle,
+    RunRecord,
+    StepRecord,
+)
 
 
 def new_run_id() -> str:
@@ -82,6 +89,12 @@ class EvidenceStore:
             )
         )
 
+    def update_run_meta(self, run_id: str, meta: dict[str, Any]) -> None:
+        """Replace a run's meta (a verification adds its per-criterion results at the end)."""
+        self._write(
+            update(tables.runs).where(tables.runs.c.id == run_id).values(meta=_json(meta))
+        )
+
     def reopen_run(self, run_id: str) -> None:
         """A resumed run is running again."""
         self._write(
@@ -140,6 +153,87 @@ class EvidenceStore:
                                              tables.runs.c.id.desc()).limit(limit)
         with self.engine.connect() as connection:
             return [_run(row) for row in connection.execute(query).mappings()]
+
+    def find_runs(
+        self,
+        *,
+        commands: Sequence[str] | None = None,
+        plan_name: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        oldest_first: bool = False,
+    ) -> list[RunRecord]:
+        """Runs by command, plan (or task) name and start time, newest first by default."""
+        runs = tables.runs
+        query = select(runs)
+        if commands is not None:
+            query = query.where(runs.c.command.in_(list(commands)))
+        if plan_name is not None:
+            query = query.where(runs.c.plan_name == plan_name)
+        if since is not None:
+            query = query.where(runs.c.started_at >= self._bound(since))
+        if until is not None:
+            query = query.where(runs.c.started_at <= self._bound(until))
+        order = (runs.c.started_at, runs.c.id) if oldest_first else (
+            runs.c.started_at.desc(), runs.c.id.desc())
+        query = query.order_by(*order)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as connection:
+            return [_run(row) for row in connection.execute(query).mappings()]
+
+    def failures(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[FailureRecord]:
+        """Every check whose last attempt in its step failed, and every step that failed
+        without a check, oldest first: the raw material of retrospectives and patterns."""
+        runs, steps, observations = tables.runs, tables.steps, tables.observations
+        last = (
+            select(func.max(observations.c.id).label("id"))
+            .group_by(observations.c.step_id, observations.c.name)
+            .subquery()
+        )
+        window = []
+        if since is not None:
+            window.append(runs.c.started_at >= self._bound(since))
+        if until is not None:
+            window.append(runs.c.started_at <= self._bound(until))
+        checks = (
+            select(observations, steps.c.stage.label("step_stage"),
+                   steps.c.name.label("step_name"), steps.c.status.label("step_status"),
+                   steps.c.detail.label("step_detail"))
+            .join(last, observations.c.id == last.c.id)
+            .join(steps, steps.c.id == observations.c.step_id)
+            .join(runs, runs.c.id == observations.c.run_id)
+            .where(observations.c.passed.is_(False), *window)
+        )
+        bare = (
+            select(steps)
+            .join(runs, runs.c.id == steps.c.run_id)
+            .where(steps.c.status.in_(FAILED_STEP_STATUSES), *window,
+                   ~exists().where(and_(observations.c.step_id == steps.c.id)))
+        )
+        with self.engine.connect() as connection:
+            check_rows = connection.execute(checks).mappings().all()
+            step_rows = connection.execute(bare).mappings().all()
+            run_ids = {row["run_id"] for row in [*check_rows, *step_rows]}
+            run_rows = connection.execute(
+                select(runs).where(runs.c.id.in_(sorted(run_ids)))
+            ).mappings().all() if run_ids else []
+        by_id = {row["id"]: _run(row) for row in run_rows}
+        found = [
+            FailureRecord(by_id[row["run_id"]], row["step_stage"], row["step_name"],
+                          row["step_status"], _observation(row), row["step_detail"],
+                          _utc(row["finished_at"]) or _now())
+            for row in check_rows
+        ]
+        found += [
+            FailureRecord(by_id[row["run_id"]], row["stage"], row["name"], row["status"], None,
+                          row["detail"], _utc(row["finished_at"] or row["started_at"]) or _now())
+            for row in step_rows
+        ]
+        return sorted(found, key=lambda f: (f.at, f.run.id))
 
     def count_observations(self, run_id: str | None = None) -> int:
         query = select(func.count()).select_from(tables.observations)
@@ -200,8 +294,16 @@ class EvidenceStore:
         )
         return RunBundle(_run(run_row), tuple(steps), artifacts)
 
+    def _bound(self, moment: datetime) -> datetime:
+        """A time to compare with stored ones, in UTC (SQLite keeps naive UTC text)."""
+        utc = (moment if moment.tzinfo else moment.astimezone()).astimezone(UTC)
+        return utc.replace(tzinfo=None) if self.engine.dialect.name == "sqlite" else utc
+
     def describe(self) -> str:
         return database.safe_url(self.url)
+
+
+FAILED_STEP_STATUSES = ("failed", "error", "refused", "timed out")
 
 
 def _run(row: Any) -> RunRecord:

@@ -52,3 +52,16 @@ class RunBundle:
     run: RunRecord
     steps: tuple[StepRecord, ...]
     artifacts: tuple[ArtifactRecord, ...]
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    """A check whose last attempt in its step failed, or a step that failed without checks."""
+
+    run: RunRecord
+    stage: str
+    step: str
+    step_status: str
+    observation: Observation | None  # None: the step itself failed (an action, a refusal)
+    detail: str
+    at: datetime

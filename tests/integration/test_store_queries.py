@@ -1,0 +1,66 @@
+"""The store queries reports use, on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from phasegate.observation import Observation
+from phasegate.store.evidence import EvidenceStore
+
+
+def seen(name: str, passed: bool, observed: str, attempt: int = 1) -> Observation:
+    now = datetime.now(UTC)
+    return Observation("tls", name, {}, passed, "SAN covers 127.0.0.1", observed, "", now, now,
+                       attempt)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> EvidenceStore:
+    if request.param == "sqlite":
+        return EvidenceStore(str(tmp_path / "e.db"))
+    return EvidenceStore(request.getfixturevalue("postgres_url"))
+
+
+def test_find_runs_by_command_subject_and_window(store: EvidenceStore) -> None:
+    subject = f"T-{uuid.uuid4().hex[:6]}"
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    first = store.start_run("tasks verify", plan_name=subject)
+    store.finish_run(first, "failed")
+    second = store.start_run("tasks attest", plan_name=subject)
+    other = store.start_run("check", plan_name="registry-smoke")
+    after = datetime.now(UTC) + timedelta(seconds=1)
+    found = store.find_runs(commands=("tasks verify", "tasks attest"), plan_name=subject)
+    assert [r.id for r in found] == [second, first]  # newest first
+    assert [r.id for r in store.find_runs(plan_name=subject, oldest_first=True)] == [first,
+                                                                                     second]
+    window = {r.id for r in store.find_runs(since=before, until=after)}
+    assert {first, second, other} <= window
+    assert not store.find_runs(plan_name=subject, since=after)
+    naive_local = (after + timedelta(hours=1)).astimezone().replace(tzinfo=None)
+    assert not store.find_runs(plan_name=subject, since=naive_local)  # naive = local time
+
+
+def test_failures_are_final_attempts_and_bare_failed_steps(store: EvidenceStore) -> None:
+    subject = f"T-{uuid.uuid4().hex[:6]}"
+    run = store.start_run("run", plan_name=subject)
+    gate = store.start_step(run, "I", "phase 1: web · gate")
+    store.record(run, gate, seen("cert", False, "SAN lacks 127.0.0.1"))
+    store.record(run, gate, seen("cert", False, "SAN lacks 127.0.0.1", 2))
+    store.record(run, gate, seen("retried", False, "connection refused"))
+    store.record(run, gate, seen("retried", True, "SAN 127.0.0.1", 2))  # fixed while waiting
+    store.finish_step(gate, "failed")
+    apply = store.start_step(run, "I", "phase 2: api · apply")
+    store.finish_step(apply, "failed", "exceeded quota: count/deployments.apps=2")
+    fine = store.start_step(run, "I", "phase 3: db · apply")
+    store.finish_step(fine, "passed")
+    store.finish_run(run, "failed")
+    mine = [f for f in store.failures() if f.run.id == run]
+    assert [(f.step, f.observation.name if f.observation else None, f.detail) for f in mine
+            ] == [("phase 1: web · gate", "cert", ""),
+                  ("phase 2: api · apply", None, "exceeded quota: count/deployments.apps=2")]
+    assert mine[0].observation is not None and mine[0].observation.attempt == 2
+    assert mine[0].run.plan_name == subject
