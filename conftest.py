@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.cluster",
     "tests.fixtures.registry",
+    "tests.fixtures.tls_servers",
 ]

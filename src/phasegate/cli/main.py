@@ -6,7 +6,13 @@ from typing import Annotated
 
 import typer
 
-from phasegate.cli import commands, exit_codes, workflow_commands
+from phasegate.cli import (
+    commands,
+    exit_codes,
+    report_commands,
+    tasks_commands,
+    workflow_commands,
+)
 
 app = typer.Typer(
     name="phasegate",
@@ -44,6 +50,10 @@ app.command("show")(commands.show)
 app.command("evidence")(commands.evidence)
 app.command("schema")(commands.schema)
 app.command("version")(commands.version)
+app.add_typer(tasks_commands.app, name="tasks")
+app.add_typer(report_commands.app, name="report")
+app.command("retro")(report_commands.retro)
+app.command("patterns")(report_commands.patterns)
 
 
 def _mount_sandbox() -> None:

@@ -82,56 +82,26 @@ def _kubectl(session: Session) -> str:
 
 
 def retrospective(bundle: RunBundle, directory: Path, name: str) -> Path:
-    """Timeline, what failed with its evidence, time lost, recommendations."""
-    lines = [f"# Retrospective — {name}", "", f"Run `{bundle.run.id}`: **{bundle.run.status}**",
-             "", bundle.run.summary, "", "## Timeline", "", "| stage | step | status | took |",
-             "|---|---|---|---|"]
-    for step in bundle.steps:
-        took = f"{(step.finished - step.started).total_seconds():.2f} s" if step.finished else "—"
-        lines.append(f"| {step.stage} | {step.name} | {step.status} | {took} |")
-    finals: dict[tuple[int, str], Any] = {}
-    retried = 0
-    for step in bundle.steps:
-        for observation in step.observations:
-            finals[(step.id, observation.name)] = (step, observation)
-            retried += observation.attempt > 1
-    failed_checks = [(s, o) for s, o in finals.values() if not o.passed]
-    failed_steps = [s for s in bundle.steps if s.status in ("failed", "refused", "error")]
-    lines += ["", "## What failed", ""]
-    lines += [f"- {s.stage} · {s.name}: {s.detail}" for s in failed_steps if not s.observations]
-    lines += [f"- {s.stage} · {s.name}: `{o.name}` expected {o.expected}, observed {o.observed}"
-              for s, o in failed_checks]
-    if len(lines) and lines[-1] == "":
-        lines.append("- nothing")
-    evidence = [o.observed for _, o in failed_checks] + [s.detail for s in failed_steps]
-    lines += ["", "## Recommendations", ""]
-    lines += sorted({r for text in evidence for r in recommendations(text)}) or [
-        "- none: no failure signature recognised"]
-    gates_failed = sum(1 for s in bundle.steps if "gate" in s.name and s.status != "passed")
-    lines += ["", "## Metrics", "",
-              f"- gates failed: {gates_failed}",
-              f"- rollbacks: {sum(1 for s in bundle.steps if s.name.endswith('rollback'))}",
-              f"- observations: {sum(len(s.observations) for s in bundle.steps)} "
-              f"({retried} were retries while a gate waited)"]
-    path = directory / f"{name}-retrospective.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    """What went well, what failed with its evidence, time lost, plan alignment, metrics,
+    recommendations and follow-up actions (see :mod:`phasegate.reports.retro`)."""
+    from phasegate.reports import retro
+
+    return retro.write(bundle, directory, name)
 
 
-SIGNATURES = {
-    "ImagePullBackOff": "- An image could not be pulled: add it to `assumptions.images` so stage R "
-                        "checks it before anything is applied.",
-    "ErrImagePull": "- An image could not be pulled: add it to `assumptions.images`.",
-    "exceeded quota": "- A ResourceQuota refused the change: add a `k8s.quota` assumption with the "
-                      "phase's requests.",
-    "CrashLoopBackOff": "- A container crash-loops: add a tracer bullet that starts it first.",
-    "not served": "- An API version is not served: pin `assumptions.apis` to the served version.",
-    "certificate": "- A certificate did not match: add a `tls` criterion with the expected SANs.",
-}
+def _signatures() -> dict[str, str]:
+    from phasegate.reports import signatures
+
+    return {known.key: f"- {known.recommendation}" for known in signatures.CATALOG}
+
+
+SIGNATURES = _signatures()
 
 
 def recommendations(observed: str) -> list[str]:
-    return [text for signature, text in SIGNATURES.items() if signature in observed]
+    from phasegate.reports import signatures
+
+    return signatures.recommendations(observed)
 
 
 def dump(data: Any) -> str:
