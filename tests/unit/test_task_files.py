@@ -167,3 +167,15 @@ def test_unknown_blocker_and_duplicate_ids(tmp_path: Path) -> None:
     write(tmp_path, "---\nid: A-3\ntitle: c\n---\n", "active", "c.md")
     with pytest.raises(PlanError, match="task id A-3 is used twice"):
         tasks_in(tmp_path / "tasks")
+
+
+def test_the_docs_name_every_field_and_command() -> None:
+    from phasegate.cli import tasks_commands
+    from phasegate.tasks import model
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "tasks.md").read_text()
+    for name in (*model.KNOWN_FIELDS, *model.CRITERION_FIELDS, "plan_run", "attest"):
+        assert f"`{name}`" in docs, f"{name} undocumented"
+    for command in tasks_commands.app.registered_commands:
+        assert f"phasegate tasks {command.name}" in docs or command.name == "list"
+    assert "`phasegate tasks` (or `tasks list`)" in docs

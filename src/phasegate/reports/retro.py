@@ -150,11 +150,11 @@ def _key(step: StepRecord) -> tuple[str, str]:
 
 
 def _first_time(steps: tuple[StepRecord, ...]) -> list[StepRecord]:
+    """Gates that passed without failing before (waiting attempts are not failures)."""
     failed_before: set[tuple[str, str]] = set()
     found = []
     for step in steps:
-        if step.observations and step.status == "passed" and _key(step) not in failed_before \
-                and all(o.attempt == 1 for o in step.observations):
+        if step.observations and step.status == "passed" and _key(step) not in failed_before:
             found.append(step)
         if step.status != "passed":
             failed_before.add(_key(step))
@@ -311,11 +311,13 @@ def _alignment(bundle: RunBundle, plan: PlanFacts | None) -> dict[str, Any]:
 def _recommendations(failures: list[dict[str, Any]]) -> list[dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for failure in failures:
-        text = " ".join(str(failure.get(k) or "") for k in ("observed", "evidence"))
-        for known in signatures.CATALOG:
-            if known.pattern.search(text) and known.key not in found:
-                found[known.key] = {"signature": known.key, "text": known.recommendation,
-                                    "evidence": f"{failure['step']}: {failure['observed']}"}
+        for text in (failure["observed"], failure["evidence"]):  # what was seen, then output
+            known = signatures.classify(failure["probe"] or "step", str(text or "")).known
+            if known is not None:
+                if known.key not in found:
+                    found[known.key] = {"signature": known.key, "text": known.recommendation,
+                                        "evidence": f"{failure['step']}: {failure['observed']}"}
+                break
     return list(found.values())
 
 
@@ -354,7 +356,7 @@ def markdown(facts: dict[str, Any], name: str | None = None) -> str:
     lines += ["## What went well", ""]
     lines += [f"- {w['stage']} · {w['step']}: passed first time ({len(w['checks'])} check"
               f"{'s' if len(w['checks']) != 1 else ''}, {clock.span(w['duration'])})"
-              for w in facts["went_well"]] or ["- no gate passed at its first attempt"]
+              for w in facts["went_well"]] or ["- no gate passed first time"]
     lines += ["", "## What could have been better", "", "### Failures", ""]
     for failure in facts["failures"]:
         head = f"`{failure['check']}` " if failure["check"] else ""
@@ -421,7 +423,7 @@ def markdown(facts: dict[str, Any], name: str | None = None) -> str:
         "- none: no failure signature recognised"]
     lines += ["", "## Follow-up actions", ""]
     lines += [f"- [ ] {action}" for action in facts["follow_up"]] or ["- none"]
-    return "\n".join(lines) + "\n"
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
 
 
 def write(bundle: RunBundle, directory: Path, name: str,

@@ -125,16 +125,19 @@ def _gate_steps(bundle: RunBundle) -> list[StepRecord]:
     return [s for s in bundle.steps if s.observations]
 
 
-def _first_time(bundle: RunBundle) -> int:
-    failed_before: set[tuple[str, str]] = set()
+def _first_time(bundles: Sequence[RunBundle]) -> int:
+    """Gates that passed without having failed before in the window (same subject and
+    step): a criterion failing at 10:02 and passing at 10:40 did not pass first time."""
+    failed_before: set[tuple[str, str, str]] = set()
     count = 0
-    for step in bundle.steps:
-        key = (step.stage, step.name)
-        if step.observations and step.status == "passed" and key not in failed_before and all(
-                o.attempt == 1 for o in step.observations):
-            count += 1
-        if step.status != "passed":
-            failed_before.add(key)
+    for bundle in bundles:
+        subject = _subject(bundle)
+        for step in bundle.steps:
+            key = (subject, step.stage, step.name)
+            if step.observations and step.status == "passed" and key not in failed_before:
+                count += 1
+            if step.observations and step.status != "passed":
+                failed_before.add(key)
     return count
 
 
@@ -160,7 +163,7 @@ def _metrics(bundles: Sequence[RunBundle], processed: list[dict[str, Any]]) -> d
         "completions_refused": sum(1 for b in bundles if b.run.command == COMPLETE
                                    and b.run.status == "refused"),
         "gates": len(gates),
-        "gates_passed_first_time": sum(_first_time(b) for b in bundles),
+        "gates_passed_first_time": _first_time(bundles),
         "gates_failed": sum(1 for s in gates if s.status != "passed"),
         "rollbacks": sum(1 for b in bundles for s in b.steps if s.name.endswith("· rollback")),
         "time_per_stage": {stage: round(seconds, 3) for stage, seconds in stages.items()},
