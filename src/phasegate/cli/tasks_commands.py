@@ -137,8 +137,8 @@ def show(
     from phasegate.tasks import queue as task_queue
 
     terminal = _terminal(json_output)
-    task = common.guarded(terminal, files.find, directory, task_id)
     tasks = common.guarded(terminal, files.load_dir, directory)
+    task = common.guarded(terminal, files.find, directory, task_id, tasks)
     evidence = common.guarded(terminal, common.open_store, store)
     results = verify.current(task, verify.states(evidence, task))
     counted = verify.tally(results)
@@ -316,11 +316,12 @@ def _done(tasks: list[Task], task_id: str) -> bool:
 
 
 def _progress_log(path: Path) -> list[str]:
+    from phasegate.errors import PlanError
     from phasegate.tasks import files
 
     try:
         _front, body = files.split(files.read_text(path), str(path))
-    except Exception:
+    except PlanError:
         return []
     lines = body.splitlines()
     start = next((i for i, line in enumerate(lines)

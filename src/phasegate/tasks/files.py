@@ -254,8 +254,9 @@ def load_dir(root: Path) -> list[Task]:
     return tasks
 
 
-def find(root: Path, task_id: str) -> Task:
-    tasks = load_dir(root)
+def find(root: Path, task_id: str, tasks: list[Task] | None = None) -> Task:
+    """The task with ``task_id`` (from ``tasks`` when already loaded); a near miss is named."""
+    tasks = load_dir(root) if tasks is None else tasks
     for task in tasks:
         if task.id == task_id:
             return task

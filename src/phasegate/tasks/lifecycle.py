@@ -46,7 +46,7 @@ class Outcome:
 def start(root: Path, task_id: str, store: EvidenceStore) -> Outcome:
     """Move a task to ``active/``; refused while a blocker is not completed."""
     tasks, built = queue.load(root)
-    task = files.find(root, task_id)
+    task = files.find(root, task_id, tasks)
     if task.done:
         raise PlanError(f"task {task.id} is already completed", file=str(task.path))
     entry = built.entry(task.id)
@@ -71,7 +71,7 @@ def complete(root: Path, task_id: str, store: EvidenceStore, *, window: float = 
              commit: bool = False, now: datetime | None = None) -> Outcome:
     """Move a task to ``completed/`` — only when the evidence says every criterion holds."""
     tasks, built = queue.load(root)
-    task = files.find(root, task_id)
+    task = files.find(root, task_id, tasks)
     if task.done:
         raise PlanError(f"task {task.id} is already completed", file=str(task.path))
     git_root = _git_root(root) if commit else None
