@@ -127,3 +127,18 @@ def test_schema_is_json_schema_with_every_probe(tmp_path: Path) -> None:
     variants = schema["$defs"]["Probe"]["oneOf"]
     kinds = {next(iter(v["required"])) for v in variants}
     assert {"http", "tcp", "dns", "command", "file", "git"} <= kinds
+
+
+def test_runs_lists_every_status_including_refused(tmp_path: Path) -> None:
+    from phasegate.store.evidence import EvidenceStore
+
+    store = EvidenceStore(str(tmp_path / "e.db"))
+    for status in ("refused", "interrupted", "some-new-status"):
+        store.finish_run(store.start_run("apply", plan_name="p"), status, f"[{status}] summary")
+    listed = phasegate("runs", "--store", str(tmp_path / "e.db"))
+    assert listed.returncode == 0, listed.stderr
+    assert "Traceback" not in listed.stderr
+    for status in ("refused", "interrupted", "some-new-status"):
+        assert status in listed.stdout
+    shown = phasegate("show", "latest", "--store", str(tmp_path / "e.db"))
+    assert shown.returncode == 0 and "some-new-status" in shown.stdout

@@ -177,12 +177,13 @@ def show(
     record = bundle.run
     terminal.print(f"[bold]run {record.id}[/] · {record.command}"
                    + (f" · plan {record.plan_name}" if record.plan_name else "")
-                   + f" · [{render.STATUS_STYLE.get(record.status, '')}]{record.status}[/]")
+                   + f" · {render.styled_status(record.status)}")
     if record.summary:
-        terminal.print(record.summary)
+        terminal.say(record.summary)
     for step in bundle.steps:
-        terminal.print(f"\n[bold]{step.stage} · {step.name}[/] — {step.status}"
-                       + (f" ({step.detail})" if step.detail else ""))
+        terminal.print("")
+        terminal.say(f"{step.stage} · {step.name} — {step.status}"
+                     + (f" ({step.detail})" if step.detail else ""))
         terminal.render(render.observations_table(step.observations))
     terminal.emit(render.run_document(bundle))
 

@@ -29,6 +29,11 @@ class Terminal:
         if not self.json_mode:
             self.out.print(secrets.mask(text), **kwargs)
 
+    def say(self, text: str) -> None:
+        """Plain text (data, not markup): brackets in it are printed as they are."""
+        if not self.json_mode:
+            self.out.print(_escape(secrets.mask(text)))
+
     def note(self, text: str) -> None:
         """Side remarks for people; on stderr so stdout stays clean for pipes."""
         if not self.json_mode:

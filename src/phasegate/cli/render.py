@@ -12,7 +12,15 @@ if TYPE_CHECKING:
     from phasegate.store.records import RunBundle, RunRecord
 
 STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "running": "yellow",
-                "interrupted": "yellow", "timed out": "red"}
+                "interrupted": "yellow", "timed out": "red", "refused": "red"}
+
+
+def styled_status(status: str) -> str:
+    """A status in its colour; unknown statuses plain (and escaped: they are data)."""
+    from rich.markup import escape
+
+    style = STATUS_STYLE.get(status)
+    return f"[{style}]{escape(status)}[/]" if style else escape(status)
 
 
 def mark(observation: Observation) -> str:
@@ -54,8 +62,7 @@ def runs_table(runs: list[RunRecord]) -> Table:
     for column in ("run", "command", "plan", "status", "started", "summary"):
         table.add_column(column, overflow="fold")
     for run in runs:
-        style = STATUS_STYLE.get(run.status, "")
-        table.add_row(run.id, run.command, run.plan_name or "", f"[{style}]{run.status}[/]",
+        table.add_row(run.id, run.command, run.plan_name or "", styled_status(run.status),
                       run.started.strftime("%Y-%m-%d %H:%M:%S"), _short(run.summary))
     return table
 

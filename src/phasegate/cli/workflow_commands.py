@@ -90,7 +90,7 @@ def resume(
 
     terminal = _terminal(json_output)
     evidence = common.guarded(terminal, common.open_store, store)
-    result = common.run_async(terminal, pipeline.resume(evidence, run_ref, terminal.print))
+    result = common.run_async(terminal, pipeline.resume(evidence, run_ref, terminal.say))
     _finish(terminal, result)
 
 
@@ -127,7 +127,7 @@ def _run(plan_path: Path, inputs: list[str] | None, store: str | None, json_outp
     run_options: RunOptions = pipeline.RunOptions(**options)  # type: ignore[arg-type]
     confirm = _confirm(terminal) if not json_output else None
     result = common.run_async(terminal, pipeline.start(loaded, evidence, command, run_options,
-                                                       terminal.print, confirm))
+                                                       terminal.say, confirm))
     if command == "plan" and not json_output:
         terminal.render(_markdown(result.files.pop("preview_markdown", "")))
     _finish(terminal, result)
@@ -164,12 +164,12 @@ def _finish(terminal: Terminal, result: RunResult) -> None:
     if result.status == "passed":
         terminal.print(f"[green]run {result.run_id} passed[/]")
     else:
-        terminal.print(f"[red]run {result.run_id} {result.status} at {result.stopped_at}[/]: "
-                       f"{result.detail}")
+        terminal.print(f"[red]run {result.run_id} {result.status} at {result.stopped_at}[/]:")
+        terminal.say(result.detail)
     if result.plan_hash:
         terminal.print(f"plan hash: {result.plan_hash}")
     for name, path in files.items():
-        terminal.print(f"{name.replace('_', ' ')}: {path}")
+        terminal.say(f"{name.replace('_', ' ')}: {path}")
     terminal.emit({"run_id": result.run_id, "status": result.status,
                    "stopped_at": result.stopped_at, "detail": result.detail,
                    "plan_hash": result.plan_hash, "preview": result.preview, "files": files,
