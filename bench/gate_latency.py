@@ -67,26 +67,37 @@ def trial(info: sandbox.SandboxInfo, api: sandbox.Api, number: int) -> dict[str,
     api.create(base, {"apiVersion": "bench.phasegate.dev/v1", "kind": "Signal",
                       "metadata": {"name": name}, "spec": {}})
     done: dict[str, float] = {}
-    kubectl = subprocess.Popen(
-        [KUBECTL, "--kubeconfig", str(info.kubeconfig), "--context", info.admin_context, "-n",
-         NAMESPACE, "wait", "--for=condition=Ready", f"signals/{name}", "--timeout=30s"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    threading.Thread(target=lambda: (kubectl.wait(), done.__setitem__("kubectl_wait",
-                                                                      time.monotonic()))).start()
+    def start_kubectl() -> None:
+        kubectl = subprocess.Popen(
+            [KUBECTL, "--kubeconfig", str(info.kubeconfig), "--context", info.admin_context,
+             "-n", NAMESPACE, "wait", "--for=condition=Ready", f"signals/{name}",
+             "--timeout=30s"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        threading.Thread(target=lambda: (kubectl.wait(), done.__setitem__(
+            "kubectl_wait", time.monotonic()))).start()
+
+    def start_phasegate() -> None:
+        # phasegate waits in its own process, as kubectl does, and reports the (system-wide)
+        # monotonic clock at the moment its gate passed
+        ours = subprocess.Popen([sys.executable, __file__, "--waiter", str(info.kubeconfig),
+                                 info.admin_context, name], stdout=subprocess.PIPE, text=True)
+
+        def collect() -> None:
+            out, _ = ours.communicate()
+            if out.strip():
+                done["phasegate"] = float(out.strip().splitlines()[-1])
+
+        threading.Thread(target=collect).start()
+
     for interval, key in ((1.0, "poll_1s"), (2.0, "poll_2s")):
         threading.Thread(target=poller, args=(api, f"{base}/{name}", interval, done, key)).start()
-    # phasegate waits in its own process, as kubectl does, and reports the (system-wide)
-    # monotonic clock at the moment its gate passed
-    ours = subprocess.Popen([sys.executable, __file__, "--waiter", str(info.kubeconfig),
-                             info.admin_context, name], stdout=subprocess.PIPE, text=True)
-
-    def collect() -> None:
-        out, _ = ours.communicate()
-        if out.strip():
-            done["phasegate"] = float(out.strip().splitlines()[-1])
-
-    threading.Thread(target=collect).start()
-    time.sleep(1.5)  # every waiter is started and waiting (kubectl has connected and watches)
+    # The API server sends an event to its watchers one after another: alternate which
+    # waiter starts watching first, so neither is always served first.
+    first, second = ((start_kubectl, start_phasegate) if number % 2 == 0
+                     else (start_phasegate, start_kubectl))
+    first()
+    time.sleep(1.0)
+    second()
+    time.sleep(1.5)  # every waiter is started and watching
     flipped = time.monotonic()
     api.request("PATCH", f"{base}/{name}/status",
                 {"status": {"conditions": [{"type": "Ready", "status": "True",

@@ -51,6 +51,8 @@ class KubeClient:
         self._groups: dict[str, list[Resource]] = {}
         self._discovery_lock = asyncio.Lock()
         self._events: dict[str, Json] = {}
+        self._api_groups: Json | None = None
+        self._kinds: dict[str, Resource] = {}
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -141,6 +143,14 @@ class KubeClient:
     def forget_discovery(self) -> None:
         """New CRDs change what is served; forget what discovery said."""
         self._groups.clear()
+        self._api_groups = None
+        self._kinds.clear()
+
+    async def api_groups(self) -> Json:
+        """``/apis``, asked once until discovery is forgotten."""
+        if self._api_groups is None:
+            self._api_groups = await self.get("/apis") or {}
+        return self._api_groups
 
     async def _discover(self, api_version: str) -> list[Resource]:
         group, _, version = api_version.rpartition("/")
@@ -157,7 +167,7 @@ class KubeClient:
 
     async def group_versions(self, group: str) -> list[str]:
         """The versions of ``group`` the server serves (``["apps/v1"]``); empty when none."""
-        groups = await self.get("/apis") or {}
+        groups = await self.api_groups()
         for entry in groups.get("groups", []):
             if entry.get("name") == group:
                 return [v["groupVersion"] for v in entry.get("versions", [])]
@@ -177,18 +187,30 @@ class KubeClient:
             if found is None:
                 raise ProbeError(f"{api_version}/{kind} is not served by this cluster")
             return found
+        if kind not in self._kinds:
+            found = await self._search(kind)
+            if found is None:  # a CRD installed a moment ago: ask discovery afresh, once
+                self.forget_discovery()
+                found = await self._search(kind)
+            if found is None:
+                raise ProbeError(f"kind {kind!r} is not served by this cluster "
+                                 "(give apiVersion?)")
+            self._kinds[kind] = found  # gates ask for the same kind on every attempt
+        return self._kinds[kind]
+
+    async def _search(self, kind: str) -> Resource | None:
         for version in WELL_KNOWN:
             found = await self.resource(version, kind)
             if found is not None:
                 return found
-        groups = await self.get("/apis") or {}
+        groups = await self.api_groups()
         for group in groups.get("groups", []):
             preferred = group.get("preferredVersion", {}).get("groupVersion")
             if preferred and preferred not in WELL_KNOWN:
                 found = await self.resource(preferred, kind)
                 if found is not None:
                     return found
-        raise ProbeError(f"kind {kind!r} is not served by this cluster (give apiVersion?)")
+        return None
 
 
 def _key(path: str, params: dict[str, Any]) -> str:
