@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -94,7 +95,7 @@ def test_check_records_evidence_in_three_formats_with_the_same_facts(
     run_id = listed[0]["id"]
     assert listed[0]["status"] == "failed"
 
-    for fmt in ("md", "json", "junit"):
+    for fmt in ("md", "json", "junit", "html"):
         out = tmp_path / f"evidence.{fmt}"
         written = phasegate("evidence", run_id[:15], "--format", fmt, "-o", str(out), *store)
         assert written.returncode == 0, written.stderr
@@ -106,6 +107,11 @@ def test_check_records_evidence_in_three_formats_with_the_same_facts(
     markdown = (tmp_path / "evidence.md").read_text()
     for check in checks.values():
         assert check["expected"] in markdown and check["observed"] in markdown
+
+    page = (tmp_path / "evidence.html").read_text()
+    for check in checks.values():
+        assert html.escape(check["expected"]) in page and html.escape(check["observed"]) in page
+    assert "<script" not in page
 
     suite = ET.parse(tmp_path / "evidence.junit").getroot().find("testsuite")
     assert suite is not None and suite.get("tests") == "2" and suite.get("failures") == "1"
@@ -142,3 +148,12 @@ def test_runs_lists_every_status_including_refused(tmp_path: Path) -> None:
         assert status in listed.stdout
     shown = phasegate("show", "latest", "--store", str(tmp_path / "e.db"))
     assert shown.returncode == 0 and "some-new-status" in shown.stdout
+
+
+def test_html_evidence_escapes_what_it_observed(tmp_path: Path) -> None:
+    store = ["--store", str(tmp_path / "e.db")]
+    spec = "{command: {run: [echo, '<script>alert(1)</script>'], stdout: nothing-like-this}}"
+    assert phasegate("probe", spec, *store).returncode == 1
+    page = phasegate("evidence", "latest", "-f", "html", *store).stdout
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script" not in page

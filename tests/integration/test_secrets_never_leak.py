@@ -42,7 +42,7 @@ def test_secret_is_masked_everywhere(http_service: HttpService, tmp_path: Path) 
     outputs += [checked.stdout, checked.stderr]
     as_json = phasegate("-vv", "check", str(plan), "--json", "--store", str(store), env=env)
     outputs += [as_json.stdout, as_json.stderr]
-    for fmt in ("md", "json", "junit"):
+    for fmt in ("md", "json", "junit", "html"):
         report = tmp_path / f"report.{fmt}"
         phasegate("-vv", "evidence", "latest", "-f", fmt, "-o", str(report), "--store", str(store))
         outputs.append(report.read_text())

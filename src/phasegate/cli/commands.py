@@ -190,14 +190,14 @@ def show(
 
 def evidence(
     run: Annotated[str, typer.Argument(help="run id, a unique prefix of one, or 'latest'")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="md, json or junit")] = "md",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, json, junit or html")] = "md",
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="write to this file")  # noqa: UP045
     ] = None,
     store: StoreOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Export a run's evidence as Markdown, JSON or JUnit XML."""
+    """Export a run's evidence as Markdown, JSON, JUnit XML or HTML."""
     from phasegate import reports
     from phasegate.cli import common
     from phasegate.errors import PlanError

@@ -1,13 +1,14 @@
-"""Reports from a recorded run: Markdown, JSON and JUnit XML, all from the same facts."""
+"""Reports from a recorded run: Markdown, JSON, JUnit XML and HTML, all from the same facts."""
 
 from __future__ import annotations
 
-FORMATS = ("md", "json", "junit")
+FORMATS = ("md", "json", "junit", "html")
 
 
 def render(bundle: object, fmt: str) -> str:
-    """Render a :class:`~phasegate.store.records.RunBundle` in ``fmt`` (md, json, junit)."""
-    from phasegate.reports import facts, junit, markdown
+    """Render a :class:`~phasegate.store.records.RunBundle` in ``fmt`` (md, json, junit,
+    html)."""
+    from phasegate.reports import facts, html, junit, markdown
     from phasegate.store.records import RunBundle
 
     assert isinstance(bundle, RunBundle)
@@ -20,4 +21,6 @@ def render(bundle: object, fmt: str) -> str:
         return json.dumps(data, indent=2, sort_keys=False) + "\n"
     if fmt == "junit":
         return junit.render(data)
+    if fmt == "html":
+        return html.render(data)
     raise ValueError(f"unknown report format {fmt!r}; expected one of {', '.join(FORMATS)}")
