@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
-import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from phasegate.sandbox import SandboxInfo, connect
-from tests.fixtures import pki
+from tests.fixtures import pki, tls_servers
 from tests.integration.k8s_helpers import evaluate
 
 pytestmark = pytest.mark.cluster
@@ -30,26 +27,10 @@ def issued(tmp_path: Path) -> tuple[pki.Issued, pki.Issued]:
 @pytest.fixture
 def endpoint(issued: tuple[pki.Issued, pki.Issued]) -> Iterator[str]:
     """A TLS server that serves the new certificate."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(issued[0].cert, issued[0].key)
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            try:
-                with context.wrap_socket(conn, server_side=True) as tls_conn:
-                    tls_conn.recv(1)
-            except (OSError, ssl.SSLError):
-                pass
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"127.0.0.1:{port}"
-    listener.close()
+    server = tls_servers.serve(tls_servers.server_context(issued[0]))
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
 
 
 def tls_secret(cluster: SandboxInfo, namespace: str, name: str, cert: pki.Issued) -> str:

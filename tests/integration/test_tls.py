@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import socketserver
 import ssl
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 from phasegate.observation import Observation
 from phasegate.plan import probe_call
 from phasegate.probes.base import ProbeContext
-from tests.fixtures import pki
+from tests.fixtures import tls_servers
 from tests.fixtures.registry import WRONG_IP, Pushed, Registry, RegistryPKI
 
 
@@ -32,16 +30,6 @@ class SniServer:
     ca: Path
 
 
-class _Handshake(socketserver.BaseRequestHandler):
-    def handle(self) -> None:
-        context: ssl.SSLContext = self.server.context  # type: ignore[attr-defined]
-        try:
-            with context.wrap_socket(self.request, server_side=True) as tls:
-                tls.recv(1)  # until the client hangs up
-        except (ssl.SSLError, OSError):
-            pass
-
-
 @pytest.fixture(scope="module")
 def sni_server(registry_pki: RegistryPKI, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[SniServer]:
@@ -51,22 +39,15 @@ def sni_server(registry_pki: RegistryPKI, tmp_path_factory: pytest.TempPathFacto
     named = registry_pki.ca.issue(directory, "named", ["registry.local", "*.apps.local"],
                                   days=10, rsa_bits=2048)
 
-    def context_for(issued: pki.Issued) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(issued.cert, issued.key)
-        return context
-
-    by_name = context_for(named)
+    by_name = tls_servers.server_context(named)
 
     def choose(sock: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
         if name == "registry.local":
             sock.context = by_name
 
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Handshake)
-    server.daemon_threads = True
-    server.context = context_for(default)  # type: ignore[attr-defined]
-    server.context.sni_callback = choose  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    context = tls_servers.server_context(default)
+    context.sni_callback = choose  # type: ignore[assignment]
+    server = tls_servers.serve(context)
     yield SniServer(server.server_address[1], registry_pki.ca.pem)
     server.shutdown()
     server.server_close()
