@@ -159,8 +159,24 @@ def _markdown(text: str) -> object:
     return Markdown(text)
 
 
+def _tracer_table(result: RunResult) -> object:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="tracer bullets", show_edge=False, header_style="bold")
+    for column in ("bullet", "assumption", "result", "evidence"):
+        table.add_column(column, overflow="fold")
+    for tracer in result.tracers:
+        verdict = "[green]passed[/]" if tracer.passed else "[red]failed[/]"
+        table.add_row(escape(tracer.name), escape(tracer.assumption), verdict,
+                      escape(tracer.evidence))
+    return table
+
+
 def _finish(terminal: Terminal, result: RunResult) -> None:
     files = {k: v for k, v in result.files.items() if k != "preview_markdown"}
+    if result.tracers:
+        terminal.render(_tracer_table(result))
     if result.status == "passed":
         terminal.print(f"[green]run {result.run_id} passed[/]")
     else:
