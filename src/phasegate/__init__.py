@@ -7,6 +7,8 @@ The Python API, for scripts and agents::
     plan = phasegate.load_plan("plan.yaml", inputs={"port": 8080})
     seen = phasegate.probe({"http": {"url": "http://127.0.0.1:8080/health"}})
     assert seen.passed, seen.observed
+    result = phasegate.run("plan.yaml", inputs={"port": 8080}, stages=("R",))
+    assert result.status == "passed", result.detail
 
 Everything not listed in ``__all__`` is internal. Names load lazily so that importing
 phasegate (and starting the CLI) stays fast.
@@ -30,6 +32,7 @@ __all__ = [
     "__version__",
     "load_plan",
     "probe",
+    "run",
 ]
 
 _LAZY = {
@@ -37,6 +40,7 @@ _LAZY = {
     "Plan": "phasegate.plan.model",
     "Observation": "phasegate.observation",
     "probe": "phasegate.api",
+    "run": "phasegate.api",
     "PhasegateError": "phasegate.errors",
     "PlanError": "phasegate.errors",
     "TargetError": "phasegate.errors",
@@ -46,7 +50,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from phasegate.api import probe
+    from phasegate.api import probe, run
     from phasegate.errors import (
         ActionError,
         PhasegateError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phasegate.engine import gate
 from phasegate.errors import PlanError
@@ -12,6 +12,10 @@ from phasegate.observation import Observation
 from phasegate.plan import probe_call
 from phasegate.plan.model import Target
 from phasegate.workflow import target
+
+if TYPE_CHECKING:
+    from phasegate.plan.model import Plan
+    from phasegate.workflow.pipeline import RunResult
 
 
 def probe(
@@ -42,3 +46,36 @@ def probe(
             await target.release()
 
     return asyncio.run(run())
+
+
+def run(
+    plan: Plan | str | Path,
+    *,
+    inputs: dict[str, Any] | None = None,
+    stages: tuple[str, ...] = ("R", "0", "P", "I", "V"),
+    approve: str | None = None,
+    yes: bool = False,
+    level: str = "runtime-smoke",
+    context: str | None = None,
+    kubeconfig: str | None = None,
+    store: str | None = None,
+    reports_dir: str | Path = ".phasegate/reports",
+) -> RunResult:
+    """Run a plan's stages (all by default; ``("R",)`` is ``phasegate check``) and record the
+    run in the evidence store. Applying needs ``approve=<plan hash>`` or ``yes=True``.
+    Returns the result: ``status`` is "passed", "failed" or "refused"."""
+    from phasegate.plan.loader import load_plan
+    from phasegate.plan.model import Plan as PlanModel
+    from phasegate.store.evidence import EvidenceStore
+    from phasegate.workflow import pipeline
+
+    loaded = plan if isinstance(plan, PlanModel) else load_plan(plan, inputs or {})
+    options = pipeline.RunOptions(
+        stages=("R",) if level == "contract" else stages, approve=approve, yes=yes,
+        context=context, kubeconfig=kubeconfig, reports_dir=Path(reports_dir), level=level,
+    )
+    evidence = EvidenceStore(store)
+    try:
+        return asyncio.run(pipeline.start(loaded, evidence, "run", options))
+    finally:
+        evidence.close()
