@@ -157,3 +157,15 @@ def test_html_evidence_escapes_what_it_observed(tmp_path: Path) -> None:
     page = phasegate("evidence", "latest", "-f", "html", *store).stdout
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script" not in page
+
+
+def test_resume_refuses_runs_that_are_not_plan_runs(
+    http_service: HttpService, closed_port: int, tmp_path: Path
+) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN.format(url=http_service.url, closed=closed_port))
+    store = ["--store", str(tmp_path / "e.db")]
+    assert phasegate("check", str(plan), *store).returncode == 1
+    resumed = phasegate("resume", "latest", *store)
+    assert resumed.returncode == 2
+    assert "cannot be resumed" in resumed.stderr and "phasegate check" in resumed.stderr

@@ -78,9 +78,11 @@ async def resume(store: EvidenceStore, ref: str, progress: Progress | None = Non
     run = bundle.run
     if run.status == "passed":
         raise PlanError(f"run {run.id} already passed; nothing to resume")
-    if not run.plan_path:
-        raise PlanError(f"run {run.id} was not a plan run; it cannot be resumed")
     meta = run.meta
+    if not run.plan_path or "stages" not in meta:
+        again = f"phasegate {run.command} {run.plan_path or ''}".strip()
+        raise PlanError(f"run {run.id} ({run.command}) cannot be resumed: only runs of "
+                        f"run, apply, tracer and validate can; ask again with `{again}`")
     plan = load_plan(run.plan_path, meta.get("inputs") or {})
     if plan.content_hash != run.plan_hash:
         raise PlanError(f"the plan changed since run {run.id} started (hash "
