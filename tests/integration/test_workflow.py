@@ -214,3 +214,18 @@ def test_shop_example_end_to_end_with_real_images(
     assert broken.returncode == 1
     stopped = json.loads(broken.stdout)
     assert stopped["stopped_at"] == "R" and "tag not found" in stopped["detail"]
+
+
+def test_resume_never_skips_approval(
+    cluster: SandboxInfo, tmp_path: Path, fresh_namespace: str
+) -> None:
+    plan = str(EXAMPLES / "quota-rollback" / "plan.yaml")
+    refused = phasegate("apply", plan, "--json", "--input", "max_deployments=5",
+                        *args(cluster, tmp_path, fresh_namespace))
+    assert refused.returncode == 2
+    run_id = json.loads(refused.stdout)["run_id"]
+    store = ["--store", str(tmp_path / "e.db")]
+    again = phasegate("resume", run_id, "--json", *store)
+    assert again.returncode == 2 and "approval needed" in json.loads(again.stdout)["detail"]
+    approved = phasegate("resume", run_id, "--yes", "--json", *store)
+    assert approved.returncode == 0, approved.stdout + approved.stderr

@@ -81,16 +81,22 @@ def run(plan: PlanArgument, inputs: InputOption = None, approve: ApproveOption =
 
 def resume(
     run_ref: Annotated[str, typer.Argument(metavar="RUN", help="run id, prefix, or 'latest'")],
+    approve: ApproveOption = None,
+    yes: YesOption = False,
     store: StoreOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Continue an interrupted or failed run from the first phase that has not passed."""
+    """Continue an interrupted or failed run from the first phase that has not passed.
+
+    A run that stopped before its plan was approved needs --approve HASH or --yes again."""
     from phasegate.cli import common
     from phasegate.workflow import pipeline
 
     terminal = _terminal(json_output)
     evidence = common.guarded(terminal, common.open_store, store)
-    result = common.run_async(terminal, pipeline.resume(evidence, run_ref, terminal.say))
+    confirm = _confirm(terminal) if not json_output else None
+    result = common.run_async(terminal, pipeline.resume(
+        evidence, run_ref, terminal.say, approve=approve, yes=yes, confirm=confirm))
     _finish(terminal, result)
 
 

@@ -70,8 +70,13 @@ async def start(plan: Plan, store: EvidenceStore, command: str, options: RunOpti
         await target.release()
 
 
-async def resume(store: EvidenceStore, ref: str, progress: Progress | None = None) -> RunResult:
-    """Continue a run from where it stopped; refuse if the plan changed since it started."""
+async def resume(store: EvidenceStore, ref: str, progress: Progress | None = None, *,
+                 approve: str | None = None, yes: bool = False,
+                 confirm: Confirm | None = None) -> RunResult:
+    """Continue a run from where it stopped; refuse if the plan changed since it started.
+
+    A run that stopped before its plan was approved needs approval again (``approve``,
+    ``yes`` or ``confirm``): resuming never approves by itself."""
     from phasegate.plan.loader import load_plan
 
     bundle = store.load(ref)
@@ -93,7 +98,7 @@ async def resume(store: EvidenceStore, ref: str, progress: Progress | None = Non
     passed_phases = {step.name.split(": ", 1)[1].rsplit(" · ", 1)[0] for step in bundle.steps
                      if step.stage == "I" and step.name.endswith(" · gate")
                      and step.status == "passed"}
-    options = RunOptions(stages=tuple(meta.get("stages") or STAGES), yes=True,
+    options = RunOptions(stages=tuple(meta.get("stages") or STAGES), yes=yes, approve=approve,
                          context=meta.get("context"), kubeconfig=meta.get("kubeconfig"),
                          reports_dir=Path(meta.get("reports_dir") or ".phasegate/reports"))
     try:
@@ -105,14 +110,16 @@ async def resume(store: EvidenceStore, ref: str, progress: Progress | None = Non
         store.finish_step(step, "passed", f"skipping stages {sorted(done)} and passed phases "
                           f"{sorted(passed_phases)}")
         session = Session(store, run.id, plan, resolved.context, progress=progress)
-        return await _stages(session, options, None, done, passed_phases)
+        return await _stages(session, options, confirm, done, passed_phases)
     finally:
         await target.release()
 
 
 def _stage_passed(bundle: Any, stage: str) -> bool:
-    steps = [s for s in bundle.steps if s.stage == stage]
-    return bool(steps) and all(s.status == "passed" for s in steps)
+    """Whether the stage's latest attempt of every step passed (a resumed run holds the
+    earlier, failed attempts too)."""
+    latest = {s.name: s.status for s in bundle.steps if s.stage == stage}
+    return bool(latest) and all(status == "passed" for status in latest.values())
 
 
 async def _stages(session: Session, options: RunOptions, confirm: Confirm | None,
