@@ -229,3 +229,34 @@ def test_resume_never_skips_approval(
     assert again.returncode == 2 and "approval needed" in json.loads(again.stdout)["detail"]
     approved = phasegate("resume", run_id, "--yes", "--json", *store)
     assert approved.returncode == 0, approved.stdout + approved.stderr
+
+
+def test_secret_values_never_reach_the_journal(
+    cluster: SandboxInfo, tmp_path: Path, namespace: str
+) -> None:
+    import base64
+
+    original = "s3cr3t-original-value-7731"
+    encoded = base64.b64encode(original.encode()).decode()
+    with connect(cluster) as api:
+        api.create(f"/api/v1/namespaces/{namespace}/secrets", {
+            "metadata": {"name": "creds"}, "data": {"password": encoded}})
+    (tmp_path / "secret.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n"
+        "stringData: {password: rotated-value}\n")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: rotate}\n"
+        f"target: {{context: phasegate-local, namespace: {namespace}}}\n"
+        "phases:\n  - name: rotate\n    apply: secret.yaml\n"
+        "    gate: [{k8s.exists: {kind: ConfigMap, name: never-there}}]\n    timeout: 1s\n")
+    result = phasegate("apply", str(plan), "--yes", "--json", "--kubeconfig",
+                       str(cluster.kubeconfig), "--store", str(tmp_path / "e.db"),
+                       "--reports", str(tmp_path / "r"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "not restored" in json.loads(result.stdout)["detail"]
+    stored = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("e.db"))
+    for form in (original, encoded):
+        assert form.encode() not in stored
+    reports = "".join(p.read_text() for p in (tmp_path / "r").iterdir())
+    assert original not in reports and encoded not in reports

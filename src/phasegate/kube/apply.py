@@ -104,14 +104,34 @@ async def _until_established(client: KubeClient, name: str, timeout: float = 30.
 
 
 def _trim(obj: Json | None) -> Json | None:
-    """The live state worth keeping: no managedFields (large, and rebuilt by the server)."""
+    """The live state worth keeping: no managedFields (large, and rebuilt by the server), and
+    never a Secret's values — secrets do not reach the store, so such a state is marked
+    as one that cannot be restored."""
     if obj is None:
         return None
     trimmed = dict(obj)
     metadata = dict(trimmed.get("metadata") or {})
     metadata.pop("managedFields", None)
+    annotations = dict(metadata.get("annotations") or {})
+    annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)  # holds values
+    if annotations or "annotations" in metadata:
+        metadata["annotations"] = annotations
     trimmed["metadata"] = metadata
+    if trimmed.get("kind") == "Secret":
+        for field_name in ("data", "stringData"):
+            if isinstance(trimmed.get(field_name), dict):
+                trimmed[field_name] = dict.fromkeys(trimmed[field_name], REDACTED)
     return trimmed
+
+
+REDACTED = "<redacted: secret values are never kept>"
+
+
+def restorable(previous: Json | None) -> bool:
+    """Whether a recorded previous state can be put back as it was."""
+    return previous is None or not any(
+        REDACTED in (previous.get(f) or {}).values() for f in ("data", "stringData")
+        if isinstance(previous.get(f), dict))
 
 
 async def delete(

@@ -49,6 +49,9 @@ async def restore(client: KubeClient, entries: list[dict[str, Any]], dry_run: bo
             else:
                 await apply.delete(client, resource, entry["namespace"], entry["name"])
             done.append(f"deleted {entry['ref']}")
+        elif entry["action"] == "updated" and not apply.restorable(entry["previous"]):
+            done.append(f"{entry['ref']} not restored (its previous values were never kept: "
+                        "secrets do not reach the store)")
         elif entry["action"] == "updated":
             await _put_back(client, resource.path(entry["namespace"], entry["name"]),
                             entry["previous"], dry_run)
