@@ -10,7 +10,7 @@ from phasegate.observation import Observation
 from phasegate.plan import probe_call, yamltext
 from phasegate.plan.model import Target
 from phasegate.store.evidence import EvidenceStore
-from phasegate.workflow import recorded_gate, target
+from phasegate.workflow import recorded_gate, stopping, target
 from phasegate.workflow.check import StageResult
 
 
@@ -61,8 +61,8 @@ async def probe(
                 store, run_id, "probe", call.name, [call], resolved.context, timeout,
                 on_observation,
             )
-        except BaseException:
-            store.finish_run(run_id, "interrupted")
+        except BaseException as exc:
+            store.finish_run(run_id, stopping.status_of(exc), stopping.summary_of(exc, run_id))
             raise
     finally:
         await target.release()

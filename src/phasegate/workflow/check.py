@@ -14,7 +14,7 @@ from phasegate.plan.model import Plan
 from phasegate.plan.probe_call import ProbeCall
 from phasegate.probes import registry
 from phasegate.store.evidence import EvidenceStore
-from phasegate.workflow import recorded_gate, target
+from phasegate.workflow import recorded_gate, stopping, target
 
 
 @dataclass(frozen=True)
@@ -129,8 +129,8 @@ async def check(
                 store, run_id, "R", "reality check", calls, resolved.context, timeout,
                 on_observation,
             )
-        except BaseException:
-            store.finish_run(run_id, "interrupted", "interrupted before the gate decided")
+        except BaseException as exc:
+            store.finish_run(run_id, stopping.status_of(exc), stopping.summary_of(exc, run_id))
             raise
     finally:
         await target.release()

@@ -11,7 +11,7 @@ from typing import Any
 from phasegate.errors import ActionError, PhasegateError
 from phasegate.kube import apply, manifests
 from phasegate.plan.model import Phase
-from phasegate.workflow import recorded_gate, rollback
+from phasegate.workflow import recorded_gate, rollback, stopping
 from phasegate.workflow.session import Session
 
 APPLIED = rollback.APPLIED
@@ -61,8 +61,8 @@ async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
         store.finish_step(step, "failed", str(exc))
         session.say(f"I · {label}: refused — {exc}")
         return await _fail(session, index, phase, f"apply refused: {exc}")
-    except BaseException:
-        store.finish_step(step, "interrupted")
+    except BaseException as exc:
+        store.finish_step(step, stopping.status_of(exc), str(exc))
         raise
     summary = ", ".join(f"{r.ref} {r.action}" for r in results)
     store.finish_step(step, "passed", summary)

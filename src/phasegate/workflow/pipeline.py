@@ -12,7 +12,16 @@ from typing import Any
 from phasegate.errors import ActionError, PlanError
 from phasegate.plan.model import Plan
 from phasegate.store.evidence import EvidenceStore
-from phasegate.workflow import check, phases, preview, recorded_gate, records, target, tracers
+from phasegate.workflow import (
+    check,
+    phases,
+    preview,
+    recorded_gate,
+    records,
+    stopping,
+    target,
+    tracers,
+)
 from phasegate.workflow import validation as stage_v
 from phasegate.workflow.session import Progress, Session
 
@@ -133,9 +142,9 @@ async def _stages(session: Session, options: RunOptions, confirm: Confirm | None
             stopped = await _stage(session, stage, options, confirm, result, passed_phases)
             if stopped:
                 break
-    except BaseException:
-        store.finish_run(session.run_id, "interrupted", "interrupted; resume with "
-                         f"`phasegate resume {session.run_id}`")
+    except BaseException as exc:
+        store.finish_run(session.run_id, stopping.status_of(exc),
+                         stopping.summary_of(exc, session.run_id))
         raise
     summary = result.detail or "every gate passed"
     store.finish_run(session.run_id, result.status, summary)

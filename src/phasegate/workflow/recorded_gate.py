@@ -9,6 +9,7 @@ from phasegate.observation import Observation
 from phasegate.plan.probe_call import ProbeCall
 from phasegate.probes.base import ProbeContext
 from phasegate.store.evidence import EvidenceStore
+from phasegate.workflow import stopping
 
 STEP_STATUS = {
     "passed": "passed",
@@ -38,8 +39,8 @@ async def run(
 
     try:
         result = await gate.evaluate(calls, ctx, timeout, record)
-    except BaseException:
-        store.finish_step(step_id, "interrupted")
+    except BaseException as exc:
+        store.finish_step(step_id, stopping.status_of(exc), str(exc))
         raise
     await _diagnose(store, run_id, calls, result, ctx)
     failed = [o for o in result.finals if not o.passed]
