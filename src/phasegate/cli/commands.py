@@ -227,13 +227,26 @@ def schema(
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="write to this file")  # noqa: UP045
     ] = None,
+    kind: Annotated[str, typer.Option("--for", help="plan, or task (task front matter)")] = (
+        "plan"),
 ) -> None:
-    """Print the JSON Schema of plan files (for editors and CI linting)."""
+    """Print the JSON Schema of plan files, or of task front matter (for editors and CI)."""
     import json
 
-    from phasegate.plan.schema import plan_schema
+    from phasegate.cli.output import Terminal
+    from phasegate.errors import PlanError
 
-    text = json.dumps(plan_schema(), indent=2) + "\n"
+    if kind == "plan":
+        from phasegate.plan.schema import plan_schema
+
+        document = plan_schema()
+    elif kind == "task":
+        from phasegate.tasks.schema import task_schema
+
+        document = task_schema()
+    else:
+        Terminal().abort(PlanError(f"--for {kind!r}: expected plan or task"))
+    text = json.dumps(document, indent=2) + "\n"
     if output is None:
         typer.echo(text, nl=False)
     else:

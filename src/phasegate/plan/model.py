@@ -5,32 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema
 
-from phasegate.durations import parse_duration
+from phasegate import fields
 from phasegate.plan.probe_call import ProbeCall
 
-Duration = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "number", "minimum": 0},
-                {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h))+$|^\d+(\.\d+)?$"},
-            ],
-            "description": "seconds, or a duration such as 500ms, 30s, 2m, 1h30m",
-        }
-    ),
-]
+Duration = fields.Seconds
 
 # Probe mappings are turned into ProbeCall objects by the loader before validation (so their
 # errors keep their location); the schema of a probe comes from the registry (plan.schema).
 PROBE_SCHEMA_MARKER = "x-phasegate-probe"
 Probe = Annotated[ProbeCall, WithJsonSchema({PROBE_SCHEMA_MARKER: True})]
-Paths = Annotated[
-    list[str], BeforeValidator(lambda value: [value] if isinstance(value, str) else value)
-]
+Paths = fields.Strings
 
 
 class Model(BaseModel):

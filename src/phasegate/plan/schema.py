@@ -20,6 +20,11 @@ def probe_schemas() -> dict[str, dict[str, Any]]:
 
 def plan_schema() -> dict[str, Any]:
     schema = _point_at_probe(Plan.model_json_schema(by_alias=True, mode="validation"))
+    return with_probe_definitions(schema, SCHEMA_ID)
+
+
+def with_probe_definitions(schema: dict[str, Any], schema_id: str) -> dict[str, Any]:
+    """``schema`` with ``#/$defs/Probe`` (one variant per registered probe kind) defined."""
     defs: dict[str, Any] = schema.setdefault("$defs", {})
     variants = []
     for kind, params in probe_schemas().items():
@@ -47,7 +52,27 @@ def plan_schema() -> dict[str, Any]:
         "description": "seconds, or a duration such as 500ms, 30s, 2m",
     }
     defs["Probe"] = {"description": "a probe: a one-key mapping naming it", "oneOf": variants}
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+    schema = _allow_placeholders(schema)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": schema_id, **schema}
+
+
+PLACEHOLDER = {"type": "string", "pattern": r"^\$\{(input\.[A-Za-z0-9_.-]+|env:[A-Za-z_]\w*)\}$",
+               "description": "an input or environment placeholder, e.g. ${input.port}"}
+_TYPED = ("integer", "number", "boolean")
+
+
+def _allow_placeholders(node: Any) -> Any:
+    """Wherever a number or boolean is expected, a ``${input.x}`` placeholder is valid too:
+    the loader substitutes it (keeping the input's type) before validating."""
+    if isinstance(node, list):
+        return [_allow_placeholders(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _allow_placeholders(value) for key, value in node.items()}
+    kinds = node.get("type")
+    if kinds in _TYPED or (isinstance(kinds, list) and set(kinds) & set(_TYPED)):
+        return {"anyOf": [node, PLACEHOLDER]}
+    return node
 
 
 def _point_at_probe(node: Any) -> Any:

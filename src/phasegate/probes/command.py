@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from phasegate.durations import parse_duration
+from phasegate import fields
 from phasegate.observation import Verdict
 from phasegate.probes import capture
 from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
@@ -28,12 +28,7 @@ class CommandParams(ProbeParams):
     stdout_absent: str | None = Field(None, description="regex stdout must not match")
     cwd: str | None = Field(None, description="working directory, relative to the plan")
     env: dict[str, str] = Field(default_factory=dict, description="extra environment")
-    timeout: float = Field(60.0, description="seconds (or 30s, 2m) before the process is killed")
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: object) -> float:
-        return parse_duration(value)
+    timeout: fields.Seconds = Field(60.0, description="how long before the process is killed")
 
     @field_validator("stdout", "stderr", "stdout_absent")
     @classmethod

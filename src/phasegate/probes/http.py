@@ -10,8 +10,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, field_validator
 
-from phasegate import secrets
-from phasegate.durations import parse_duration
+from phasegate import fields, secrets
 from phasegate.observation import Verdict
 from phasegate.probes import capture, jsonpath, tcp
 from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
@@ -34,13 +33,8 @@ class HttpParams(ProbeParams):
     data: str | None = Field(None, description="request body")
     verify: bool = Field(True, description="verify TLS certificates")
     ca: str | None = Field(None, description="CA bundle file to verify against")
-    timeout: float = Field(10.0, description="seconds for the whole request")
+    timeout: fields.Seconds = Field(10.0, description="seconds for the whole request")
     follow_redirects: bool = False
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: object) -> float:
-        return parse_duration(value)
 
     @field_validator("headers")
     @classmethod

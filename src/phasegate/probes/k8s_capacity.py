@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, WithJsonSchema, field_validator
 
 from phasegate.kube import connections, quantity
 from phasegate.observation import Verdict
@@ -12,7 +12,9 @@ from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
 
 
 class QuotaParams(ProbeParams):
-    requests: dict[str, str] = Field(
+    requests: Annotated[dict[str, str], WithJsonSchema({
+        "type": "object", "additionalProperties": {"type": ["string", "number"]},
+        "description": "quota resource → quantity (3, 500m, 1Gi)"})] = Field(
         description="what the change will add, by quota resource: "
         "{pods: 3, requests.cpu: 1500m, requests.memory: 3Gi}"
     )

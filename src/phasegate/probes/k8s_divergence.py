@@ -12,16 +12,16 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
+from phasegate import fields
 from phasegate.kube import connections, manifests, quantity
 from phasegate.kube.client import Json, KubeClient
 from phasegate.observation import Verdict
 from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
 
-Paths = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
 POD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 
 
@@ -34,7 +34,7 @@ class Divergence:
 
 
 class DivergenceParams(ProbeParams):
-    apply: Paths = Field(description="the plan's manifest files or directories")
+    apply: fields.Strings = Field(description="the plan's manifest files or directories")
     namespace: str | None = Field(None, description="default: the plan's target namespace")
 
     def describe(self) -> str:

@@ -3,20 +3,19 @@ its admission warnings (Pod Security, deprecations) are the evidence."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
+from phasegate import fields
 from phasegate.errors import ActionError
 from phasegate.kube import apply, connections, manifests
 from phasegate.observation import Verdict
 from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
 
-Paths = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
-
 
 class DryRunParams(ProbeParams):
-    apply: Paths = Field(description="manifest files or directories, relative to the plan")
+    apply: fields.Strings = Field(description="manifest files or directories, relative to the plan")
     namespace: str | None = Field(None, description="default: the plan's target namespace")
     no_warnings: bool = Field(False, description="also fail when the server warns")
 

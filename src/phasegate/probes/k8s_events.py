@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from phasegate.durations import parse_duration
+from phasegate import fields
 from phasegate.kube import connections
 from phasegate.observation import Verdict
 from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
@@ -18,15 +18,10 @@ class EventsParams(ProbeParams):
         default_factory=list, description="Warning reasons that must not appear, e.g. BackOff"
     )
     namespace: str | None = Field(None, description="default: the plan's target namespace")
-    window: float | None = Field(
+    window: fields.Seconds | None = Field(
         None, description="look back this long; default: since the phase began (else 1h)"
     )
     involved: str | None = Field(None, description="only events about objects with this name")
-
-    @field_validator("window", mode="before")
-    @classmethod
-    def _duration(cls, value: object) -> float | None:
-        return None if value is None else parse_duration(value)
 
     def describe(self) -> str:
         return "no " + (", ".join(self.absent_reasons) or "Warning events")

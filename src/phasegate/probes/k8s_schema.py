@@ -5,20 +5,20 @@ the probe of the ``contract`` level."""
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
+from phasegate import fields
 from phasegate.kube import manifests
 from phasegate.observation import Verdict
 from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
 
-Paths = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
 DEFAULT_VERSION = "1.35"
 
 
 class SchemaParams(ProbeParams):
-    apply: Paths = Field(description="manifest files or directories")
+    apply: fields.Strings = Field(description="manifest files or directories")
     version: str = Field(DEFAULT_VERSION, description="Kubernetes version to validate against")
     strict: bool = Field(True, description="unknown fields are errors (as the API server's "
                          "strict field validation)")

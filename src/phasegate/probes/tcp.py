@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import errno
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from phasegate.durations import parse_duration
+from phasegate import fields
 from phasegate.observation import Verdict
 from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
 
@@ -16,12 +16,7 @@ from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
 class TcpParams(ProbeParams):
     host: str = Field(description="host name or IP address")
     port: int = Field(ge=1, le=65535)
-    timeout: float = Field(5.0, description="seconds to wait for the connection")
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: object) -> float:
-        return parse_duration(value)
+    timeout: fields.Seconds = Field(5.0, description="seconds to wait for the connection")
 
     def describe(self) -> str:
         return f"{self.host}:{self.port}"

@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field, field_validator
 
-from phasegate.durations import parse_duration
+from phasegate import fields
 from phasegate.observation import Verdict
 from phasegate.probes import tcp
 from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
@@ -41,12 +41,7 @@ class TlsParams(ProbeParams):
     issuer: str | None = Field(None, description="regex the issuer's DN must match")
     key_type: Literal["rsa", "ec", "ed25519", "ed448"] | None = None
     min_key_size: int | None = Field(None, ge=1, description="bits, at least")
-    timeout: float = Field(10.0, description="seconds for connect and handshake")
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: object) -> float:
-        return parse_duration(value)
+    timeout: fields.Seconds = Field(10.0, description="seconds for connect and handshake")
 
     @field_validator("issuer")
     @classmethod

@@ -7,10 +7,11 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from phasegate import fields
 from phasegate.plan.model import Duration, Target
 
 PRIORITIES = ("critical", "high", "medium", "low")
@@ -21,9 +22,7 @@ PLAN_RUN = "plan_run"  # "plan run passed": a criterion answered by a recorded p
 
 Priority = Literal["critical", "high", "medium", "low"]
 Status = Literal["backlog", "active", "blocked", "completed"]
-Ids = Annotated[
-    list[str], BeforeValidator(lambda value: [value] if isinstance(value, str) else value)
-]
+Ids = fields.Strings
 
 
 class CriterionSpec(BaseModel):

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from phasegate import secrets
-from phasegate.durations import parse_duration
+from phasegate import fields, secrets
 from phasegate.probes.base import ProbeParams
 
 
@@ -20,12 +19,7 @@ class RegistryAccess(ProbeParams):
     auth_file: str | None = Field(
         None, description="Docker config.json to read (default $DOCKER_CONFIG or ~/.docker)"
     )
-    timeout: float = Field(10.0, description="seconds for each request")
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: object) -> float:
-        return parse_duration(value)
+    timeout: fields.Seconds = Field(10.0, description="seconds for each request")
 
     @field_validator("password")
     @classmethod
