@@ -95,3 +95,11 @@ def test_concurrent_writer_processes_never_corrupt(tmp_path: Path) -> None:
 def test_unsupported_store_url_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="unsupported store URL"):
         EvidenceStore("mysql://user:pw@host/db")
+
+
+def test_unreachable_postgres_is_one_paragraph(closed_port: int) -> None:
+    with pytest.raises(StoreError) as caught:
+        EvidenceStore(f"postgresql://nobody:hunter2secret@127.0.0.1:{closed_port}/x")
+    message = str(caught.value)
+    assert "\n" not in message and "Connection refused" in message
+    assert "hunter2secret" not in message  # the URL's password is hidden

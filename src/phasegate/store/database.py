@@ -40,7 +40,7 @@ def open_engine(url: str) -> Engine:
     try:
         _migrate(engine, url)
     except SQLAlchemyError as exc:
-        reason = getattr(exc, "orig", None) or exc
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # one paragraph
         raise StoreError(f"cannot open the evidence store {safe_url(url)}: {reason}") from None
     return engine
 
