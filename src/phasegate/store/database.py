@@ -28,6 +28,7 @@ def default_url(root: Path | None = None) -> str:
 
 def open_engine(url: str) -> Engine:
     """An engine for ``url`` with the schema at the current revision."""
+    _register_password(url)
     if url.startswith("sqlite:"):
         engine = _sqlite_engine(url)
     elif url.startswith(("postgresql:", "postgresql+")):
@@ -125,6 +126,17 @@ def _upgrade(engine: Engine) -> None:
             connection.execute(text("SELECT pg_advisory_xact_lock(7125531)"))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def _register_password(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    from phasegate import secrets
+
+    try:
+        secrets.register(make_url(url).password)
+    except Exception:  # a malformed URL is reported by create_engine, with a clear message
+        return
 
 
 def safe_url(url: str) -> str:
