@@ -169,3 +169,17 @@ def test_resume_refuses_runs_that_are_not_plan_runs(
     resumed = phasegate("resume", "latest", *store)
     assert resumed.returncode == 2
     assert "cannot be resumed" in resumed.stderr and "phasegate check" in resumed.stderr
+
+
+def test_large_gates_show_their_failures_not_a_wall_of_passes(tmp_path: Path) -> None:
+    probes = "".join(f"    - file: {{path: plan.yaml}}\n      name: present-{n}\n"
+                     for n in range(59))
+    probes += "    - file: {path: gone.yaml}\n      name: the-missing-one\n"
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: big}\n"
+                    f"assumptions:\n  probes:\n{probes}")
+    result = phasegate("check", str(plan), "--store", str(tmp_path / "e.db"))
+    assert result.returncode == 1
+    assert "the-missing-one" in result.stdout and "present-3 " not in result.stdout
+    assert "59 more checks not shown" in result.stdout
+    assert "59/60 passed" in result.stdout

@@ -117,11 +117,21 @@ class _Progress:
             update(f"{self.seen} observations; last: {observation.name} → {verdict}")
 
 
+TABLE_LIMIT = 40
+
+
 def _finish(terminal: Terminal, result: StageResult, store_name: str) -> None:
     from phasegate.cli import render
 
     gate = result.gate
-    terminal.render(render.observations_table(gate.finals))
+    shown = list(gate.finals)
+    if len(shown) > TABLE_LIMIT:  # a wall of green rows hides the red ones
+        shown = [o for o in gate.finals if not o.passed][:TABLE_LIMIT]
+    if shown:
+        terminal.render(render.observations_table(shown))
+    if len(shown) < len(gate.finals):
+        terminal.print(f"{len(gate.finals) - len(shown)} more checks not shown "
+                       f"(all of them: phasegate show {result.run_id})")
     terminal.print(render.gate_summary(gate))
     terminal.print(f"evidence: run [bold]{result.run_id}[/] in {store_name} "
                    f"(phasegate evidence {result.run_id} --format md)")
