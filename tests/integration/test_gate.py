@@ -67,3 +67,38 @@ def test_probes_run_concurrently() -> None:
     result = asyncio.run(gate.evaluate(calls, ProbeContext(), timeout=0))
     assert result.passed
     assert time.monotonic() - started < 1.5
+
+
+def test_a_probe_that_passed_early_must_still_hold_when_the_gate_passes(
+    closed_port: int, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ready"
+    marker.write_text("ok")
+    calls = [
+        probe_call.build({"file": {"path": str(marker)}, "interval": "100ms", "name": "A"}),
+        probe_call.build({"tcp": {"host": "127.0.0.1", "port": closed_port},
+                          "interval": "100ms", "name": "B"}),
+    ]
+    holder: list[ThreadingHTTPServer] = []
+
+    def meanwhile() -> None:
+        time.sleep(0.3)
+        marker.unlink()  # A stops holding after it passed
+        time.sleep(0.3)
+        server = ThreadingHTTPServer(("127.0.0.1", closed_port), _Handler)  # B starts passing
+        holder.append(server)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        time.sleep(0.6)
+        marker.write_text("ok")  # A holds again
+
+    threading.Thread(target=meanwhile, daemon=True).start()
+    try:
+        result = asyncio.run(gate.evaluate(calls, ProbeContext(), timeout=10))
+    finally:
+        for server in holder:
+            server.shutdown()
+    assert result.passed
+    assert result.duration > 1.1  # not at B's first pass, while A no longer held
+    a_attempts = [o for o in result.observations if o.name == "A"]
+    assert [o.passed for o in a_attempts][0] and not all(o.passed for o in a_attempts)
+    assert a_attempts[-1].passed and result.finals[0].passed

@@ -59,13 +59,20 @@ async def evaluate(
         if on_observation is not None:
             on_observation(observation)
 
-    async def until_passed(call: ProbeCall) -> Observation:
+    attempts = [0] * len(calls)
+
+    async def once(index: int) -> Observation:
+        attempts[index] += 1
+        observation = await _attempt_within(calls[index], ctx, attempts[index], deadline,
+                                            timeout > 0)
+        record(observation)
+        return observation
+
+    async def until_passed(index: int) -> Observation:
+        call = calls[index]
         delay = _interval(call)
-        number = 0
         while True:
-            number += 1
-            observation = await _attempt_within(call, ctx, number, deadline, timeout > 0)
-            record(observation)
+            observation = await once(index)
             remaining = deadline - time.monotonic()
             if observation.passed or observation.fail_fast or stop.is_set() or remaining <= 0:
                 if observation.fail_fast and not observation.passed:
@@ -75,7 +82,21 @@ async def evaluate(
                 return observation  # another probe failed fast: stop waiting on this one
             delay = min(delay * BACKOFF, call.max_interval or MAX_INTERVAL)
 
-    finals = await asyncio.gather(*(until_passed(call) for call in calls))
+    finals = list(await asyncio.gather(*(until_passed(i) for i in range(len(calls)))))
+    # All passed, but not at the same moment: the gate holds only if those that passed
+    # earlier still pass now (a pod Ready a minute ago may have restarted since).
+    while timeout > 0 and len(calls) > 1 and all(o.passed for o in finals):
+        latest = max(range(len(finals)), key=lambda i: finals[i].finished)
+        earlier = [i for i in range(len(finals)) if i != latest]
+        rechecked = await asyncio.gather(*(once(i) for i in earlier))
+        for i, observation in zip(earlier, rechecked, strict=True):
+            finals[i] = observation
+        lapsed = [i for i in earlier if not finals[i].passed]
+        if not lapsed or deadline - time.monotonic() <= 0 or stop.is_set():
+            break
+        waited = await asyncio.gather(*(until_passed(i) for i in lapsed))
+        for i, observation in zip(lapsed, waited, strict=True):
+            finals[i] = observation
     return GateResult(
         outcome=_outcome(finals, timeout > 0),
         observations=tuple(observations),
