@@ -100,5 +100,5 @@ def test_a_probe_that_passed_early_must_still_hold_when_the_gate_passes(
     assert result.passed
     assert result.duration > 1.1  # not at B's first pass, while A no longer held
     a_attempts = [o for o in result.observations if o.name == "A"]
-    assert [o.passed for o in a_attempts][0] and not all(o.passed for o in a_attempts)
+    assert a_attempts[0].passed and not all(o.passed for o in a_attempts)
     assert a_attempts[-1].passed and result.finals[0].passed
