@@ -183,3 +183,17 @@ def test_large_gates_show_their_failures_not_a_wall_of_passes(tmp_path: Path) ->
     assert "the-missing-one" in result.stdout and "present-3 " not in result.stdout
     assert "59 more checks not shown" in result.stdout
     assert "59/60 passed" in result.stdout
+
+
+def test_markdown_evidence_shows_step_details_and_no_empty_tables(tmp_path: Path) -> None:
+    from phasegate import reports
+    from phasegate.store.evidence import EvidenceStore
+
+    store = EvidenceStore(str(tmp_path / "e.db"))
+    run = store.start_run("apply", plan_name="p")
+    step = store.start_step(run, "I", "phase 1: db · apply")
+    store.finish_step(step, "passed", "StatefulSet shop/db created, Service shop/db created")
+    store.finish_run(run, "passed")
+    text = reports.render(store.load(run), "md")
+    assert "StatefulSet shop/db created, Service shop/db created" in text
+    assert "| check | result" not in text

@@ -34,6 +34,10 @@ def render(facts: dict[str, Any]) -> str:
         if step["timeout"]:
             lines.append(f"Gate timeout {step['timeout']:g} s; took {step['duration']} s.")
             lines.append("")
+        if step["detail"]:
+            lines += [step["detail"], ""]
+        if not step["checks"]:
+            continue
         lines += ["| check | result | expected | observed | attempts |", "|---|---|---|---|---|"]
         for check in step["checks"]:
             lines.append(
