@@ -149,8 +149,6 @@ async def _stages(session: Session, options: RunOptions, confirm: Confirm | None
     summary = result.detail or "every gate passed"
     store.finish_run(session.run_id, result.status, summary)
     result.files.update(_write_reports(session, options.reports_dir))
-    result.files["retrospective"] = str(records.retrospective(
-        store.load(session.run_id), options.reports_dir, session.plan.metadata.name))
     return result
 
 
@@ -251,8 +249,12 @@ def _reports(directory: Path) -> Path:
 
 
 def _write_reports(session: Session, directory: Path) -> dict[str, str]:
+    """The evidence report and the retrospective, from one read of the run."""
     from phasegate import reports
+    from phasegate.reports import retro
 
-    path = _reports(directory) / f"{session.plan.metadata.name}-evidence.md"
-    path.write_text(reports.render(session.store.load(session.run_id), "md"), encoding="utf-8")
-    return {"evidence": str(path)}
+    bundle = session.store.load(session.run_id)
+    name = session.plan.metadata.name
+    path = _reports(directory) / f"{name}-evidence.md"
+    path.write_text(reports.render(bundle, "md"), encoding="utf-8")
+    return {"evidence": str(path), "retrospective": str(retro.write(bundle, directory, name))}

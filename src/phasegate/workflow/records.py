@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from phasegate.kube.client import KubeClient
-from phasegate.store.records import RunBundle
 from phasegate.workflow import rollback
 from phasegate.workflow.session import Session
 
@@ -28,8 +26,9 @@ async def deployment_record(session: Session, directory: Path,
     services: list[dict[str, Any]] = []
     workloads: list[tuple[str, str, str]] = []
     seen: set[str] = set()
+    applied = rollback.journals(session, journal_run)
     for phase in session.plan.phases:
-        for entry in rollback.journal(session, phase.name, journal_run):
+        for entry in applied.get(phase.name, []):
             if entry["ref"] in seen:
                 continue
             seen.add(entry["ref"])
@@ -79,30 +78,3 @@ def _kubectl(session: Session) -> str:
     target = connections.target_of(session.ctx)
     config = f" --kubeconfig {target.kubeconfig}" if target.kubeconfig else ""
     return f"kubectl{config} --context {target.context}"
-
-
-def retrospective(bundle: RunBundle, directory: Path, name: str) -> Path:
-    """What went well, what failed with its evidence, time lost, plan alignment, metrics,
-    recommendations and follow-up actions (see :mod:`phasegate.reports.retro`)."""
-    from phasegate.reports import retro
-
-    return retro.write(bundle, directory, name)
-
-
-def _signatures() -> dict[str, str]:
-    from phasegate.reports import signatures
-
-    return {known.key: f"- {known.recommendation}" for known in signatures.CATALOG}
-
-
-SIGNATURES = _signatures()
-
-
-def recommendations(observed: str) -> list[str]:
-    from phasegate.reports import signatures
-
-    return signatures.recommendations(observed)
-
-
-def dump(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str)

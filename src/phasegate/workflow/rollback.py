@@ -18,21 +18,22 @@ from phasegate.workflow.session import Session
 APPLIED = "applied: "
 
 
-def journal(session: Session, phase_name: str, run_id: str | None = None) -> list[dict[str, Any]]:
-    """What the phase applied in a run (this one by default), oldest first (several entries
-    after a resume)."""
+def journals(session: Session, run_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """What each phase applied in a run (this one by default), by phase name, oldest first
+    (a phase has several entries after a resume). One read of the store for all phases."""
     bundle = session.store.load(run_id or session.run_id)
-    entries: list[dict[str, Any]] = []
+    entries: dict[str, list[dict[str, Any]]] = {}
     for artifact in bundle.artifacts:
-        if artifact.name == APPLIED + phase_name:
-            entries.extend(json.loads(artifact.content))
+        if artifact.name.startswith(APPLIED):
+            entries.setdefault(artifact.name[len(APPLIED):], []).extend(
+                json.loads(artifact.content))
     return entries
 
 
 async def roll_back(session: Session, phase: Phase) -> str:
     if isinstance(phase.rollback, list):
         return await _explicit(session, phase.rollback)
-    return await restore(session.client(), journal(session, phase.name))
+    return await restore(session.client(), journals(session).get(phase.name, []))
 
 
 async def restore(client: KubeClient, entries: list[dict[str, Any]], dry_run: bool = False) -> str:

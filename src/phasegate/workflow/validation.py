@@ -27,9 +27,9 @@ async def validate(session: Session, journal_run: str | None = None) -> Validati
                                      calls, session.ctx, 60.0, session.on_observation)
     step = session.store.start_step(session.run_id, "V", "rollback rehearsal")
     try:
-        entries = [e for phase in session.plan.phases
-                   for e in rollback.journal(session, phase.name, journal_run)
-                   if phase.rollback == "auto"]
+        applied = rollback.journals(session, journal_run)
+        entries = [e for phase in session.plan.phases if phase.rollback == "auto"
+                   for e in applied.get(phase.name, [])]
         rehearsal = await rollback.restore(session.client(), entries, dry_run=True)
         rehearsed = True
     except PhasegateError as exc:
