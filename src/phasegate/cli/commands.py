@@ -13,7 +13,7 @@ from phasegate.cli.common import STORE_HELP
 if TYPE_CHECKING:
     from phasegate.cli.output import Terminal
     from phasegate.observation import Observation
-    from phasegate.workflow.check import StageResult
+    from phasegate.workflow.single_gate import StageResult
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 StoreOption = Annotated[Optional[str], typer.Option("--store", help=STORE_HELP)]  # noqa: UP045
@@ -224,11 +224,7 @@ def evidence(
         else:
             typer.echo(text, nl=False)
         return
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        terminal.abort(PlanError(f"cannot write {output}: {exc.strerror}"))
+    common.write_output(terminal, output, text)
     terminal.print(f"wrote {fmt} evidence of run {bundle.run.id} to {output}")
     terminal.emit({"run_id": bundle.run.id, "format": fmt, "path": str(output)})
 
@@ -260,7 +256,9 @@ def schema(
     if output is None:
         typer.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        from phasegate.cli import common
+
+        common.write_output(Terminal(), output, text)
 
 
 def version(json_output: JsonOption = False) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from phasegate.engine.gate import GateResult
 from phasegate.errors import PlanError
 from phasegate.observation import Observation
 from phasegate.plan import probe_call, yamltext
 from phasegate.plan.model import Target
 from phasegate.store.evidence import EvidenceStore
-from phasegate.workflow import recorded_gate, stopping, target
-from phasegate.workflow.check import StageResult
+from phasegate.workflow import single_gate
+from phasegate.workflow.single_gate import StageResult
 
 
 def parse(text: str) -> probe_call.ProbeCall:
@@ -49,24 +50,12 @@ async def probe(
     kubeconfig: str | None = None,
     namespace: str | None = None,
 ) -> StageResult:
-    try:
-        resolved = await target.resolve(Target(namespace=namespace), base_dir or Path.cwd(),
-                                        [call], context=context, kubeconfig=kubeconfig)
-        meta: dict[str, object] = {"probe": call.kind}
-        if resolved.identity:
-            meta["cluster"] = resolved.identity
-        run_id = store.start_run("probe", meta=meta)
-        try:
-            result = await recorded_gate.run(
-                store, run_id, "probe", call.name, [call], resolved.context, timeout,
-                on_observation,
-            )
-        except BaseException as exc:
-            store.finish_run(run_id, stopping.status_of(exc), stopping.summary_of(exc, run_id))
-            raise
-    finally:
-        await target.release()
+    recorded = single_gate.GateRun("probe", "probe", call.name, _summary, {"probe": call.kind})
+    return await single_gate.run(store, recorded, [call], Target(namespace=namespace),
+                                 base_dir or Path.cwd(), timeout, on_observation,
+                                 context=context, kubeconfig=kubeconfig)
+
+
+def _summary(result: GateResult) -> str:
     final = result.finals[0]
-    status = "passed" if result.passed else ("error" if result.outcome == "error" else "failed")
-    store.finish_run(run_id, status, f"{final.name}: {final.observed}")
-    return StageResult(run_id, result)
+    return f"{final.name}: {final.observed}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from phasegate.engine.gate import GateResult
@@ -14,13 +13,8 @@ from phasegate.plan.model import Plan
 from phasegate.plan.probe_call import ProbeCall
 from phasegate.probes import registry
 from phasegate.store.evidence import EvidenceStore
-from phasegate.workflow import recorded_gate, stopping, target
-
-
-@dataclass(frozen=True)
-class StageResult:
-    run_id: str
-    gate: GateResult
+from phasegate.workflow import single_gate
+from phasegate.workflow.single_gate import StageResult
 
 
 def assumption_calls(plan: Plan) -> list[ProbeCall]:
@@ -113,33 +107,12 @@ async def check(
     context: str | None = None,
     kubeconfig: str | None = None,
 ) -> StageResult:
-    calls = assumption_calls(plan)
-    try:
-        resolved = await target.resolve(plan.target, plan.base_dir, calls, context=context,
-                                        kubeconfig=kubeconfig, inputs=plan.inputs)
-        run_id = store.start_run(
-            "check",
-            plan_name=plan.metadata.name,
-            plan_path=str(plan.source) if plan.source else None,
-            plan_hash=plan.content_hash,
-            meta={"cluster": resolved.identity} if resolved.identity else None,
-        )
-        try:
-            result = await recorded_gate.run(
-                store, run_id, "R", "reality check", calls, resolved.context, timeout,
-                on_observation,
-            )
-        except BaseException as exc:
-            store.finish_run(run_id, stopping.status_of(exc), stopping.summary_of(exc, run_id))
-            raise
-    finally:
-        await target.release()
-    store.finish_run(run_id, _run_status(result), _summary(result))
-    return StageResult(run_id, result)
-
-
-def _run_status(result: GateResult) -> str:
-    return {"passed": "passed", "error": "error"}.get(result.outcome, "failed")
+    recorded = single_gate.GateRun(
+        "check", "R", "reality check", _summary, {}, plan_name=plan.metadata.name,
+        plan_path=str(plan.source) if plan.source else None, plan_hash=plan.content_hash)
+    return await single_gate.run(store, recorded, assumption_calls(plan), plan.target,
+                                 plan.base_dir, timeout, on_observation, context=context,
+                                 kubeconfig=kubeconfig, inputs=plan.inputs)
 
 
 def _summary(result: GateResult) -> str:
