@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from phasegate.cli import exit_codes
@@ -28,19 +29,13 @@ def run_async(terminal: Terminal, work: Coroutine[Any, Any, T]) -> T:
     import asyncio
     import signal
 
-    from phasegate.errors import PhasegateError
-
     def terminate(_signum: int, _frame: Any) -> None:
         # SIGTERM stops at a safe point exactly as Ctrl-C does
         signal.raise_signal(signal.SIGINT)
 
     signal.signal(signal.SIGTERM, terminate)
-    try:
-        return asyncio.run(work)
-    except KeyboardInterrupt:
-        terminal.abort(KeyboardInterrupt("interrupted"), exit_codes.INTERRUPTED)
-    except PhasegateError as exc:
-        terminal.abort(exc, exc.exit_code)
+    result: T = guarded(terminal, asyncio.run, work)
+    return result
 
 
 def guarded(terminal: Terminal, work: Any, *args: Any, **kwargs: Any) -> Any:
@@ -65,3 +60,14 @@ def parse_timeout(terminal: Terminal, value: str | None) -> float:
         return parse_duration(value)
     except ValueError as exc:
         terminal.abort(PlanError(f"--timeout: {exc}"))
+
+
+def write_output(terminal: Terminal, path: Path, text: str) -> None:
+    """Write a report or schema the user asked for with -o; a failure is exit 2."""
+    from phasegate.errors import PlanError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        terminal.abort(PlanError(f"cannot write {path}: {exc.strerror}"))

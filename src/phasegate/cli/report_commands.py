@@ -176,7 +176,7 @@ def _deliver(terminal: Terminal, facts: dict[str, Any], text: str, fmt: str,
              output: Path | None, what: str) -> None:
     import json
 
-    from phasegate.errors import PlanError
+    from phasegate.cli import common
 
     rendered = text if fmt == "md" else json.dumps(facts, indent=2, default=str) + "\n"
     if output is None:
@@ -187,10 +187,6 @@ def _deliver(terminal: Terminal, facts: dict[str, Any], text: str, fmt: str,
 
             typer.echo(secrets.mask(rendered), nl=False)
         return
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(rendered, encoding="utf-8")
-    except OSError as exc:
-        terminal.abort(PlanError(f"cannot write {output}: {exc.strerror}"))
+    common.write_output(terminal, output, rendered)
     terminal.print(f"wrote the {what} to {output}")
     terminal.emit({"path": str(output), "format": fmt, **facts})

@@ -18,6 +18,7 @@ from phasegate.cli.commands import (
 
 if TYPE_CHECKING:
     from phasegate.cli.output import Terminal
+    from phasegate.store.evidence import EvidenceStore
     from phasegate.workflow.pipeline import Confirm, RunOptions, RunResult
     from phasegate.workflow.preview import Preview
 
@@ -139,11 +140,9 @@ def _run(plan_path: Path, inputs: list[str] | None, store: str | None, json_outp
     _finish(terminal, result)
 
 
-def _latest_applied(store: object, plan_name: str) -> str | None:
-    for record in store.runs(200):  # type: ignore[attr-defined]
-        if record.plan_name == plan_name and record.command in ("run", "apply"):
-            return str(record.id)
-    return None
+def _latest_applied(store: EvidenceStore, plan_name: str) -> str | None:
+    found = store.find_runs(commands=("run", "apply"), plan_name=plan_name, limit=1)
+    return found[0].id if found else None
 
 
 def _confirm(terminal: Terminal) -> Confirm | None:

@@ -39,7 +39,7 @@ async def run(call: ProbeCall, ctx: ProbeContext, attempt: int = 1) -> Observati
 def _observation(
     call: ProbeCall, verdict: Verdict, started: datetime, attempt: int, *, error: bool = False
 ) -> Observation:
-    params: Any = secrets.mask_data(call.params_dict())
+    params: Any = secrets.mask_data(call.params_dict)
     return Observation(
         probe=call.kind,
         name=secrets.mask(call.name),

@@ -28,10 +28,6 @@ class Manifest:
         return str((self.obj.get("metadata") or {}).get("name", ""))
 
 
-def files(paths: list[str], base_dir: Path) -> list[Path]:
-    return manifest_files.files(paths, base_dir)
-
-
 def load(paths: list[str], base_dir: Path, inputs: dict[str, Any] | None = None) -> list[Manifest]:
     """Every object in ``paths``, ordered for applying."""
     from ruamel.yaml import YAML
@@ -41,7 +37,7 @@ def load(paths: list[str], base_dir: Path, inputs: dict[str, Any] | None = None)
     from phasegate.plan import yamltext
 
     manifests: list[Manifest] = []
-    for file in files(paths, base_dir):
+    for file in manifest_files.files(paths, base_dir):
         try:
             documents = list(YAML(typ="safe").load_all(file.read_text(encoding="utf-8")))
         except YAMLError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from phasegate.durations import parse_duration
@@ -23,7 +24,9 @@ class ProbeCall:
     max_interval: float | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
+    @cached_property
     def params_dict(self) -> dict[str, Any]:
+        """The parameters as given, as plain data (asked on every attempt: computed once)."""
         return self.params.model_dump(mode="json", by_alias=True, exclude_defaults=True)
 
 
