@@ -42,6 +42,8 @@ class ProbeSpec(Generic[P]):
     check: Callable[[P, ProbeContext], Awaitable[Verdict]]
     summary: str
     default_interval: float = 2.0
+    # Asks a Kubernetes API server: the run must resolve (and pin) a cluster first.
+    needs_cluster: bool = False
     # Event-driven waiting: returns True when the system reports a change after the
     # observation whose ``data`` it is given, False when the watch ended without one (expired,
     # dropped, budget spent); either way the gate asks again.

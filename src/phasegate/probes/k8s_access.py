@@ -9,7 +9,8 @@ from pydantic import Field
 from phasegate.kube import connections
 from phasegate.kube.client import raise_for_status
 from phasegate.observation import Verdict
-from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
+from phasegate.probes.base import ProbeContext, ProbeParams
+from phasegate.probes.k8s_common import cluster_probe
 
 
 class CanIParams(ProbeParams):
@@ -71,5 +72,5 @@ def _subject(subject: str) -> dict[str, Any]:
     return {"user": subject, "groups": ["system:authenticated"]}
 
 
-PROBES = [ProbeSpec("k8s.can_i", CanIParams, check_can_i,
+PROBES = [cluster_probe("k8s.can_i", CanIParams, check_can_i,
                     "an access review: may we (or a ServiceAccount) do this?")]

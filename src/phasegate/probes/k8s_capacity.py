@@ -8,7 +8,8 @@ from pydantic import Field, WithJsonSchema, field_validator
 
 from phasegate.kube import connections, quantity
 from phasegate.observation import Verdict
-from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
+from phasegate.probes.base import ProbeContext, ProbeParams
+from phasegate.probes.k8s_common import cluster_probe
 
 
 class QuotaParams(ProbeParams):
@@ -109,8 +110,8 @@ async def _others(client: Any, which: str) -> str:
 
 
 PROBES = [
-    ProbeSpec("k8s.quota", QuotaParams, check_quota,
+    cluster_probe("k8s.quota", QuotaParams, check_quota,
               "a namespace's ResourceQuotas have headroom for given requests"),
-    ProbeSpec("k8s.storage_class", ClassParams, check_storage_class, "a StorageClass exists"),
-    ProbeSpec("k8s.ingress_class", ClassParams, check_ingress_class, "an IngressClass exists"),
+    cluster_probe("k8s.storage_class", ClassParams, check_storage_class, "a StorageClass exists"),
+    cluster_probe("k8s.ingress_class", ClassParams, check_ingress_class, "an IngressClass exists"),
 ]

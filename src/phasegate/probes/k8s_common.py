@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from pydantic import Field
 
 from phasegate.kube import connections
 from phasegate.kube.client import KubeClient, Resource
-from phasegate.probes.base import ProbeContext, ProbeParams
+from phasegate.observation import Verdict
+from phasegate.probes.base import P, ProbeContext, ProbeParams, ProbeSpec
 
 
 class ObjectRef(ProbeParams):
@@ -27,3 +31,11 @@ async def resolve(params: ObjectRef, ctx: ProbeContext) -> tuple[KubeClient, Res
     resource = await client.find_kind(params.kind, params.api_version)
     namespace = connections.namespace_of(ctx, params.namespace) if resource.namespaced else None
     return client, resource, namespace
+
+
+def cluster_probe(
+    kind: str, params: type[P], check: Callable[[P, ProbeContext], Awaitable[Verdict]],
+    summary: str, **options: Any,
+) -> ProbeSpec[P]:
+    """A probe kind that asks the Kubernetes API: runs using it resolve and pin a cluster."""
+    return ProbeSpec(kind, params, check, summary, needs_cluster=True, **options)

@@ -8,7 +8,8 @@ from pydantic import Field, field_validator
 
 from phasegate.kube import connections, objects, waiting
 from phasegate.observation import Verdict
-from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
+from phasegate.probes.base import ProbeContext, ProbeParams
+from phasegate.probes.k8s_common import cluster_probe
 
 
 class ApiParams(ProbeParams):
@@ -68,8 +69,8 @@ async def check_crd(params: CrdParams, ctx: ProbeContext) -> Verdict:
 
 
 PROBES = [
-    ProbeSpec("k8s.api", ApiParams, check_api, "an API group/version/kind is served",
+    cluster_probe("k8s.api", ApiParams, check_api, "an API group/version/kind is served",
               default_interval=1.0),
-    ProbeSpec("k8s.crd", CrdParams, check_crd, "a CRD exists and is Established",
+    cluster_probe("k8s.crd", CrdParams, check_crd, "a CRD exists and is Established",
               wait=waiting.wait),
 ]

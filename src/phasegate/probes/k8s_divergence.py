@@ -20,7 +20,8 @@ from phasegate import fields
 from phasegate.kube import connections, manifests, quantity
 from phasegate.kube.client import Json, KubeClient
 from phasegate.observation import Verdict
-from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
+from phasegate.probes.base import ProbeContext, ProbeParams
+from phasegate.probes.k8s_common import cluster_probe
 
 POD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 
@@ -238,5 +239,5 @@ async def _load_balancers(client: KubeClient,
                        "(MetalLB, a cloud controller)") for m in wanted]
 
 
-PROBES = [ProbeSpec("k8s.divergence", DivergenceParams, check_divergence,
+PROBES = [cluster_probe("k8s.divergence", DivergenceParams, check_divergence,
                     "the plan's manifests against what the cluster provides; fails on HIGH")]

@@ -11,7 +11,8 @@ from phasegate import fields
 from phasegate.errors import ActionError
 from phasegate.kube import apply, connections, manifests
 from phasegate.observation import Verdict
-from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
+from phasegate.probes.base import ProbeContext, ProbeParams
+from phasegate.probes.k8s_common import cluster_probe
 
 
 class DryRunParams(ProbeParams):
@@ -52,5 +53,5 @@ async def check_dry_run(params: DryRunParams, ctx: ProbeContext) -> Verdict:
     return Verdict(passed, expected, observed, detail=detail, data=data)
 
 
-PROBES = [ProbeSpec("k8s.dry_run", DryRunParams, check_dry_run,
+PROBES = [cluster_probe("k8s.dry_run", DryRunParams, check_dry_run,
                     "server-side apply dry-run: accepted, or the API's refusal; warnings kept")]

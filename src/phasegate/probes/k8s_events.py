@@ -10,7 +10,8 @@ from pydantic import Field
 from phasegate import fields
 from phasegate.kube import connections
 from phasegate.observation import Verdict
-from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
+from phasegate.probes.base import ProbeContext, ProbeParams
+from phasegate.probes.k8s_common import cluster_probe
 
 
 class EventsParams(ProbeParams):
@@ -70,5 +71,5 @@ def _when(event: dict[str, Any]) -> datetime | None:
     return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
 
 
-PROBES = [ProbeSpec("k8s.events", EventsParams, check_events,
+PROBES = [cluster_probe("k8s.events", EventsParams, check_events,
                     "no Warning events with given reasons (since the phase began, or a window)")]

@@ -8,8 +8,8 @@ from pydantic import Field
 
 from phasegate.kube import diagnostics, objects, waiting
 from phasegate.observation import Verdict
-from phasegate.probes.base import ProbeContext, ProbeSpec
-from phasegate.probes.k8s_common import ObjectRef, resolve
+from phasegate.probes.base import ProbeContext
+from phasegate.probes.k8s_common import ObjectRef, cluster_probe, resolve
 
 
 async def check_exists(params: ObjectRef, ctx: ProbeContext) -> Verdict:
@@ -78,11 +78,11 @@ async def check_condition(params: ConditionParams, ctx: ProbeContext) -> Verdict
 
 
 PROBES = [
-    ProbeSpec("k8s.exists", ObjectRef, check_exists, "an object exists",
+    cluster_probe("k8s.exists", ObjectRef, check_exists, "an object exists",
               wait=waiting.wait, diagnose=diagnostics.for_object),
-    ProbeSpec("k8s.absent", ObjectRef, check_absent, "an object does not exist (or is gone)",
+    cluster_probe("k8s.absent", ObjectRef, check_absent, "an object does not exist (or is gone)",
               wait=waiting.wait, diagnose=diagnostics.for_object),
-    ProbeSpec("k8s.condition", ConditionParams, check_condition,
+    cluster_probe("k8s.condition", ConditionParams, check_condition,
               "an object's condition has a status (and reason), for its current generation",
               wait=waiting.wait, diagnose=diagnostics.for_object),
 ]

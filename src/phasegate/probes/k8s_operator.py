@@ -9,7 +9,8 @@ from pydantic import Field, model_validator
 
 from phasegate.kube import connections, diagnostics, objects, waiting
 from phasegate.observation import Verdict
-from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
+from phasegate.probes.base import ProbeContext, ProbeParams
+from phasegate.probes.k8s_common import ObjectRef, cluster_probe
 
 
 class OperatorParams(ProbeParams):
@@ -57,13 +58,11 @@ async def check_operator(params: OperatorParams, ctx: ProbeContext) -> Verdict:
 async def _diagnose(params: OperatorParams, ctx: ProbeContext) -> str:
     if params.deployment is None:
         return ""
-    from phasegate.probes.k8s_common import ObjectRef
-
     ref = ObjectRef.model_validate({"kind": "Deployment", "name": params.deployment,
                                     "namespace": params.namespace})
     return await diagnostics.for_object(ref, ctx)
 
 
-PROBES = [ProbeSpec("k8s.operator", OperatorParams, check_operator,
+PROBES = [cluster_probe("k8s.operator", OperatorParams, check_operator,
                     "an operator's Deployment is Available, or its OLM CSV Succeeded",
                     wait=waiting.wait, diagnose=_diagnose)]

@@ -14,7 +14,8 @@ from pydantic import Field
 from phasegate.kube import connections
 from phasegate.observation import Verdict
 from phasegate.probes import tcp, tls
-from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
+from phasegate.probes.base import ProbeContext, ProbeParams
+from phasegate.probes.k8s_common import cluster_probe
 
 
 class SecretCertParams(ProbeParams):
@@ -88,5 +89,5 @@ async def _served_fingerprint(endpoint: str) -> str:
     return seen.certificate.sha256
 
 
-PROBES = [ProbeSpec("k8s.secret_cert", SecretCertParams, check_secret_cert,
+PROBES = [cluster_probe("k8s.secret_cert", SecretCertParams, check_secret_cert,
                     "the certificate in a kubernetes.io/tls Secret, and whether it is served")]

@@ -10,7 +10,8 @@ from pydantic import Field, field_validator
 from phasegate.kube import connections, diagnostics, objects, waiting
 from phasegate.kube.client import Json, KubeClient
 from phasegate.observation import Verdict
-from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
+from phasegate.probes.base import ProbeContext, ProbeParams
+from phasegate.probes.k8s_common import cluster_probe
 
 FATAL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff",
                            "CreateContainerConfigError", "InvalidImageName",
@@ -168,10 +169,10 @@ async def _diagnose_pods(params: PodsParams, ctx: ProbeContext) -> str:
 
 
 PROBES = [
-    ProbeSpec("k8s.rollout", RolloutParams, check_rollout,
+    cluster_probe("k8s.rollout", RolloutParams, check_rollout,
               "a Deployment/StatefulSet/DaemonSet is rolled out (kubectl rollout status)",
               wait=waiting.wait, diagnose=diagnostics.for_object),
-    ProbeSpec("k8s.pods", PodsParams, check_pods,
+    cluster_probe("k8s.pods", PodsParams, check_pods,
               "pods matching a selector are Ready; fails fast on pull errors and crash loops",
               wait=waiting.wait, diagnose=_diagnose_pods),
 ]

@@ -12,8 +12,6 @@ from phasegate.plan.model import Target
 from phasegate.plan.probe_call import ProbeCall
 from phasegate.probes.base import ProbeContext
 
-OFFLINE = frozenset({"k8s.schema"})  # Kubernetes probes that need no cluster
-
 
 @dataclass(frozen=True)
 class Resolved:
@@ -37,9 +35,7 @@ async def resolve(
     chosen = kube_target.choose(target.context, target.kubeconfig, base_dir, context, kubeconfig,
                                 target.namespace)
     extras: dict[str, Any] = {"inputs": inputs or {}}
-    needs_kube = needs_kube or any(
-        call.kind.startswith("k8s.") and call.kind not in OFFLINE for call in calls
-    )
+    needs_kube = needs_kube or any(_needs_cluster(call) for call in calls)
     if chosen is None:
         if needs_kube:
             raise TargetError(
@@ -56,3 +52,10 @@ async def release() -> None:
     from phasegate.kube import connections
 
     await connections.close_all()
+
+
+def _needs_cluster(call: ProbeCall) -> bool:
+    from phasegate.probes import registry
+
+    spec = registry.get(call.kind)
+    return spec is not None and spec.needs_cluster
