@@ -27,7 +27,7 @@ def issued(tmp_path: Path) -> tuple[pki.Issued, pki.Issued]:
 @pytest.fixture
 def endpoint(issued: tuple[pki.Issued, pki.Issued]) -> Iterator[str]:
     """A TLS server that serves the new certificate."""
-    server = tls_servers.serve(tls_servers.server_context(issued[0]))
+    server = tls_servers.serve(issued[0].server_context())
     yield f"127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()

@@ -39,13 +39,13 @@ def sni_server(registry_pki: RegistryPKI, tmp_path_factory: pytest.TempPathFacto
     named = registry_pki.ca.issue(directory, "named", ["registry.local", "*.apps.local"],
                                   days=10, rsa_bits=2048)
 
-    by_name = tls_servers.server_context(named)
+    by_name = named.server_context()
 
     def choose(sock: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
         if name == "registry.local":
             sock.context = by_name
 
-    context = tls_servers.server_context(default)
+    context = default.server_context()
     context.sni_callback = choose  # type: ignore[assignment]
     server = tls_servers.serve(context)
     yield SniServer(server.server_address[1], registry_pki.ca.pem)
