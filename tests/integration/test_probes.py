@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,16 @@ def test_http_mismatches_are_reported_as_observed(http_service: HttpService) -> 
 def test_http_closed_port_is_connection_refused(closed_port: int) -> None:
     seen = ask({"http": {"url": f"http://127.0.0.1:{closed_port}/health"}})
     assert (seen.passed, seen.observed) == (False, "connection refused")
+
+
+def test_http_timeout_bounds_the_whole_request(http_service: HttpService) -> None:
+    # headers after 1 s, then a byte a second: no single read waits 2 s, the request takes 11
+    started = time.monotonic()
+    seen = ask({"http": {"url": f"{http_service.url}/slow", "timeout": "2s"}})
+    elapsed = time.monotonic() - started
+    assert not seen.passed
+    assert seen.observed == "timed out after 2 s"
+    assert elapsed < 3.5
 
 
 def test_tcp_open_and_closed(http_service: HttpService, closed_port: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import ssl
@@ -66,12 +67,16 @@ async def check(params: HttpParams, ctx: ProbeContext) -> Verdict:
     if params.ca and params.verify:
         verify = ssl.create_default_context(cafile=str(ctx.base_dir / params.ca))
     try:
-        async with httpx.AsyncClient(
+        # httpx's timeout bounds each read, not the request: a server trickling a byte a
+        # second would never trip it, so the whole exchange runs under one deadline.
+        async with asyncio.timeout(params.timeout), httpx.AsyncClient(
             verify=verify, timeout=params.timeout, follow_redirects=params.follow_redirects
         ) as client:
             response = await client.request(
                 params.method, params.url, headers=params.headers, content=params.data
             )
+    except TimeoutError:
+        return Verdict(False, expected, f"timed out after {params.timeout:g} s")
     except httpx.HTTPError as exc:
         return Verdict(False, expected, describe_transport_error(exc))
     body = response.text
