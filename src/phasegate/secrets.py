@@ -4,16 +4,30 @@ Secret values are registered once, at the source (``${env:...}`` inputs, fields 
 secret, credentials); every writer of text (store, logs, reports, error output) passes
 its text through :func:`mask`. Encoded forms are masked too, because captured command
 output often carries a token base64- or JSON-encoded.
+
+Credentials written into a URL (a userinfo password, ``token=``, ``sig=``,
+``X-Amz-Signature=``, ``api_key=`` … query parameters) are secrets because of where they
+stand, whoever wrote them: :func:`register_url` registers them where a URL comes in, and
+:func:`mask` also blanks them in any URL it meets that was never registered (a redirect
+to a presigned URL, a URL in command output).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
+from urllib.parse import unquote
 
 MASK = "******"
 _MIN_LENGTH = 4  # masking "a" or "on" would shred ordinary text and reveal nothing
+
+_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@?#]*:)([^/\s@?#]+)(@)", re.IGNORECASE)
+_CREDENTIAL_NAME = (r"[\w.-]*(?:token|secret|passw(?:or)?d|pwd|signature|api[-_]?key|apikey"
+                    r"|private[-_]?key)[\w.-]*|sig|key|auth")
+_QUERY_CREDENTIAL = re.compile(
+    rf"([?&](?:{_CREDENTIAL_NAME})=)([^&#\s\"'<>]+)", re.IGNORECASE)
 
 _lock = threading.Lock()
 _forms: set[str] = set()
@@ -45,9 +59,29 @@ def register(value: str | None) -> None:
         _forms.update(_encoded_forms(value))
 
 
+def url_credentials(url: str) -> list[str]:
+    """The credentials written into ``url``: its userinfo password, credential parameters."""
+    found = [match.group(2) for match in _USERINFO.finditer(url)]
+    found += [match.group(2) for match in _QUERY_CREDENTIAL.finditer(url)]
+    return found
+
+
+def register_url(url: str) -> None:
+    """Treat the credentials in ``url`` as secrets, as written and percent-decoded."""
+    for value in url_credentials(url):
+        register(value)
+        register(unquote(value))
+
+
 def mask(text: str) -> str:
-    """Return ``text`` with every known secret, in every known encoding, replaced."""
-    if not _forms or not text:
+    """Return ``text`` with every known secret, in every known encoding, replaced, and the
+    credentials of every URL in it blanked."""
+    if not text:
+        return text
+    if "@" in text or "=" in text:
+        text = _USERINFO.sub(rf"\g<1>{MASK}\g<3>", text)
+        text = _QUERY_CREDENTIAL.sub(rf"\g<1>{MASK}", text)
+    if not _forms:
         return text
     with _lock:
         forms = sorted(_forms, key=len, reverse=True)

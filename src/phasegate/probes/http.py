@@ -37,6 +37,12 @@ class HttpParams(ProbeParams):
     timeout: fields.Seconds = Field(10.0, description="seconds for the whole request")
     follow_redirects: bool = False
 
+    @field_validator("url")
+    @classmethod
+    def _register_url_credentials(cls, value: str) -> str:
+        secrets.register_url(value)
+        return value
+
     @field_validator("headers")
     @classmethod
     def _register_secret_headers(cls, value: dict[str, str]) -> dict[str, str]:
