@@ -197,3 +197,38 @@ def test_markdown_evidence_shows_step_details_and_no_empty_tables(tmp_path: Path
     text = reports.render(store.load(run), "md")
     assert "StatefulSet shop/db created, Service shop/db created" in text
     assert "| check | result" not in text
+
+
+def _alias_bomb(indent: str = "") -> str:
+    """Nine levels of nine aliases: 9**9 (387 million) strings once expanded."""
+    lines = [f'{indent}a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, 10):
+        lines.append(f"{indent}a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_yaml_alias_bomb_in_a_plan_is_refused_with_its_place(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: bomb}\n"
+                    "x-bomb:\n" + _alias_bomb("  "))
+    result = phasegate("check", str(plan), "--store", str(tmp_path / "e.db"), timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert f"{plan}:14:" in result.stderr  # the outermost anchor, &a9
+    assert "alias" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) <= 3
+
+
+def test_a_yaml_alias_bomb_in_a_task_file_is_refused_with_its_place(tmp_path: Path) -> None:
+    backlog = tmp_path / "tasks" / "backlog"
+    backlog.mkdir(parents=True)
+    task = backlog / "OPS-1-bomb.md"
+    task.write_text("---\nid: OPS-1\ntitle: bomb\npriority: high\ncreated: 2026-11-20\n"
+                    + _alias_bomb() + "criteria:\n  - text: x\n    verify: attest\n---\n")
+    result = phasegate("tasks", "list", "--dir", str(tmp_path / "tasks"), "--store",
+                       str(tmp_path / "e.db"), timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert f"{task}:15" in result.stderr  # the line of &a9 in the file, '---' counted
+    assert "alias" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) <= 3

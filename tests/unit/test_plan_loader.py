@@ -118,3 +118,18 @@ def test_env_values_become_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     loads_plan(HEADER + "validate:\n  - http: {url: 'http://x/?t=${env:PG_TEST_TOKEN}'}\n")
     assert "tok-123456789" not in secrets.mask("url http://x/?t=tok-123456789")
     secrets.forget_all()
+
+
+def test_ordinary_aliases_still_load() -> None:
+    first = "  - name: p0\n    apply: p0.yaml\n    gate: &health\n      - http: {url: 'http://x/'}\n"
+    rest = "".join(f"  - {{name: p{i}, apply: p{i}.yaml, gate: *health}}\n" for i in range(1, 200))
+    plan = loads_plan(HEADER + "phases:\n" + first + rest)
+    assert len(plan.phases) == 200
+
+
+def test_an_alias_bomb_is_refused_at_its_anchor() -> None:
+    levels = ["a0: &a0 [" + ", ".join(["lol"] * 9) + "]"]
+    levels += [f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 9) + "]" for n in range(1, 9)]
+    error = error_of(HEADER + "\n".join(levels) + "\n")
+    assert (error.line, error.column) == (12, 5)  # at &a8
+    assert "anchor &a8 alone expands to 435,848,050" in error.message

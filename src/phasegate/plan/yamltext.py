@@ -7,6 +7,9 @@ from typing import Any
 
 from phasegate.errors import PlanError
 
+MAX_EXPANDED = 1_000_000  # values once aliases are copied out; a 10,000-probe plan has ~100,000
+ALIAS_RATIO = 10  # ... and any document may grow this many times through its aliases
+
 
 def parse(text: str, filename: str) -> Any:
     """Round-trip parse (positions kept); YAML errors become PlanErrors at their mark."""
@@ -17,7 +20,7 @@ def parse(text: str, filename: str) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # reused anchors are legal YAML; say nothing
-            return yaml.load(text)
+            tree = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -29,6 +32,73 @@ def parse(text: str, filename: str) -> Any:
         ) from None
     except YAMLError as exc:
         raise PlanError(f"YAML error: {_one_line(str(exc))}", file=filename) from None
+    _refuse_alias_bombs(tree, filename)
+    return tree
+
+
+def _refuse_alias_bombs(tree: Any, filename: str) -> None:
+    """Aliases are shared while parsed, but everything downstream (inputs, validation,
+    the store) copies them out: nine levels of nine aliases would become 387 million
+    strings. Refuse a document whose aliases multiply it beyond a sane size."""
+    written, sizes = _sizes(tree)
+    expanded = sizes.get(id(tree), 1)
+    if expanded <= max(MAX_EXPANDED, ALIAS_RATIO * written):
+        return
+    anchored = [node for node in _containers(tree) if _anchor(node)]
+    message = (f"YAML aliases expand this document to {expanded:,} values from {written:,} "
+               f"written (more than {MAX_EXPANDED:,}); refusing to expand it")
+    place = None
+    if anchored:
+        largest = max(anchored, key=lambda node: sizes[id(node)])
+        message += f": anchor &{_anchor(largest)} alone expands to {sizes[id(largest)]:,}"
+        place = _own_position(largest)
+    raise PlanError(message, file=filename, line=place[0] if place else None,
+                    column=place[1] if place else None)
+
+
+def _sizes(tree: Any) -> tuple[int, dict[int, int]]:
+    """Values as written, and each container's size once every alias is copied out.
+    Iterative and each container visited once: the bomb is never expanded to be measured."""
+    sizes: dict[int, int] = {}
+    written = 0
+    stack: list[tuple[Any, bool]] = [(tree, False)]
+    on_path: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in _children(node))
+            continue
+        if key in sizes or key in on_path:
+            continue  # shared (an alias), or recursive: the loader names recursion itself
+        on_path.add(key)
+        written += 1 + sum(1 for child in _children(node) if not isinstance(child, dict | list))
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if isinstance(child, dict | list))
+    return written, sizes
+
+
+def _containers(tree: Any) -> list[Any]:
+    seen: dict[int, Any] = {}
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict | list) and id(node) not in seen:
+            seen[id(node)] = node
+            stack.extend(_children(node))
+    return list(seen.values())
+
+
+def _children(node: Any) -> list[Any]:
+    if isinstance(node, dict):
+        return [*node.keys(), *node.values()]
+    return list(node) if isinstance(node, list) else []
+
+
+def _anchor(node: Any) -> str | None:
+    value = getattr(getattr(node, "anchor", None), "value", None)
+    return str(value) if value is not None else None
 
 
 def _one_line(text: str) -> str:
