@@ -232,3 +232,26 @@ def test_a_yaml_alias_bomb_in_a_task_file_is_refused_with_its_place(tmp_path: Pa
     assert "alias" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert len(result.stderr.strip().splitlines()) <= 3
+
+
+def test_two_checks_with_one_display_name_are_both_exported(tmp_path: Path) -> None:
+    """Two `file` probes on one path are named alike; the failing one must not vanish."""
+    (tmp_path / "values.yaml").write_text("replicas: 3\n")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: twins}\n"
+                    "assumptions:\n  probes:\n"
+                    "    - file: {path: values.yaml, markers: ['replicas:']}\n"
+                    "    - file: {path: values.yaml, markers: ['image:']}\n")
+    store = ["--store", str(tmp_path / "e.db")]
+    gate = phasegate("check", str(plan), *store)
+    assert gate.returncode == 1, gate.stderr
+    for fmt in ("md", "json", "junit"):
+        written = phasegate("evidence", "latest", "--format", fmt, "-o",
+                            str(tmp_path / f"evidence.{fmt}"), *store)
+        assert written.returncode == 0, written.stderr
+    facts = json.loads((tmp_path / "evidence.json").read_text())
+    assert sorted(c["passed"] for c in facts["steps"][0]["checks"]) == [False, True]
+    assert (facts["totals"]["passed"], facts["totals"]["failed"]) == (1, 1)
+    suite = ET.parse(tmp_path / "evidence.junit").getroot().find("testsuite")
+    assert suite is not None and (suite.get("tests"), suite.get("failures")) == ("2", "1")
+    assert "1 passed, 1 failed" in (tmp_path / "evidence.md").read_text()

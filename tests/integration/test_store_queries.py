@@ -64,3 +64,37 @@ def test_failures_are_final_attempts_and_bare_failed_steps(store: EvidenceStore)
                   ("phase 2: api · apply", None, "exceeded quota: count/deployments.apps=2")]
     assert mine[0].observation is not None and mine[0].observation.attempt == 2
     assert mine[0].run.plan_name == subject
+
+
+def probed(probe: str, name: str, params: dict[str, object], passed: bool, observed: str,
+           attempt: int = 1, fail_fast: bool = False) -> Observation:
+    now = datetime.now(UTC)
+    return Observation(probe, name, params, passed, "", observed, "", now, now, attempt,
+                       fail_fast=fail_fast)
+
+
+def test_failures_tell_apart_checks_that_share_a_name(store: EvidenceStore) -> None:
+    run = store.start_run("check", plan_name=f"T-{uuid.uuid4().hex[:6]}")
+    gate = store.start_step(run, "R", "assumptions")
+    store.record(run, gate, probed("file", "values.yaml", {"markers": ["image:"]}, False,
+                                   "missing marker 'image:'"))
+    store.record(run, gate, probed("file", "values.yaml", {"markers": ["replicas:"]}, True,
+                                   "all markers present"))
+    store.finish_step(gate, "failed")
+    store.finish_run(run, "failed")
+    mine = [f for f in store.failures() if f.run.id == run]
+    assert [f.observation.observed for f in mine if f.observation] == ["missing marker 'image:'"]
+
+
+def test_a_check_cut_short_by_another_failing_fast_is_not_a_failure(
+        store: EvidenceStore) -> None:
+    run = store.start_run("apply", plan_name=f"T-{uuid.uuid4().hex[:6]}")
+    gate = store.start_step(run, "I", "phase 1: api · gate")
+    store.record(run, gate, probed("k8s.rollout", "Deployment/api", {}, False,
+                                   "1 of 3 replicas updated"))
+    store.record(run, gate, probed("image", "api:1.4.2", {}, False, "tag not found",
+                                   fail_fast=True))
+    store.finish_step(gate, "failed")
+    store.finish_run(run, "failed")
+    mine = [f for f in store.failures() if f.run.id == run]
+    assert [f.observation.observed for f in mine if f.observation] == ["tag not found"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from phasegate import secrets
 from phasegate.observation import Observation
+from phasegate.store import checks
 from phasegate.store.records import RunBundle, StepRecord
 
 EXCERPT = 600
@@ -58,14 +60,10 @@ def _step(step: StepRecord) -> dict[str, Any]:
 
 def _checks(observations: tuple[Observation, ...]) -> list[dict[str, Any]]:
     """One check per probe: its last attempt decides, earlier attempts are kept as history."""
-    grouped: dict[str, list[Observation]] = {}
-    for observation in observations:
-        key = f"{observation.probe}\0{observation.name}"
-        grouped.setdefault(key, []).append(observation)
-    checks = []
-    for attempts in grouped.values():
-        last = attempts[-1]
-        checks.append(
+    found = []
+    for check in checks.of(observations):
+        first, last = check.first, check.last
+        found.append(
             {
                 "probe": last.probe,
                 "name": last.name,
@@ -73,21 +71,23 @@ def _checks(observations: tuple[Observation, ...]) -> list[dict[str, Any]]:
                 "passed": last.passed,
                 "error": last.error,
                 "fail_fast": last.fail_fast,
+                "stopped": check.stopped,
                 "expected": last.expected,
                 "observed": last.observed,
+                "data": secrets.mask_data(last.data),
                 "output": _excerpt(last.detail),
-                "started": attempts[0].started.isoformat(),
+                "started": first.started.isoformat(),
                 "finished": last.finished.isoformat(),
-                "duration": round((last.finished - attempts[0].started).total_seconds(), 3),
-                "attempts": len(attempts),
+                "duration": round((last.finished - first.started).total_seconds(), 3),
+                "attempts": len(check.attempts),
                 "history": [
                     {"attempt": o.attempt, "passed": o.passed, "observed": o.observed,
                      "at": o.finished.isoformat()}
-                    for o in attempts
+                    for o in check.attempts
                 ],
             }
         )
-    return checks
+    return found
 
 
 def _excerpt(text: str) -> str:

@@ -63,6 +63,9 @@ def _check_section(check: dict[str, Any]) -> list[str]:
     ]
     if check["error"]:
         lines.append("- **note:** phasegate could not decide (probe error)")
+    if check.get("stopped"):
+        lines.append("- **note:** still waiting when another check of this gate failed fast; "
+                     "its last answer is progress, not a cause")
     if check["output"]:
         fence = "~~~~" if "```" in check["output"] else "```"
         lines += ["", f"{fence}text", check["output"], fence]

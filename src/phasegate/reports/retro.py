@@ -17,6 +17,7 @@ from typing import Any
 
 from phasegate.observation import Observation
 from phasegate.reports import clock, signatures
+from phasegate.store import checks
 from phasegate.store.records import RunBundle, StepRecord
 
 PLAN_COMMANDS = ("run", "apply", "check", "validate", "tracer", "plan")
@@ -162,13 +163,9 @@ def _first_time(steps: tuple[StepRecord, ...]) -> list[StepRecord]:
 
 
 def _finals(step: StepRecord) -> list[tuple[Observation, int]]:
-    """The last attempt of each check in a step, with how many attempts it took."""
-    last: dict[str, Observation] = {}
-    count: dict[str, int] = {}
-    for observation in step.observations:
-        last[observation.name] = observation
-        count[observation.name] = count.get(observation.name, 0) + 1
-    return [(o, count[name]) for name, o in last.items()]
+    """The last attempt of each check in a step, with how many attempts it took; a check cut
+    short by another one failing fast is left out (its last answer is progress, no cause)."""
+    return [(c.last, len(c.attempts)) for c in checks.of(step.observations) if not c.stopped]
 
 
 def _failures(steps: tuple[StepRecord, ...]) -> list[dict[str, Any]]:
@@ -200,14 +197,11 @@ def _failures(steps: tuple[StepRecord, ...]) -> list[dict[str, Any]]:
 def _retries(steps: tuple[StepRecord, ...]) -> list[dict[str, Any]]:
     found = []
     for step in steps:
-        firsts: dict[str, Observation] = {}
-        for observation in step.observations:
-            firsts.setdefault(observation.name, observation)
-        for last, attempts in _finals(step):
-            if attempts > 1:
-                first = firsts[last.name]
+        for check in checks.of(step.observations):
+            first, last = check.first, check.last
+            if len(check.attempts) > 1:
                 found.append({"stage": step.stage, "step": step.name, "check": last.name,
-                              "attempts": attempts, "passed": last.passed,
+                              "attempts": len(check.attempts), "passed": last.passed,
                               "waited": round((last.finished - first.started).total_seconds(),
                                               3),
                               "first_observed": first.observed, "last_observed": last.observed})

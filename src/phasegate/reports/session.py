@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from phasegate.reports import clock, signatures
+from phasegate.store import checks
 from phasegate.store.records import RunBundle, StepRecord
 
 VERIFY = "tasks verify"
@@ -38,6 +40,7 @@ def collect(bundles: Sequence[RunBundle], since: datetime, until: datetime,
         "timeline": _timeline(bundles),
         "metrics": metrics,
         "critical_issues": issues,
+        "recommendations": _recommendations(issues),
         "blocked": (tasks or {}).get("blocked", []),
         "next": (tasks or {}).get("queue", [])[:NEXT],
         "backlog": (tasks or {}).get("tasks", []),
@@ -163,6 +166,7 @@ def _metrics(bundles: Sequence[RunBundle], processed: list[dict[str, Any]]) -> d
         "completions_refused": sum(1 for b in bundles if b.run.command == COMPLETE
                                    and b.run.status == "refused"),
         "gates": len(gates),
+        "gates_passed": sum(1 for s in gates if s.status == "passed"),
         "gates_passed_first_time": _first_time(bundles),
         "gates_failed": sum(1 for s in gates if s.status != "passed"),
         "rollbacks": sum(1 for b in bundles for s in b.steps if s.name.endswith("· rollback")),
@@ -186,7 +190,11 @@ def _attested_since_last_verify(bundles: Sequence[RunBundle]) -> int:
 
 
 def _issues(bundles: Sequence[RunBundle]) -> list[dict[str, Any]]:
-    """Each distinct failure, its evidence, and when and how it was resolved (if it was)."""
+    """Each distinct failure, its evidence, and when and how it was resolved (if it was).
+
+    An issue open across runs tells its latest cause (what is wrong now); the causes seen
+    before are kept in order as its history.
+    """
     open_issues: dict[tuple[str, str, str], dict[str, Any]] = {}
     found: list[dict[str, Any]] = []
     for bundle in bundles:
@@ -195,44 +203,83 @@ def _issues(bundles: Sequence[RunBundle]) -> list[dict[str, Any]]:
             continue
         subject = _subject(bundle)
         for step in bundle.steps:
-            for name, passed, at, probe, observed, detail in _outcomes(step):
-                key = (subject, step.name, name)
-                if not passed:
-                    if key in open_issues:
-                        open_issues[key]["recurrences"] += 1
-                        continue
-                    signature = signatures.classify(probe or signatures.step_kind(
-                        step.stage, step.name), observed)
-                    issue: dict[str, Any] = {
-                             "subject": subject, "step": step.name, "check": name or None,
-                             "probe": probe, "observed": observed, "evidence": detail,
-                             "first_seen": at.isoformat(), "run_id": run.id,
-                             "command": run.command, "signature": signature.key,
-                             "recommendation": signature.recommendation,
-                             "resolved": None, "resolved_by": None, "time_to_fix": None,
-                             "recurrences": 0}
-                    open_issues[key] = issue
-                    found.append(issue)
+            for outcome in _outcomes(step):
+                key = (subject, step.name, outcome.key)
+                if not outcome.passed:
+                    issue = open_issues.get(key)
+                    if issue is None:
+                        issue = {"subject": subject, "step": step.name,
+                                 "check": outcome.name or None, "first_seen": outcome.at,
+                                 "run_id": run.id, "command": run.command,
+                                 "first_observed": outcome.observed, "history": [],
+                                 "resolved": None, "resolved_by": None, "time_to_fix": None,
+                                 "recurrences": -1}
+                        open_issues[key] = issue
+                        found.append(issue)
+                    _seen(issue, outcome, step, run.id)
                 elif key in open_issues:
                     issue = open_issues.pop(key)
-                    issue["resolved"] = at.isoformat()
+                    issue["resolved"] = outcome.at.isoformat()
                     issue["resolved_by"] = f"{run.command} run {run.id}"
                     issue["time_to_fix"] = round(
-                        (at - datetime.fromisoformat(issue["first_seen"])).total_seconds(), 3)
+                        (outcome.at - issue["first_seen"]).total_seconds(), 3)
+    for issue in found:
+        issue["first_seen"] = issue["first_seen"].isoformat()
     return found
 
 
-def _outcomes(step: StepRecord) -> list[tuple[str, bool, datetime, str | None, str, str]]:
+def _seen(issue: dict[str, Any], outcome: _Outcome, step: StepRecord, run_id: str) -> None:
+    """Make ``outcome`` the issue's current cause; a changed cause goes into its history."""
+    issue["recurrences"] += 1
+    if not issue["history"] or issue["history"][-1]["observed"] != outcome.observed:
+        issue["history"].append({"at": outcome.at.isoformat(), "run_id": run_id,
+                                 "observed": outcome.observed})
+    signature = signatures.classify(
+        outcome.probe or signatures.step_kind(step.stage, step.name), outcome.observed)
+    issue.update({"probe": outcome.probe, "observed": outcome.observed,
+                  "evidence": outcome.detail, "last_seen": outcome.at.isoformat(),
+                  "last_run_id": run_id, "signature": signature.key,
+                  "recommendation": signature.recommendation})
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    key: str  # follows one check across runs (see phasegate.store.checks.keys)
+    name: str
+    passed: bool
+    at: datetime
+    probe: str | None
+    observed: str
+    detail: str
+
+
+def _outcomes(step: StepRecord) -> list[_Outcome]:
     if step.observations:
-        last: dict[str, Any] = {}
-        for observation in step.observations:
-            last[observation.name] = observation
-        return [(o.name, o.passed, o.finished, o.probe, o.observed, _excerpt(o.detail))
-                for o in last.values()]
+        found = checks.of(step.observations)
+        # a check cut short by another failing fast neither failed nor passed
+        return [_Outcome(key, c.last.name, c.last.passed, c.last.finished, c.last.probe,
+                         c.last.observed, _excerpt(c.last.detail))
+                for key, c in zip(checks.keys(found), found, strict=True) if not c.stopped]
     if step.status in ("passed", "failed", "error", "timed out"):
-        return [("", step.status == "passed", step.finished or step.started, None,
-                 step.detail, "")]
+        return [_Outcome("", "", step.status == "passed", step.finished or step.started, None,
+                         step.detail, "")]
     return []
+
+
+def _recommendations(issues: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per recommendation, however many issues lead to it."""
+    found: dict[str, dict[str, Any]] = {}
+    for issue in issues:
+        text = issue["recommendation"]
+        if not text:
+            continue
+        entry = found.setdefault(text, {"recommendation": text, "signatures": [],
+                                        "issues": 0, "open": 0})
+        if issue["signature"] not in entry["signatures"]:
+            entry["signatures"].append(issue["signature"])
+        entry["issues"] += 1
+        entry["open"] += 0 if issue["resolved"] else 1
+    return sorted(found.values(), key=lambda e: (-e["open"], -e["issues"]))
 
 
 def _summary(facts: dict[str, Any]) -> list[str]:
@@ -255,9 +302,8 @@ def _summary(facts: dict[str, Any]) -> list[str]:
                      f"of {m['criteria_total']} verified by probes, {m['criteria_attested']} "
                      f"attested (counted apart), {m['criteria_failing']} failing.")
     if m["gates"]:
-        lines.append(f"Gates: {m['gates_passed_first_time']} of {m['gates']} passed first time; "
-                     f"{m['gates_failed']} failed; {m['rollbacks']} rollback"
-                     f"{'s' if m['rollbacks'] != 1 else ''}.")
+        lines.append(f"Gates: {_gate_counts(m)}; {_first_time_words(m)}; {m['rollbacks']} "
+                     f"rollback{'s' if m['rollbacks'] != 1 else ''}.")
     lines.append(f"Issues: {len(issues)} found, {len(resolved)} resolved, "
                  f"{len(issues) - len(resolved)} still open.")
     if facts["blocked"]:
@@ -309,8 +355,9 @@ def markdown(facts: dict[str, Any]) -> str:
               f"- tasks completed: {m['tasks_completed']} of {m['tasks_processed']} processed "
               f"({m['completions_refused']} completion"
               f"{'s' if m['completions_refused'] != 1 else ''} refused)",
-              f"- gates passed first time: {m['gates_passed_first_time']} of {m['gates']}",
-              f"- gates failed: {m['gates_failed']}",
+              f"- gates: {_gate_counts(m)}",
+              f"- gates that passed without failing before in this window: "
+              f"{m['gates_passed_first_time']} (of {m['gates_passed']} passes)",
               f"- rollbacks: {m['rollbacks']}",
               "- time per stage: " + (", ".join(
                   f"{stage} {clock.span(seconds)}"
@@ -326,12 +373,21 @@ def markdown(facts: dict[str, Any]) -> str:
                   f"  - found {clock.stamp(_dt(issue['first_seen']))} in {issue['command']} run "
                   f"`{issue['run_id']}`" + (f", seen {issue['recurrences']} more time"
                                             f"{'s' if issue['recurrences'] != 1 else ''}"
-                                            if issue["recurrences"] else ""),
-                  f"  - {status}"]
-        if issue["recommendation"]:
-            lines.append(f"  - recommendation: {issue['recommendation']}")
+                                            if issue["recurrences"] else "")
+                  + (f", last {clock.stamp(_dt(issue['last_seen']))} in run "
+                     f"`{issue['last_run_id']}`" if issue["recurrences"] else "")]
+        if len(issue["history"]) > 1:
+            lines.append("  - causes over time: " + " → ".join(
+                f"{clock.stamp(_dt(h['at']))} “{_one_line(h['observed'])}”"
+                for h in issue["history"]))
+        lines.append(f"  - {status}")
     if not facts["critical_issues"]:
         lines.append("- none: nothing failed in this window")
+    if facts["recommendations"]:
+        lines += ["", "## Recommendations", ""]
+        lines += [f"- {r['recommendation']} ({_issue_count(r)}; "
+                  f"{', '.join(f'`{s}`' for s in r['signatures'])})"
+                  for r in facts["recommendations"]]
     lines += ["", "## Blocked tasks", ""]
     lines += [f"- {b['id']} — {b['title']}: waits for {', '.join(b['blockers'])}"
               for b in facts["blocked"]] or ["- none" if facts["tasks_directory"] else
@@ -355,6 +411,23 @@ def markdown(facts: dict[str, Any]) -> str:
     else:
         lines.append("- (no tasks directory given)")
     return "\n".join(lines) + "\n"
+
+
+def _gate_counts(m: dict[str, Any]) -> str:
+    return (f"{m['gates']} evaluation{'s' if m['gates'] != 1 else ''}, {m['gates_passed']} "
+            f"passed, {m['gates_failed']} failed")
+
+
+def _first_time_words(m: dict[str, Any]) -> str:
+    if not m["gates_passed"]:
+        return "none passed"
+    return (f"{m['gates_passed_first_time']} of the {m['gates_passed']} passes came without an "
+            "earlier failure of the same gate")
+
+
+def _issue_count(entry: dict[str, Any]) -> str:
+    issues = f"{entry['issues']} issue{'s' if entry['issues'] != 1 else ''}"
+    return f"{issues}, {entry['open']} open" if entry["open"] else f"{issues}, all resolved"
 
 
 def _event_word(event: dict[str, Any]) -> str:

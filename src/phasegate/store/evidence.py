@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from phasegate import secrets
 from phasegate.errors import StoreError
 from phasegate.observation import Observation
-from phasegate.store import database, tables
+from phasegate.store import checks, database, tables
 from phasegate.store.records import (
     ArtifactRecord,
     FailureRecord,
@@ -189,24 +189,22 @@ class EvidenceStore:
         """Every check whose last attempt in its step failed, and every step that failed
         without a check, oldest first: the raw material of retrospectives and patterns."""
         runs, steps, observations = tables.runs, tables.steps, tables.observations
-        last = (
-            select(func.max(observations.c.id).label("id"))
-            .group_by(observations.c.step_id, observations.c.name)
-            .subquery()
-        )
         window = []
         if since is not None:
             window.append(runs.c.started_at >= self._bound(since))
         if until is not None:
             window.append(runs.c.started_at <= self._bound(until))
-        checks = (
+        # every observation of a step that saw a failure: which failures are final, and which
+        # are causes rather than progress cut short, is decided per check, not in SQL
+        failed_steps = select(observations.c.step_id).where(observations.c.passed.is_(False))
+        checks_query = (
             select(observations, steps.c.stage.label("step_stage"),
                    steps.c.name.label("step_name"), steps.c.status.label("step_status"),
                    steps.c.detail.label("step_detail"))
-            .join(last, observations.c.id == last.c.id)
             .join(steps, steps.c.id == observations.c.step_id)
             .join(runs, runs.c.id == observations.c.run_id)
-            .where(observations.c.passed.is_(False), *window)
+            .where(observations.c.step_id.in_(failed_steps), *window)
+            .order_by(observations.c.id)
         )
         bare = (
             select(steps)
@@ -215,19 +213,25 @@ class EvidenceStore:
                    ~exists().where(and_(observations.c.step_id == steps.c.id)))
         )
         with self.engine.connect() as connection:
-            check_rows = connection.execute(checks).mappings().all()
+            observation_rows = connection.execute(checks_query).mappings().all()
             step_rows = connection.execute(bare).mappings().all()
-            run_ids = {row["run_id"] for row in [*check_rows, *step_rows]}
+            run_ids = {row["run_id"] for row in [*observation_rows, *step_rows]}
             run_rows = connection.execute(
                 select(runs).where(runs.c.id.in_(sorted(run_ids)))
             ).mappings().all() if run_ids else []
         by_id = {row["id"]: _run(row) for row in run_rows}
-        found = [
-            FailureRecord(by_id[row["run_id"]], row["step_stage"], row["step_name"],
-                          row["step_status"], _observation(row), row["step_detail"],
-                          _utc(row["finished_at"]) or _now())
-            for row in check_rows
-        ]
+        by_step: dict[int, list[Any]] = {}
+        for row in observation_rows:
+            by_step.setdefault(row["step_id"], []).append(row)
+        found = []
+        for rows in by_step.values():
+            step = rows[0]
+            for check in checks.of([_observation(row) for row in rows]):
+                if check.failed:
+                    found.append(FailureRecord(
+                        by_id[step["run_id"]], step["step_stage"], step["step_name"],
+                        step["step_status"], check.last, step["step_detail"],
+                        check.last.finished))
         found += [
             FailureRecord(by_id[row["run_id"]], row["stage"], row["name"], row["status"], None,
                           row["detail"], _utc(row["finished_at"] or row["started_at"]) or _now())
