@@ -255,3 +255,26 @@ def test_two_checks_with_one_display_name_are_both_exported(tmp_path: Path) -> N
     suite = ET.parse(tmp_path / "evidence.junit").getroot().find("testsuite")
     assert suite is not None and (suite.get("tests"), suite.get("failures")) == ("2", "1")
     assert "1 passed, 1 failed" in (tmp_path / "evidence.md").read_text()
+
+
+def test_json_evidence_carries_structured_data_and_matches_its_schema(
+        http_service: HttpService, tmp_path: Path) -> None:
+    import jsonschema
+
+    (tmp_path / "values.yaml").write_text("replicas: 3\n")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: data}\n"
+                    "assumptions:\n  probes:\n"
+                    "    - file: {path: values.yaml, markers: ['replicas:']}\n"
+                    f"    - http: {{url: '{http_service.url}/health', status: 200}}\n")
+    store = ["--store", str(tmp_path / "e.db")]
+    assert phasegate("check", str(plan), *store).returncode == 0
+    exported = phasegate("evidence", "latest", "--format", "json", *store)
+    assert exported.returncode == 0, exported.stderr
+    facts = json.loads(exported.stdout)
+    checks = {c["probe"]: c for c in facts["steps"][0]["checks"]}
+    assert checks["file"]["data"] == {"size": len("replicas: 3\n")}
+    assert checks["http"]["data"]["status"] == 200
+    schema = phasegate("schema", "--for", "evidence")
+    assert schema.returncode == 0, schema.stderr
+    jsonschema.Draft202012Validator(json.loads(schema.stdout)).validate(facts)

@@ -233,10 +233,11 @@ def schema(
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="write to this file")  # noqa: UP045
     ] = None,
-    kind: Annotated[str, typer.Option("--for", help="plan, or task (task front matter)")] = (
+    kind: Annotated[str, typer.Option(
+        "--for", help="plan, task (task front matter), or evidence (evidence -f json)")] = (
         "plan"),
 ) -> None:
-    """Print the JSON Schema of plan files, or of task front matter (for editors and CI)."""
+    """Print the JSON Schema of plan files, task front matter, or JSON evidence."""
     import json
 
     from phasegate.cli.output import Terminal
@@ -250,8 +251,12 @@ def schema(
         from phasegate.tasks.schema import task_schema
 
         document = task_schema()
+    elif kind == "evidence":
+        from phasegate.reports import schema as evidence
+
+        document = evidence.evidence_schema()
     else:
-        Terminal().abort(PlanError(f"--for {kind!r}: expected plan or task"))
+        Terminal().abort(PlanError(f"--for {kind!r}: expected plan, task or evidence"))
     text = json.dumps(document, indent=2) + "\n"
     if output is None:
         typer.echo(text, nl=False)
