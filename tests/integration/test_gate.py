@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 from http.server import ThreadingHTTPServer
@@ -11,6 +12,7 @@ from pathlib import Path
 from phasegate.engine import gate
 from phasegate.plan import probe_call
 from phasegate.probes.base import ProbeContext
+from phasegate.store import evidence
 from tests.fixtures.servers import _Handler
 
 
@@ -102,3 +104,52 @@ def test_a_probe_that_passed_early_must_still_hold_when_the_gate_passes(
     a_attempts = [o for o in result.observations if o.name == "A"]
     assert a_attempts[0].passed and not all(o.passed for o in a_attempts)
     assert a_attempts[-1].passed and result.finals[0].passed
+
+
+def test_store_writes_do_not_stall_the_event_loop(closed_port: int, tmp_path: Path) -> None:
+    # Another process writing the same store holds its write lock for 1.5 s (the store
+    # is documented to queue writers on a busy timeout). Waiting for it must not freeze
+    # the loop that serves watches and every other probe of the gate.
+    path = tmp_path / "e.db"
+    store = evidence.EvidenceStore(str(path))
+    run_id = store.start_run("check")
+    step_id = store.start_step(run_id, "R", "assumptions")
+    call = probe_call.build(
+        {"http": {"url": f"http://127.0.0.1:{closed_port}/health"}, "interval": "100ms"}
+    )
+    locked = threading.Event()
+
+    def other_writer() -> None:
+        connection = sqlite3.connect(path, timeout=60, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time.sleep(1.5)
+        connection.execute("COMMIT")
+        connection.close()
+
+    async def gate_beside_a_heartbeat() -> tuple[gate.GateResult, float]:
+        loop = asyncio.get_running_loop()
+        lags = [0.0]
+
+        async def heartbeat() -> None:
+            while True:
+                started = loop.time()
+                await asyncio.sleep(0.02)
+                lags.append(loop.time() - started - 0.02)
+
+        beating = asyncio.create_task(heartbeat())
+        result = await gate.evaluate([call], ProbeContext(), timeout=2.5,
+                                     on_observation=lambda o: store.record(run_id, step_id, o))
+        beating.cancel()
+        return result, max(lags)
+
+    holder = threading.Thread(target=other_writer)
+    holder.start()
+    locked.wait(5)
+    try:
+        result, worst_lag = asyncio.run(gate_beside_a_heartbeat())
+    finally:
+        holder.join()
+    assert worst_lag < 0.5, f"the event loop stalled for {worst_lag:.2f} s"
+    assert store.count_observations(run_id) == len(result.observations) >= 2
+    store.close()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -54,10 +55,14 @@ async def evaluate(
         call.name: "watch" if _watcher(call) else _interval(call) for call in calls
     }
 
-    def record(observation: Observation) -> None:
+    # on_observation writes to the store, which may wait seconds for another writer's lock;
+    # one writer thread keeps the loop (and every watch on it) free, and the order intact.
+    writer = ThreadPoolExecutor(1, "phasegate-record") if on_observation is not None else None
+
+    async def record(observation: Observation) -> None:
         observations.append(observation)
-        if on_observation is not None:
-            on_observation(observation)
+        if on_observation is not None and writer is not None:
+            await asyncio.get_running_loop().run_in_executor(writer, on_observation, observation)
 
     attempts = [0] * len(calls)
 
@@ -65,7 +70,7 @@ async def evaluate(
         attempts[index] += 1
         observation = await _attempt_within(calls[index], ctx, attempts[index], deadline,
                                             timeout > 0)
-        record(observation)
+        await record(observation)
         return observation
 
     async def until_passed(index: int) -> Observation:
@@ -82,6 +87,29 @@ async def evaluate(
                 return observation  # another probe failed fast: stop waiting on this one
             delay = min(delay * BACKOFF, call.max_interval or MAX_INTERVAL)
 
+    try:
+        finals = await _all_until_passed(calls, until_passed, once, deadline, timeout, stop)
+    finally:
+        if writer is not None:
+            writer.shutdown(wait=True)  # a write already begun finishes before the step does
+    return GateResult(
+        outcome=_outcome(finals, timeout > 0),
+        observations=tuple(observations),
+        finals=tuple(finals),
+        duration=time.monotonic() - started,
+        timeout=timeout,
+        intervals=intervals,
+    )
+
+
+async def _all_until_passed(
+    calls: Sequence[ProbeCall],
+    until_passed: Callable[[int], Awaitable[Observation]],
+    once: Callable[[int], Awaitable[Observation]],
+    deadline: float,
+    timeout: float,
+    stop: asyncio.Event,
+) -> list[Observation]:
     finals = list(await asyncio.gather(*(until_passed(i) for i in range(len(calls)))))
     # All passed, but not at the same moment: the gate holds only if those that passed
     # earlier still pass now (a pod Ready a minute ago may have restarted since).
@@ -97,14 +125,7 @@ async def evaluate(
         waited = await asyncio.gather(*(until_passed(i) for i in lapsed))
         for i, observation in zip(lapsed, waited, strict=True):
             finals[i] = observation
-    return GateResult(
-        outcome=_outcome(finals, timeout > 0),
-        observations=tuple(observations),
-        finals=tuple(finals),
-        duration=time.monotonic() - started,
-        timeout=timeout,
-        intervals=intervals,
-    )
+    return finals
 
 
 async def _pause(
