@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import stat
@@ -248,3 +249,25 @@ def test_credentials_never_reach_the_observation(
                    "wrong-password-here", _b64(registry.registry)):
         assert secret not in text
     assert "******" in text
+
+
+def _open_sockets() -> int:
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # the descriptor listdir itself used
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+    return count
+
+
+def test_registry_clients_are_closed_when_their_event_loop_ends(registry: Pushed) -> None:
+    # every probe run (CLI, Python API, a test's asyncio.run) ends its loop; a client left
+    # open keeps its connection, and its loop, alive for the life of the process
+    import gc
+
+    ask(basic(registry, "shop/api:1.4.2"))  # imports and one-time setup out of the count
+    gc.collect()
+    before = _open_sockets()
+    for _ in range(3):
+        assert ask(basic(registry, "shop/api:1.4.2")).passed
+    gc.collect()
+    assert _open_sockets() <= before

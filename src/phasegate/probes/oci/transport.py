@@ -16,6 +16,7 @@ import json
 import ssl
 import time
 import weakref
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,11 @@ _sessions = weakref.WeakKeyDictionary()
 
 
 def _session(target: Target) -> _Session:
-    per_loop = _sessions.setdefault(asyncio.get_running_loop(), {})
+    loop = asyncio.get_running_loop()
+    per_loop = _sessions.get(loop)
+    if per_loop is None:
+        per_loop = _sessions[loop] = {}
+        _close_with(loop)
     key = target.session_key()
     found = per_loop.get(key)
     if found is None:
@@ -152,6 +157,39 @@ async def close_all() -> None:
     """Close this event loop's clients (servers that outlive many probes call this)."""
     for session in _sessions.pop(asyncio.get_running_loop(), {}).values():
         await session.client.aclose()
+
+
+def _close_with(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the loop's clients when the loop ends, however it is run.
+
+    asyncio.run (and every runner built on it: the CLI, the Python API, a test) finalises
+    the loop's async generators before it closes the loop; a generator parked at its
+    ``yield`` is that hook. Without it the clients kept their connections, and through
+    them the loop itself, alive for the life of the process.
+    """
+
+    async def closer() -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await close_all()
+            _closers.pop(asyncio.get_running_loop(), None)
+
+    generator = closer()
+    _closers[loop] = generator  # the loop tracks it weakly: collected, it would close too soon
+    started = generator.__anext__()  # and from this call on, the loop tracks it
+    task = loop.create_task(_awaited(started))
+    _starting.add(task)
+    task.add_done_callback(_starting.discard)
+
+
+async def _awaited(step: Awaitable[None]) -> None:
+    await step
+
+
+_closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncIterator[None]]
+_closers = weakref.WeakKeyDictionary()
+_starting: set[asyncio.Task[None]] = set()
 
 
 async def request(
