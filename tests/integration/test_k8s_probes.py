@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 from phasegate.kube import apply, manifests
 from phasegate.kube.client import KubeClient
 from phasegate.sandbox import SandboxInfo, connect
+from phasegate.sandbox.api import wait_for
 from tests.integration.k8s_helpers import deployment, evaluate, with_client, write_yaml
 
 pytestmark = pytest.mark.cluster
@@ -208,3 +211,80 @@ def test_operator_deployment_available(
     (olm,) = evaluate(cluster, namespace, [{"k8s.operator": {"csv": "cnpg"}}]).finals
     assert available.passed and "Available=True" in available.observed
     assert not olm.passed and "OLM is not installed" in olm.observed
+
+
+def test_operator_deployment_status_must_describe_its_current_generation(
+    cluster: SandboxInfo, namespace: str, tmp_path: Path
+) -> None:
+    image = f"{cluster.registry}/shop/api:1.4.2"
+    apply_files(cluster, namespace, [write_yaml(tmp_path / "op.yaml",
+                                                deployment("operator", replicas=1, image=image))])
+    probe = [{"k8s.operator": {"deployment": "operator"}}]
+    (available,) = evaluate(cluster, namespace, probe, timeout=30).finals
+    assert available.passed, available.observed
+    # A controller that has not caught up yet (stopped here, for certain): the spec moves
+    # on to generation 2, the status still says Available=True for generation 1.
+    controller = cluster.pids["kube-controller-manager"]
+    os.kill(controller, signal.SIGSTOP)
+    try:
+        with connect(cluster) as api:
+            api.request("PATCH", f"/apis/apps/v1/namespaces/{namespace}/deployments/operator",
+                        {"spec": {"template": {"metadata": {"annotations": {"rev": "2"}}}}},
+                        content_type="application/merge-patch+json").raise_for_status()
+        (stale,) = evaluate(cluster, namespace, probe).finals
+    finally:
+        os.kill(controller, signal.SIGCONT)
+    assert not stale.passed
+    assert "status is of generation 1, the spec is at generation 2" in stale.observed
+    (caught_up,) = evaluate(cluster, namespace, probe, timeout=30).finals
+    assert caught_up.passed, caught_up.observed
+
+
+CSV_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "clusterserviceversions.operators.coreos.com"},
+    "spec": {
+        "group": "operators.coreos.com", "scope": "Namespaced",
+        "names": {"plural": "clusterserviceversions", "singular": "clusterserviceversion",
+                  "kind": "ClusterServiceVersion", "listKind": "ClusterServiceVersionList",
+                  "shortNames": ["csv"]},
+        "versions": [{"name": "v1alpha1", "served": True, "storage": True, "schema": {
+            "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}],
+    },
+}
+
+
+def _csv(name: str, phase: str, replaces: str | None = None) -> dict[str, object]:
+    spec: dict[str, object] = {"displayName": name}
+    if replaces:
+        spec["replaces"] = replaces
+    return {"apiVersion": "operators.coreos.com/v1alpha1", "kind": "ClusterServiceVersion",
+            "metadata": {"name": name}, "spec": spec, "status": {"phase": phase}}
+
+
+def test_operator_csv_is_the_current_one_of_that_operator(
+    cluster: SandboxInfo, namespace: str
+) -> None:
+    crd_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    csvs = f"/apis/operators.coreos.com/v1alpha1/namespaces/{namespace}/clusterserviceversions"
+    with connect(cluster) as api:
+        api.create(crd_path, CSV_CRD)
+        try:
+            wait_for("the CSV API", lambda: api.get(csvs) is not None, 30)
+            # listed by name: another operator sharing the prefix comes first, then the
+            # version being replaced, then the upgrade that is still installing
+            api.create(csvs, _csv("cnpg-barman-plugin.v0.1.0", "Succeeded"))
+            api.create(csvs, _csv("cnpg.v1.20.0", "Succeeded"))
+            api.create(csvs, _csv("cnpg.v1.21.0", "Installing", replaces="cnpg.v1.20.0"))
+            upgrading, old, plugin = evaluate(cluster, namespace, [
+                {"k8s.operator": {"csv": "cnpg"}},
+                {"k8s.operator": {"csv": "cnpg.v1.20.0"}},
+                {"k8s.operator": {"csv": "cnpg-barman-plugin"}},
+            ]).finals
+        finally:
+            api.request("DELETE", f"{crd_path}/clusterserviceversions.operators.coreos.com")
+            wait_for("the CSV API to go", lambda: api.get(csvs) is None, 60)
+    assert not upgrading.passed
+    assert upgrading.observed == "cnpg.v1.21.0: Installing"
+    assert old.passed and old.observed == "cnpg.v1.20.0: Succeeded"
+    assert plugin.passed and plugin.observed == "cnpg-barman-plugin.v0.1.0: Succeeded"

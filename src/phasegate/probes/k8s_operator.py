@@ -37,22 +37,52 @@ async def check_operator(params: OperatorParams, ctx: ProbeContext) -> Verdict:
         data: dict[str, Any] = {"watch": [listing.watch]}
         if not listing.items:
             return Verdict(False, "Available=True", "deployment not found", data=data)
-        available = objects.condition(listing.items[0], "Available")
-        observed = objects.describe_conditions(listing.items[0])
-        passed = available is not None and available.get("status") == "True"
-        return Verdict(passed, "Available=True", observed, data=data)
+        return _deployment_verdict(listing.items[0], data)
     csv_resource = await client.resource("operators.coreos.com/v1alpha1", "ClusterServiceVersion")
     if csv_resource is None:
         return Verdict(False, "phase Succeeded", "OLM is not installed (no ClusterServiceVersion "
                        "API)", fail_fast=True)
     listing = await objects.list_objects(client, csv_resource, namespace)
     data = {"watch": [listing.watch]}
-    matches = [i for i in listing.items if str(i["metadata"]["name"]).startswith(params.csv or "")]
-    if not matches:
+    current = _current_csvs(listing.items, params.csv or "")
+    if not current:
         return Verdict(False, "phase Succeeded", "no such ClusterServiceVersion", data=data)
-    phase = matches[0].get("status", {}).get("phase", "no phase yet")
-    return Verdict(phase == "Succeeded", "phase Succeeded",
-                   f"{matches[0]['metadata']['name']}: {phase}", data=data)
+    if len(current) > 1:
+        names = ", ".join(sorted(_name(i) for i in current))
+        return Verdict(False, "phase Succeeded", f"{len(current)} operators match "
+                       f"'{params.csv}' ({names}): name one", data=data)
+    phase = current[0].get("status", {}).get("phase", "no phase yet")
+    return Verdict(phase == "Succeeded", "phase Succeeded", f"{_name(current[0])}: {phase}",
+                   data=data)
+
+
+def _deployment_verdict(item: dict[str, Any], data: dict[str, Any]) -> Verdict:
+    observed = objects.describe_conditions(item)
+    generation = item.get("metadata", {}).get("generation")
+    seen = item.get("status", {}).get("observedGeneration")
+    if generation is not None and (seen is None or seen < generation):
+        # Available=True is about a spec the controller has seen; it says nothing of this one
+        return Verdict(False, "Available=True", f"{observed}, but the status is of generation "
+                       f"{seen or 0}, the spec is at generation {generation}", data=data)
+    available = objects.condition(item, "Available")
+    passed = available is not None and available.get("status") == "True"
+    return Verdict(passed, "Available=True", observed, data=data)
+
+
+def _current_csvs(items: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]:
+    """The CSV named ``wanted``, else the newest of the operator it names: OLM names CSVs
+    '<package>.v<version>', so 'cnpg' means cnpg.v1.21.0, never cnpg-barman-plugin.v0.1.0;
+    and while an upgrade runs, the version being replaced is not the operator's state."""
+    exact = [i for i in items if _name(i) == wanted]
+    if exact:
+        return exact
+    matches = [i for i in items if _name(i).startswith(f"{wanted}.")]
+    replaced = {str(i.get("spec", {}).get("replaces")) for i in matches}
+    return [i for i in matches if _name(i) not in replaced]
+
+
+def _name(item: dict[str, Any]) -> str:
+    return str(item.get("metadata", {}).get("name"))
 
 
 async def _diagnose(params: OperatorParams, ctx: ProbeContext) -> str:
