@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -288,3 +289,29 @@ def test_operator_csv_is_the_current_one_of_that_operator(
     assert upgrading.observed == "cnpg.v1.21.0: Installing"
     assert old.passed and old.observed == "cnpg.v1.20.0: Succeeded"
     assert plugin.passed and plugin.observed == "cnpg-barman-plugin.v0.1.0: Succeeded"
+
+
+def test_events_probe_dates_a_recurring_warning_by_its_latest_occurrence(
+    cluster: SandboxInfo, namespace: str
+) -> None:
+    # An events.k8s.io/v1 series: first seen two hours ago, still recurring a second ago.
+    now = datetime.now(UTC)
+    first, latest = now - timedelta(hours=2), now - timedelta(seconds=1)
+    micro = "%Y-%m-%dT%H:%M:%S.%fZ"
+    event = {
+        "apiVersion": "events.k8s.io/v1", "kind": "Event",
+        "metadata": {"name": "api-backoff.1"},
+        "eventTime": first.strftime(micro), "type": "Warning", "reason": "BackOff",
+        "note": "Back-off restarting failed container app", "action": "Restarting",
+        "reportingController": "kubelet", "reportingInstance": "kwok-node-0",
+        "regarding": {"apiVersion": "v1", "kind": "Pod", "name": "api-0",
+                      "namespace": namespace},
+        "series": {"count": 42, "lastObservedTime": latest.strftime(micro)},
+    }
+    with connect(cluster) as api:
+        api.request("POST", f"/apis/events.k8s.io/v1/namespaces/{namespace}/events",
+                    event).raise_for_status()
+    (recent,) = evaluate(cluster, namespace, [
+        {"k8s.events": {"absent_reasons": ["BackOff"], "window": "5m"}}]).finals
+    assert not recent.passed
+    assert "BackOff on Pod api-0: Back-off restarting failed container app" in recent.observed

@@ -64,10 +64,20 @@ def _since(params: EventsParams, ctx: ProbeContext) -> datetime:
 
 
 def _when(event: dict[str, Any]) -> datetime | None:
-    text = event.get("lastTimestamp") or event.get("eventTime") or (
-        event.get("metadata") or {}).get("creationTimestamp")
-    if not text:
-        return None
+    """When the event last happened. An events.k8s.io series keeps its first occurrence in
+    eventTime and its latest in series.lastObservedTime; a warning that keeps recurring
+    must count as recent, however long ago it began."""
+    series = event.get("series") or {}
+    candidates = [series.get("lastObservedTime"), event.get("lastTimestamp"),
+                  event.get("eventTime")]
+    moments = [_parse(text) for text in candidates if text]
+    if moments:
+        return max(moments)
+    created = (event.get("metadata") or {}).get("creationTimestamp")
+    return _parse(created) if created else None
+
+
+def _parse(text: object) -> datetime:
     return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
 
 
