@@ -315,3 +315,26 @@ def test_events_probe_dates_a_recurring_warning_by_its_latest_occurrence(
         {"k8s.events": {"absent_reasons": ["BackOff"], "window": "5m"}}]).finals
     assert not recent.passed
     assert "BackOff on Pod api-0: Back-off restarting failed container app" in recent.observed
+
+
+def test_can_i_asks_about_cluster_scoped_resources_without_a_namespace(
+    cluster: SandboxInfo,
+) -> None:
+    # The restricted user may do anything inside its namespace (a RoleBinding), nothing
+    # outside: asked with that namespace attached, "list nodes" would wrongly be allowed.
+    questions = [
+        {"k8s.can_i": {"verb": "list", "resource": "nodes"}},
+        {"k8s.can_i": {"verb": "delete", "resource": "namespaces", "name": "default"}},
+        {"k8s.can_i": {"verb": "create", "resource": "clusterroles",
+                       "group": "rbac.authorization.k8s.io"}},
+        {"k8s.can_i": {"verb": "create", "resource": "pods"}},  # namespaced: still allowed
+    ]
+    home = cluster.restricted_namespace
+    *cluster_scoped, pods = evaluate(cluster, home, questions, restricted=True).finals
+    for seen in cluster_scoped:
+        assert seen.observed.startswith("denied"), (seen.name, seen.observed)
+    assert pods.observed.startswith("allowed")
+    with connect(cluster, "restricted") as api:  # what the answer must agree with
+        assert api.request("GET", "/api/v1/nodes").status_code == 403
+    admin = evaluate(cluster, home, questions)
+    assert all(o.observed.startswith("allowed") for o in admin.finals), admin.finals

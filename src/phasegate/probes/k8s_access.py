@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from phasegate.kube import connections
-from phasegate.kube.client import raise_for_status
+from phasegate.kube.client import KubeClient, raise_for_status
 from phasegate.observation import Verdict
 from phasegate.probes.base import ProbeContext, ProbeParams
 from phasegate.probes.k8s_common import cluster_probe
@@ -34,11 +34,13 @@ class CanIParams(ProbeParams):
 
 async def check_can_i(params: CanIParams, ctx: ProbeContext) -> Verdict:
     client = connections.client_for(ctx)
-    namespace = connections.namespace_of(ctx, params.namespace)
     attributes: dict[str, Any] = {
         "verb": params.verb, "resource": params.resource, "group": params.group,
-        "namespace": namespace,
     }
+    if not await _cluster_scoped(client, params.group, params.resource):
+        # a namespace on a cluster-scoped question lets a RoleBinding in that namespace
+        # answer it: "list nodes" came back allowed for a user who may not list nodes
+        attributes["namespace"] = connections.namespace_of(ctx, params.namespace)
     if params.subresource:
         attributes["subresource"] = params.subresource
     if params.name:
@@ -61,6 +63,16 @@ async def check_can_i(params: CanIParams, ctx: ProbeContext) -> Verdict:
         observed += f" ({why})"
     passed = allowed == (params.expect == "allowed")
     return Verdict(passed, params.expect, observed, data={"review": status})
+
+
+async def _cluster_scoped(client: KubeClient, group: str, resource: str) -> bool:
+    """Discovery says so; an unknown resource (or ``*``) is asked about in the namespace."""
+    versions = await client.group_versions(group) if group else ["v1"]
+    for version in versions:
+        for served in await client.resources(version):
+            if served.plural == resource:
+                return not served.namespaced
+    return False
 
 
 def _subject(subject: str) -> dict[str, Any]:
