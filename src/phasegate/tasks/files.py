@@ -271,16 +271,36 @@ def find(root: Path, task_id: str, tasks: list[Task] | None = None) -> Task:
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """Serialise read-modify-write of one task file between processes."""
+    """Serialise read-modify-write of one task file between processes.
+
+    The lock file is removed while still held, so a process that locked a file since
+    unlinked (or replaced) must notice: it holds the lock only once the file it locked is
+    the one at the path, and tries again otherwise. Unlinking after unlocking instead would
+    let a waiter hold the old file while a newcomer locks a new one: two holders.
+    """
     lock_path = path.parent / f".{path.name}.lock"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    while True:
+        lock = open(lock_path, "a")  # noqa: SIM115 - closed below, on every path
         try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            with contextlib.suppress(OSError):
-                lock_path.unlink()
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            held = os.fstat(lock.fileno())
+            try:
+                current = os.stat(lock_path)
+            except FileNotFoundError:
+                current = None
+            if current is not None and (current.st_dev, current.st_ino) == (
+                    held.st_dev, held.st_ino):
+                break
+        except BaseException:
+            lock.close()
+            raise
+        lock.close()  # locked a file no longer at the path: its holder removed it
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock_path.unlink()
+        lock.close()  # closing releases the lock, after the file left the path
 
 
 def write_atomic(path: Path, text: str) -> None:
