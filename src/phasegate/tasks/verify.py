@@ -132,7 +132,7 @@ async def verify(
     on_observation: Callable[[Observation], None] | None = None,
 ) -> Verification:
     """Ask every criterion's probe (concurrently), record it all, log it in the task file."""
-    from phasegate.workflow import recorded_gate, target
+    from phasegate.workflow import recorded_gate, stopping, target
 
     checks = build_checks(task, inputs or {})
     calls = [c for c in checks.values() if isinstance(c, ProbeCall)]
@@ -166,8 +166,11 @@ async def verify(
                 elif criterion.kind == model.ATTEST:
                     by_number[criterion.number] = _attestation(store, run_id, criterion,
                                                                known.get(criterion.key))
-        except BaseException:
-            store.finish_run(run_id, "interrupted")
+        except BaseException as exc:  # Ctrl-C is an interruption; anything else an error
+            status = stopping.status_of(exc)
+            # a verification is not resumed, it is run again: no "resume" hint here
+            store.finish_run(run_id, status, "interrupted" if status == "interrupted" else
+                             stopping.summary_of(exc, run_id))
             raise
     finally:
         await target.release()
