@@ -40,3 +40,42 @@ def test_an_error_during_verify_is_recorded_as_an_error_not_an_interruption(
             "select status, summary from runs where command = 'tasks verify'").fetchall()
     assert status == "error"
     assert "database or disk is full" in summary
+
+
+def smoke_plan(path: Path, marker: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (path.parent / "values.yaml").write_text("replicas: 3\n")
+    path.write_text("apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: smoke}\n"
+                    f"assumptions:\n  probes:\n    - file: {{path: values.yaml, markers: "
+                    f"['{marker}']}}\n")
+    return path
+
+
+def verify_json(tasks: Path, store: Path, task_id: str) -> dict[str, object]:
+    result = phasegate("tasks", "verify", task_id, "--dir", str(tasks), "--store", str(store),
+                       "--json")
+    assert result.returncode in (0, 1), result.stderr
+    document: dict[str, object] = json.loads(result.stdout)
+    return document
+
+
+def test_plan_run_reads_only_its_own_plan_and_the_command_asked(tmp_path: Path) -> None:
+    store, tasks = tmp_path / "e.db", tmp_path / "tasks"
+    real = smoke_plan(tmp_path / "plans" / "smoke.yaml", "image:")  # fails: no such marker
+    other = smoke_plan(tmp_path / "elsewhere" / "smoke.yaml", "replicas:")  # same name, passes
+    assert phasegate("check", str(real), "--store", str(store)).returncode == 1
+    assert phasegate("check", str(other), "--store", str(store)).returncode == 0
+    task_file(tasks, "active", "OPS-2",
+              "  - text: the smoke plan (plans/smoke.yaml) passed its check\n"
+              "    verify: {plan_run: {plan: smoke, command: check, file: plans/smoke.yaml}}\n"
+              "  - text: a plan named smoke passed its check\n"
+              "    verify: {plan_run: {plan: smoke, command: check}}\n"
+              "  - text: the smoke plan ran\n"
+              "    verify: {plan_run: {plan: smoke, file: elsewhere/smoke.yaml}}\n")
+    pinned, by_name, ran = verify_json(tasks, store, "OPS-2")["criteria"]  # type: ignore[misc]
+    assert pinned["status"] == "failed" and "(check) failed" in pinned["observed"]
+    assert by_name["status"] == "failed"
+    assert "2 plan files are named smoke" in by_name["observed"]
+    assert ran["status"] == "failed"  # a passed check is not a passed run
+    assert ran["observed"] == ("no finished run of plan smoke from elsewhere/smoke.yaml by "
+                               "phasegate run in this store")

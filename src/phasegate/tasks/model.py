@@ -57,7 +57,12 @@ class PlanRunParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     plan: str = Field(min_length=1, description="the plan's metadata.name")
-    command: Literal["run", "apply", "check", "validate", "any"] = "any"
+    file: str | None = Field(None, min_length=1, description="the plan file, relative to the "
+                             "project: only its runs count (needed when two plan files carry "
+                             "the same name)")
+    command: Literal["run", "apply", "check", "validate", "any"] = Field(
+        "run", description="the command whose run must have passed; any: run, apply, check "
+                           "or validate")
     within: Duration | None = Field(None, description="the run must have finished this "
                                                        "recently (24h, 30m)")
 

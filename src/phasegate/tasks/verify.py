@@ -30,7 +30,9 @@ from phasegate.tasks.model import Criterion, Task
 VERIFY = "tasks verify"
 ATTEST = "tasks attest"
 STAGE = "task"
-PLAN_COMMANDS = ("run", "apply", "check", "validate", "tracer", "plan")
+# what 'command: any' accepts: commands that ask the target (rendering a plan or running its
+# tracers alone proves nothing of the plan's state)
+PLAN_COMMANDS = ("run", "apply", "check", "validate")
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,8 @@ async def verify(
             for criterion in task.criteria:
                 check = checks.get(criterion.number)
                 if isinstance(check, model.PlanRunParams):
-                    by_number[criterion.number] = _plan_run(store, run_id, criterion, check)
+                    by_number[criterion.number] = _plan_run(store, run_id, criterion, check,
+                                                            base_dir(root))
                 elif criterion.kind == model.ATTEST:
                     by_number[criterion.number] = _attestation(store, run_id, criterion,
                                                                known.get(criterion.key))
@@ -210,25 +213,38 @@ def step_name(criterion: Criterion) -> str:
 
 
 def _plan_run(store: EvidenceStore, run_id: str, criterion: Criterion,
-              params: model.PlanRunParams) -> Result:
+              params: model.PlanRunParams, base: Path) -> Result:
     """"Plan run passed": the latest finished run of the plan, from the store."""
     step = store.start_step(run_id, STAGE, step_name(criterion))
     started = clock.now()
     commands = PLAN_COMMANDS if params.command == "any" else (params.command,)
-    runs = [r for r in store.find_runs(commands=commands, plan_name=params.plan, limit=20)
+    runs = [r for r in store.find_runs(commands=commands, plan_name=params.plan, limit=50)
             if r.finished is not None]
+    if params.file is not None:
+        wanted = (base / params.file).resolve()
+        runs = [r for r in runs if r.plan_path and Path(r.plan_path).resolve() == wanted]
     expected = f"the latest {'' if params.command == 'any' else params.command + ' '}run of " \
-               f"plan {params.plan} passed" + (
+               f"plan {params.plan}{f' ({params.file})' if params.file else ''} passed" + (
                    f", within {clock.span(params.within)}" if params.within else "")
+    sources = sorted({r.plan_path or "?" for r in runs})
+    data: dict[str, Any] = {}
     if not runs:
-        passed, observed = False, f"no finished run of plan {params.plan} in this store"
-        data: dict[str, Any] = {}
+        by = "" if params.command == "any" else f" by phasegate {params.command}"
+        passed, observed = False, (f"no finished run of plan {params.plan}"
+                                   f"{f' from {params.file}' if params.file else ''}{by} in "
+                                   "this store")
+    elif len(sources) > 1:
+        passed = False
+        observed = (f"{len(sources)} plan files are named {params.plan} "
+                    f"({', '.join(sources)}): say which with plan_run.file")
+        data = {"plan_files": sources}
     else:
         latest = runs[0]
         assert latest.finished is not None
         age = (started - latest.finished).total_seconds()
         data = {"run_id": latest.id, "command": latest.command, "status": latest.status,
-                "finished": latest.finished.isoformat()}
+                "finished": latest.finished.isoformat(), "plan_path": latest.plan_path,
+                "plan_hash": latest.plan_hash}
         if latest.status != "passed":
             passed = False
             observed = f"run {latest.id} ({latest.command}) {latest.status}: {latest.summary}"
