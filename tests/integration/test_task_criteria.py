@@ -79,3 +79,62 @@ def test_plan_run_reads_only_its_own_plan_and_the_command_asked(tmp_path: Path) 
     assert ran["status"] == "failed"  # a passed check is not a passed run
     assert ran["observed"] == ("no finished run of plan smoke from elsewhere/smoke.yaml by "
                                "phasegate run in this store")
+
+
+def seed_blocked(tmp_path: Path) -> Path:
+    """The seed case: four build criteria of TASK-006 wait on the investigation TASK-005."""
+    tasks = tmp_path / "tasks"
+    (tmp_path / "build.yaml").write_text("stage: ready\n")
+    task_file(tasks, "active", "TASK-005", "  - text: the cause is written down\n"
+                                           "    verify: attest\n")
+    ready = "".join(f"  - text: check {n} holds\n    verify: {{file: {{path: build.yaml, "
+                    f"markers: ['stage: ready']}}, name: check {n}}}\n" for n in range(1, 18))
+    waiting = "".join(f"  - text: build {n} is fixed\n    blocked_by: TASK-005\n"
+                      f"    verify: {{file: {{path: build.yaml, markers: ['fixed-{n}']}}, "
+                      f"name: build {n}}}\n" for n in range(1, 5))
+    task_file(tasks, "active", "TASK-006", ready + waiting)
+    return tasks
+
+
+def test_a_criterion_blocked_by_another_task_counts_as_blocked_not_failing(
+        tmp_path: Path) -> None:
+    import jsonschema
+    from ruamel.yaml import YAML
+
+    tasks, store = seed_blocked(tmp_path), tmp_path / "e.db"
+    result = phasegate("tasks", "verify", "TASK-006", "--dir", str(tasks), "--store",
+                       str(store), "--json")
+    assert result.returncode == 0, result.stdout + result.stderr  # nothing fails
+    document = json.loads(result.stdout)
+    assert document["summary"] == "17 of 21 criteria verified (81%), 4 blocked by TASK-005"
+    assert document["tally"]["blocked"] == 4 and document["tally"]["failing"] == 0
+    blocked = [c for c in document["criteria"] if c["status"] == "blocked"]
+    assert [c["n"] for c in blocked] == [18, 19, 20, 21]
+    assert all(c["blocked_by"] == ["TASK-005"] for c in blocked)
+    assert blocked[0]["observed"] == "marker 'fixed-1' missing"  # what the probe saw is kept
+
+    shown = json.loads(phasegate("tasks", "show", "TASK-006", "--dir", str(tasks), "--store",
+                                 str(store), "--json").stdout)
+    assert shown["tally"]["blocked"] == 4
+    session = json.loads(phasegate("report", "session", "--since", "1h", "--dir", str(tasks),
+                                   "--store", str(store), "--json").stdout)
+    assert session["critical_issues"] == []  # waiting on another task is no failure
+    assert session["metrics"]["gates_failed"] == 0
+
+    schema = json.loads(phasegate("schema", "--for", "task").stdout)
+    front = (tasks / "active" / "TASK-006-task.md").read_text().split("---\n")[1]
+    document = json.loads(json.dumps(YAML(typ="safe").load(front), default=str))  # dates
+    jsonschema.Draft202012Validator(schema).validate(document)
+
+
+def test_a_criterion_blocked_by_an_unknown_task_is_refused_at_its_place(
+        tmp_path: Path) -> None:
+    tasks = tmp_path / "tasks"
+    path = task_file(tasks, "active", "OPS-3", "  - text: waits\n    blocked_by: [OPS-9]\n"
+                                               "    verify: attest\n")
+    result = phasegate("tasks", "verify", "OPS-3", "--dir", str(tasks), "--store",
+                       str(tmp_path / "e.db"))
+    assert result.returncode == 2
+    message = " ".join(result.stderr.split())
+    assert f"{path}:8:" in message and "criteria[0].blocked_by[0]" in message
+    assert "OPS-9" in message

@@ -45,7 +45,8 @@ app = typer.Typer(
 _MARKS = {"passed": "[green]✔ verified[/]", "failed": "[red]✘ failed[/]",
           "error": "[red]✘ error[/]", "attested": "[cyan]✎ attested[/]",
           "needs attestation": "[yellow]… needs attestation[/]",
-          "never verified": "[yellow]… never verified[/]"}
+          "never verified": "[yellow]… never verified[/]",
+          "blocked": "[yellow]⏸ blocked[/]"}
 
 
 @app.callback()

@@ -22,7 +22,7 @@ from phasegate.store.records import FailureRecord
 
 PATTERNS = "PATTERNS.md"
 IMPROVEMENTS = "IMPROVEMENTS.md"
-SKIPPED_STATUSES = ("refused", "interrupted")
+SKIPPED_STATUSES = ("refused", "interrupted", "blocked")  # no cause of their own
 _ENTRY = re.compile(r"^## ((?:PAT|IMP)-\d+)\b")
 _FIELD = re.compile(r"^- (signature|status|key): `?([^`]*?)`?\s*$")
 _GENERATED = ("- signature:", "- seen:", "- where:", "- first seen:", "- last seen:",

@@ -171,7 +171,7 @@ def _finals(step: StepRecord) -> list[tuple[Observation, int]]:
 def _failures(steps: tuple[StepRecord, ...]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for step in steps:
-        if step.status in ("passed", "running", "attested"):
+        if step.status in ("passed", "running", "attested", "blocked"):
             continue
         failed = [(o, n) for o, n in _finals(step) if not o.passed]
         for observation, attempts in failed:

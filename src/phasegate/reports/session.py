@@ -22,6 +22,7 @@ VERIFY = "tasks verify"
 ATTEST = "tasks attest"
 START = "tasks start"
 COMPLETE = "tasks complete"
+BLOCKED = "blocked"
 TASK_COMMANDS = (VERIFY, ATTEST, START, COMPLETE)
 NEXT = 5
 
@@ -125,7 +126,8 @@ def _timeline(bundles: Sequence[RunBundle]) -> list[dict[str, Any]]:
 
 
 def _gate_steps(bundle: RunBundle) -> list[StepRecord]:
-    return [s for s in bundle.steps if s.observations]
+    """Steps that evaluated a gate; a criterion blocked by another task was not judged."""
+    return [s for s in bundle.steps if s.observations and s.status != BLOCKED]
 
 
 def _first_time(bundles: Sequence[RunBundle]) -> int:
@@ -139,7 +141,7 @@ def _first_time(bundles: Sequence[RunBundle]) -> int:
             key = (subject, step.stage, step.name)
             if step.observations and step.status == "passed" and key not in failed_before:
                 count += 1
-            if step.observations and step.status != "passed":
+            if step.observations and step.status not in ("passed", BLOCKED):
                 failed_before.add(key)
     return count
 
@@ -161,6 +163,7 @@ def _metrics(bundles: Sequence[RunBundle], processed: list[dict[str, Any]]) -> d
         "criteria_verified": sum(t["verified"] for t in tallies),
         "criteria_attested": sum(t["attested"] for t in tallies) + attested_now,
         "criteria_failing": sum(t["failing"] for t in tallies),
+        "criteria_blocked": sum(t.get("blocked", 0) for t in tallies),
         "tasks_processed": len(processed),
         "tasks_completed": sum(1 for p in processed if p["outcome"] == "completed"),
         "completions_refused": sum(1 for b in bundles if b.run.command == COMPLETE
@@ -254,6 +257,8 @@ class _Outcome:
 
 
 def _outcomes(step: StepRecord) -> list[_Outcome]:
+    if step.status == BLOCKED:  # waits for another task: neither a failure nor a pass
+        return []
     if step.observations:
         found = checks.of(step.observations)
         # a check cut short by another failing fast neither failed nor passed
@@ -300,7 +305,9 @@ def _summary(facts: dict[str, Any]) -> list[str]:
     if m["criteria_total"]:
         lines.append(f"Criteria at the last verification of each task: {m['criteria_verified']} "
                      f"of {m['criteria_total']} verified by probes, {m['criteria_attested']} "
-                     f"attested (counted apart), {m['criteria_failing']} failing.")
+                     f"attested (counted apart), {m['criteria_failing']} failing"
+                     + (f", {m['criteria_blocked']} blocked by another task"
+                        if m["criteria_blocked"] else "") + ".")
     if m["gates"]:
         lines.append(f"Gates: {_gate_counts(m)}; {_first_time_words(m)}; {m['rollbacks']} "
                      f"rollback{'s' if m['rollbacks'] != 1 else ''}.")
@@ -446,7 +453,8 @@ def _percent(task: dict[str, Any]) -> str:
 
 def _mark(status: str) -> str:
     return {"passed": "✅ verified", "failed": "❌ failed", "error": "❌ error",
-            "attested": "✍ attested", "needs attestation": "… needs attestation"}.get(
+            "attested": "✍ attested", "needs attestation": "… needs attestation",
+            BLOCKED: "⏸ blocked"}.get(
         status, status)
 
 

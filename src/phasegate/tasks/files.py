@@ -151,7 +151,8 @@ def _criterion(tree: Any, index: int, spec: model.CriterionSpec, filename: str) 
         mapping = verify
         kind = probe_kind(mapping, tree, where, filename)
         check_verify(mapping, {}, tree, where, filename, lenient=True)
-    return Criterion(index + 1, spec.text, kind, mapping, model.criterion_key(spec.text, verify))
+    return Criterion(index + 1, spec.text, kind, mapping, model.criterion_key(spec.text, verify),
+                     tuple(spec.blocked_by))
 
 
 def probe_kind(mapping: dict[str, Any], tree: Any, where: tuple[Any, ...], filename: str) -> str:

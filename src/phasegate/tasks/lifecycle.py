@@ -112,7 +112,10 @@ def refusals(task: Task, results: tuple[verify.Result, ...], window: float,
                 reasons.append(f"{label}: needs attestation (phasegate tasks attest {task.id} "
                                f"{c.number} --reason …)")
             continue
-        if result.status == "never verified" or result.at is None:
+        if result.status == model.BLOCKED:
+            reasons.append(f"{label}: blocked by {', '.join(result.blocked_by)} — "
+                           f"{result.observed}")
+        elif result.status == "never verified" or result.at is None:
             reasons.append(f"{label}: never verified (phasegate tasks verify {task.id})")
         elif result.status != "passed":
             reasons.append(f"{label}: {result.status} {clock.ago(result.at, moment)} — "

@@ -18,6 +18,7 @@ PRIORITIES = ("critical", "high", "medium", "low")
 FOLDERS = ("backlog", "active", "completed")
 STATUSES = ("backlog", "active", "blocked", "completed")
 ATTEST = "attest"
+BLOCKED = "blocked"  # a criterion's status while a task it waits for is not completed
 PLAN_RUN = "plan_run"  # "plan run passed": a criterion answered by a recorded plan run
 
 Priority = Literal["critical", "high", "medium", "low"]
@@ -34,6 +35,9 @@ class CriterionSpec(BaseModel):
     verify: dict[str, Any] | Literal["attest"] = Field(
         description="a probe ({tls: {...}}), {plan_run: {plan: NAME}}, or 'attest'"
     )
+    blocked_by: Ids = Field(default_factory=list, description="tasks this criterion waits "
+                            "for: while one is not completed, the criterion counts as "
+                            "blocked, not failing")
 
 
 class FrontMatter(BaseModel):
@@ -78,6 +82,7 @@ class Criterion:
     kind: str  # a probe kind, "plan_run" or "attest"
     verify: dict[str, Any] | None  # the mapping as written (None for attest)
     key: str  # identifies text + verify: evidence for an edited criterion no longer counts
+    blocked_by: tuple[str, ...] = ()  # task ids it waits for
 
     @property
     def attested_only(self) -> bool:

@@ -1,7 +1,8 @@
 """The priority queue: open tasks by priority, then age; blocked tasks with their blockers.
 
-A blocker is a task that is not completed. A ``blocked_by`` naming no task, or a cycle of
-``blocked_by``, is an error that names the file, the place and the cycle.
+A blocker is a task that is not completed. A ``blocked_by`` (of a task or of one of its
+criteria) naming no task, or a cycle of them, is an error that names the file, the place
+and the cycle.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ class Queue:
     blocked: tuple[Entry, ...]
     completed: tuple[Task, ...]
 
+    def open_blockers(self, ids: Sequence[str]) -> tuple[str, ...]:
+        """Those of ``ids`` that are not completed."""
+        done = {task.id for task in self.completed}
+        return tuple(i for i in ids if i not in done)
+
     def next(self) -> Entry | None:
         return self.ready[0] if self.ready else None
 
@@ -45,25 +51,34 @@ def order_key(task: Task) -> tuple[int, float, str]:
     return (task.rank, task.created.timestamp(), task.id)
 
 
+def _waits(task: Task) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every task id ``task`` waits for, with where it is written: the task's own
+    ``blocked_by`` first, then its criteria's (a task cannot complete before those)."""
+    found: list[tuple[tuple[str | int, ...], str]] = [
+        (("blocked_by", i), b) for i, b in enumerate(task.blocked_by)]
+    found += [(("criteria", c.number - 1, "blocked_by", i), b)
+              for c in task.criteria for i, b in enumerate(c.blocked_by)]
+    return found
+
+
 def build(tasks: Sequence[Task]) -> Queue:
     by_id = {task.id: task for task in tasks}
     for task in tasks:
-        for index, blocker in enumerate(task.blocked_by):
+        for where, blocker in _waits(task):
             if blocker not in by_id:
                 others = [i for i in by_id if i != task.id]
                 close = difflib.get_close_matches(blocker, others, n=1, cutoff=0.6)
                 tree = files.front_tree(task.path)
                 raise files.located(f"blocked by '{blocker}', which is no task in this "
-                                    "directory", tree, ("blocked_by", index), str(task.path),
+                                    "directory", tree, where, str(task.path),
                                     close[0] if close else None)
     cycle = find_cycle(tasks)
     if cycle:
         first = by_id[cycle[0]]
         tree = files.front_tree(first.path)
-        index = first.blocked_by.index(cycle[1])
+        where = next(w for w, blocker in _waits(first) if blocker == cycle[1])
         raise files.located("dependency cycle: " + " → ".join(cycle) + " (each waits for the "
-                            "next, so none can start)", tree, ("blocked_by", index),
-                            str(first.path))
+                            "next, so none can start)", tree, where, str(first.path))
     ready: list[Entry] = []
     blocked: list[Entry] = []
     for task in sorted(tasks, key=order_key):
@@ -77,7 +92,7 @@ def build(tasks: Sequence[Task]) -> Queue:
 
 def find_cycle(tasks: Sequence[Task]) -> list[str] | None:
     """A cycle of ``blocked_by`` as ids ``[a, b, …, a]``, the first found in id order."""
-    graph = {task.id: [b for b in task.blocked_by] for task in tasks}
+    graph = {task.id: list(dict.fromkeys(b for _, b in _waits(task))) for task in tasks}
     state: dict[str, int] = {}  # 1 visiting, 2 done
     stack: list[str] = []
 

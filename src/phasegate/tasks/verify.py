@@ -24,12 +24,13 @@ from phasegate.plan.probe_call import ProbeCall
 from phasegate.reports import clock
 from phasegate.store.evidence import EvidenceStore
 from phasegate.store.records import RunRecord
-from phasegate.tasks import files, model
+from phasegate.tasks import blocked, files, model, queue
 from phasegate.tasks.model import Criterion, Task
 
 VERIFY = "tasks verify"
 ATTEST = "tasks attest"
 STAGE = "task"
+BLOCKED = model.BLOCKED
 # what 'command: any' accepts: commands that ask the target (rendering a plan or running its
 # tracers alone proves nothing of the plan's state)
 PLAN_COMMANDS = ("run", "apply", "check", "validate")
@@ -40,12 +41,13 @@ class Result:
     """What is known of one criterion: from this verification, or the latest recorded."""
 
     criterion: Criterion
-    status: str  # passed, failed, error, attested, needs attestation, never verified
+    status: str  # passed, failed, error, blocked, attested, needs attestation, never verified
     observed: str = ""
     expected: str = ""
     at: datetime | None = None
     run_id: str | None = None
     by: str = ""  # who attested
+    blocked_by: tuple[str, ...] = ()  # open tasks a blocked criterion waits for
 
     @property
     def verified(self) -> bool:
@@ -60,7 +62,8 @@ class Result:
         return {"n": c.number, "key": c.key, "text": c.text, "kind": c.kind,
                 "status": self.status, "observed": self.observed, "expected": self.expected,
                 "at": self.at.isoformat() if self.at else None, "run_id": self.run_id,
-                **({"by": self.by} if self.by else {})}
+                **({"by": self.by} if self.by else {}),
+                **({"blocked_by": list(self.blocked_by)} if self.blocked_by else {})}
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class Tally:
     failing: int
     unattested: int  # 'verify: attest' criteria without an attestation
     unverified: int  # probe criteria never verified
+    blocked: int = 0  # not verified, waiting for another task (not failing)
+    blockers: tuple[str, ...] = ()  # the tasks those wait for
 
     @property
     def pending(self) -> int:
@@ -82,16 +87,19 @@ class Tally:
 
     def sentence(self) -> str:
         text = f"{self.verified} of {self.total} criteria verified ({self.percent}%)"
-        extras = [f"{n} {word}" for n, word in ((self.attested, "attested"),
+        waiting = f"blocked by {', '.join(self.blockers)}"
+        extras = [f"{n} {word}" for n, word in ((self.blocked, waiting),
+                                                (self.attested, "attested"),
                                                 (self.failing, "failing"),
                                                 (self.unattested, "awaiting attestation"),
                                                 (self.unverified, "never verified")) if n]
         return text + (", " + ", ".join(extras) if extras else "")
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, Any]:
         return {"total": self.total, "verified": self.verified, "attested": self.attested,
                 "failing": self.failing, "awaiting_attestation": self.unattested,
-                "never_verified": self.unverified, "percent": self.percent}
+                "never_verified": self.unverified, "blocked": self.blocked,
+                "blocked_by": list(self.blockers), "percent": self.percent}
 
 
 def tally(results: Sequence[Result]) -> Tally:
@@ -102,6 +110,9 @@ def tally(results: Sequence[Result]) -> Tally:
         failing=sum(1 for r in results if r.failing),
         unattested=sum(1 for r in results if r.status == "needs attestation"),
         unverified=sum(1 for r in results if r.status == "never verified"),
+        blocked=sum(1 for r in results if r.status == BLOCKED),
+        blockers=tuple(dict.fromkeys(b for r in results if r.status == BLOCKED
+                                     for b in r.blocked_by)),
     )
 
 
@@ -138,6 +149,7 @@ async def verify(
 
     checks = build_checks(task, inputs or {})
     calls = [c for c in checks.values() if isinstance(c, ProbeCall)]
+    waiting = _open_blockers(task, root)
     try:
         resolved = await target.resolve(task.target or Target(), base_dir(root), calls,
                                         context=context, kubeconfig=kubeconfig,
@@ -150,6 +162,13 @@ async def verify(
         known = states(store, task)
         try:
             async def ask(criterion: Criterion, call: ProbeCall) -> Result:
+                blockers = waiting.get(criterion.number, ())
+                if blockers:
+                    seen = await blocked.ask(store, run_id, STAGE, step_name(criterion), call,
+                                             resolved.context, blockers, on_observation)
+                    return Result(criterion, "passed" if seen.passed else BLOCKED,
+                                  seen.observed, seen.expected, seen.finished, run_id,
+                                  blocked_by=() if seen.passed else blockers)
                 gate = await recorded_gate.run(store, run_id, STAGE, step_name(criterion),
                                                [call], resolved.context, timeout, on_observation)
                 final = gate.finals[0]
@@ -165,10 +184,12 @@ async def verify(
                 check = checks.get(criterion.number)
                 if isinstance(check, model.PlanRunParams):
                     by_number[criterion.number] = _plan_run(store, run_id, criterion, check,
-                                                            base_dir(root))
+                                                            base_dir(root),
+                                                            waiting.get(criterion.number, ()))
                 elif criterion.kind == model.ATTEST:
                     by_number[criterion.number] = _attestation(store, run_id, criterion,
-                                                               known.get(criterion.key))
+                                                               known.get(criterion.key),
+                                                               waiting.get(criterion.number, ()))
         except BaseException as exc:  # Ctrl-C is an interruption; anything else an error
             status = stopping.status_of(exc)
             # a verification is not resumed, it is run again: no "resume" hint here
@@ -192,6 +213,16 @@ async def verify(
     return Verification(run_id, task, results, counted)
 
 
+def _open_blockers(task: Task, root: Path) -> dict[int, tuple[str, ...]]:
+    """For each criterion waiting on tasks, those of them not completed yet. Reading the
+    whole directory also refuses a blocker that names no task, at its place."""
+    if not any(c.blocked_by for c in task.criteria):
+        return {}
+    _, built = queue.load(root)
+    return {c.number: built.open_blockers(c.blocked_by) for c in task.criteria
+            if c.blocked_by}
+
+
 def build_checks(task: Task, inputs: dict[str, Any]) -> dict[int, ProbeCall | model.PlanRunParams]:
     """Each non-attested criterion's check, substituted; errors located in the task file."""
     if not any(c.verify for c in task.criteria):
@@ -213,7 +244,7 @@ def step_name(criterion: Criterion) -> str:
 
 
 def _plan_run(store: EvidenceStore, run_id: str, criterion: Criterion,
-              params: model.PlanRunParams, base: Path) -> Result:
+              params: model.PlanRunParams, base: Path, blockers: tuple[str, ...]) -> Result:
     """"Plan run passed": the latest finished run of the plan, from the store."""
     step = store.start_step(run_id, STAGE, step_name(criterion))
     started = clock.now()
@@ -261,6 +292,10 @@ def _plan_run(store: EvidenceStore, run_id: str, criterion: Criterion,
         expected=expected, observed=observed, detail="", started=started,
         finished=clock.now(), attempt=1, fail_fast=True, data=data)
     store.record(run_id, step, observation)
+    if not passed and blockers:
+        store.finish_step(step, BLOCKED, blocked.detail(blockers, observed))
+        return Result(criterion, BLOCKED, observed, expected, observation.finished, run_id,
+                      blocked_by=blockers)
     store.finish_step(step, "passed" if passed else "failed",
                       "1/1 passed" if passed else "0/1 passed")
     return Result(criterion, "passed" if passed else "failed", observed, expected,
@@ -268,12 +303,16 @@ def _plan_run(store: EvidenceStore, run_id: str, criterion: Criterion,
 
 
 def _attestation(store: EvidenceStore, run_id: str, criterion: Criterion,
-                 known: Result | None) -> Result:
+                 known: Result | None, blockers: tuple[str, ...]) -> Result:
     step = store.start_step(run_id, STAGE, step_name(criterion))
     if known is not None and known.status == "attested":
         store.finish_step(step, "attested", f"attested by {known.by} {clock.stamp(known.at)}: "
                                             f"{known.observed} (run {known.run_id})")
         return known
+    if blockers:
+        store.finish_step(step, BLOCKED, blocked.detail(blockers, "no attestation recorded"))
+        return Result(criterion, BLOCKED, "no attestation recorded", "an attestation",
+                      blocked_by=blockers)
     store.finish_step(step, "needs attestation", "no probe can check this; attest it with "
                                                  "phasegate tasks attest")
     return Result(criterion, "needs attestation", "no attestation recorded", "an attestation")
@@ -334,11 +373,12 @@ def states(store: EvidenceStore, task: Task,
         for item in run.meta.get("criteria") or []:
             key = item.get("key")
             if key not in by_key or key in found or item.get("status") not in (
-                    "passed", "failed", "error"):
+                    "passed", "failed", "error", BLOCKED):
                 continue
             when = datetime.fromisoformat(item["at"]) if item.get("at") else at
             found[key] = Result(by_key[key], item["status"], item.get("observed", ""),
-                                item.get("expected", ""), when.astimezone(UTC), run.id)
+                                item.get("expected", ""), when.astimezone(UTC), run.id,
+                                blocked_by=tuple(item.get("blocked_by") or ()))
     return found
 
 
