@@ -9,46 +9,16 @@ import signal
 import sqlite3
 import subprocess
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from phasegate.sandbox import SandboxInfo, connect
 from tests.integration.cli_helpers import PHASEGATE, phasegate
+from tests.integration.workflow_helpers import applied_count, args, steps
 
 pytestmark = pytest.mark.cluster
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-@pytest.fixture
-def fresh_namespace(cluster: SandboxInfo) -> Iterator[str]:
-    """A namespace name the plan itself creates; removed afterwards."""
-    name = f"wf-{uuid.uuid4().hex[:8]}"
-    yield name
-    with connect(cluster) as api:
-        api.request("DELETE", f"/api/v1/namespaces/{name}")
-
-
-def args(cluster: SandboxInfo, tmp_path: Path, namespace: str, *extra: str) -> list[str]:
-    registry = getattr(cluster, "registry", None) or "127.0.0.1:1"
-    return ["--input", f"namespace={namespace}", "--input", f"registry={registry}",
-            "--kubeconfig", str(cluster.kubeconfig), "--store", str(tmp_path / "e.db"),
-            "--reports", str(tmp_path / "reports"), *extra]
-
-
-def steps(tmp_path: Path, run_id: str) -> list[tuple[str, str, str]]:
-    with sqlite3.connect(tmp_path / "e.db") as db:
-        return [tuple(row) for row in db.execute(  # type: ignore[misc]
-            "select stage, name, status from steps where run_id = ? order by id", (run_id,))]
-
-
-def applied_count(tmp_path: Path, run_id: str, phase: str) -> int:
-    with sqlite3.connect(tmp_path / "e.db") as db:
-        row = db.execute("select count(*) from artifacts where run_id = ? and name = ?",
-                         (run_id, f"applied: {phase}")).fetchone()
-    return int(row[0])
 
 
 def test_quota_refusal_rolls_back_then_resume_passes(
