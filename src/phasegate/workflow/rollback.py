@@ -9,7 +9,7 @@ import json
 import shlex
 from typing import Any
 
-from phasegate.errors import ActionError
+from phasegate.errors import ActionError, PhasegateError
 from phasegate.kube import apply, manifests
 from phasegate.kube.client import KubeClient, status_message
 from phasegate.plan.model import Phase, RollbackStep
@@ -36,46 +36,80 @@ async def roll_back(session: Session, phase: Phase) -> str:
     return await restore(session.client(), journals(session).get(phase.name, []))
 
 
+CONFLICT_ATTEMPTS = 5  # restoring PUTs per object before a conflict is reported as left
+
+
 async def restore(client: KubeClient, entries: list[dict[str, Any]], dry_run: bool = False) -> str:
-    """Undo ``entries`` in reverse order. With ``dry_run`` the server only validates."""
+    """Undo ``entries`` in reverse order. With ``dry_run`` the server only validates.
+
+    Every object is tried, even after one fails: the error then lists what was undone and
+    precisely what was not, each with the API's reason."""
     done: list[str] = []
+    left: list[str] = []
     first_seen: dict[str, dict[str, Any]] = {}
     for entry in entries:  # the state before the phase is the first one recorded
         first_seen.setdefault(entry["ref"], entry)
     for entry in reversed(list(first_seen.values())):
-        resource = await client.find_kind(entry["kind"], entry["apiVersion"])
-        if entry["action"] == "created" or entry["previous"] is None:
-            if dry_run:
-                await _dry_run_delete(client, resource.path(entry["namespace"], entry["name"]))
-            else:
-                await apply.delete(client, resource, entry["namespace"], entry["name"])
-            done.append(f"deleted {entry['ref']}")
-        elif entry["action"] == "updated" and not apply.restorable(entry["previous"]):
-            done.append(f"{entry['ref']} not restored (its previous values were never kept: "
-                        "secrets do not reach the store)")
-        elif entry["action"] == "updated":
-            await _put_back(client, resource.path(entry["namespace"], entry["name"]),
-                            entry["previous"], dry_run)
-            done.append(f"restored {entry['ref']}")
+        try:
+            undone = await _undo(client, entry, dry_run)
+        except PhasegateError as exc:
+            left.append(f"{entry['ref']} ({exc})")
+            continue
+        if undone:
+            done.append(undone)
+    if left:
+        raise ActionError("rollback incomplete — undone: " + (", ".join(done) or "nothing")
+                          + "; not undone: " + "; ".join(left))
     return ", ".join(done) or "nothing to undo"
 
 
-async def _put_back(client: KubeClient, path: str, previous: dict[str, Any], dry_run: bool) -> None:
-    live = await client.get(path)
-    body = json.loads(json.dumps(previous))
-    metadata = body.setdefault("metadata", {})
-    for key in ("uid", "creationTimestamp", "generation", "managedFields"):
-        metadata.pop(key, None)
-    if live is None:
-        metadata.pop("resourceVersion", None)
-        method, target = "POST", path.rsplit("/", 1)[0]
-    else:
-        metadata["resourceVersion"] = live["metadata"]["resourceVersion"]
-        method, target = "PUT", path
+async def _undo(client: KubeClient, entry: dict[str, Any], dry_run: bool) -> str | None:
+    """Undo one journal entry; what was done, or None when there was nothing to undo."""
+    resource = await client.find_kind(entry["kind"], entry["apiVersion"])
+    path = resource.path(entry["namespace"], entry["name"])
+    if entry["action"] == "created" or entry["previous"] is None:
+        if dry_run:
+            await _dry_run_delete(client, path)
+        else:
+            await apply.delete(client, resource, entry["namespace"], entry["name"])
+        return f"deleted {entry['ref']}"
+    if entry["action"] == "updated" and not apply.restorable(entry["previous"]):
+        return (f"{entry['ref']} not restored (its previous values were never kept: "
+                "secrets do not reach the store)")
+    if entry["action"] == "updated":
+        conflicts = await _put_back(client, path, entry["previous"], dry_run)
+        again = f" after {conflicts} conflict{'s' * (conflicts > 1)} (re-read, snapshot " \
+                "re-applied)" if conflicts else ""
+        return f"restored {entry['ref']}{again}"
+    return None  # the phase left it unchanged
+
+
+async def _put_back(client: KubeClient, path: str, previous: dict[str, Any],
+                    dry_run: bool) -> int:
+    """PUT the snapshot back over the live object; on 409 Conflict (someone — often a
+    controller — wrote in between) re-read and re-apply, a bounded number of times.
+    Returns how many conflicts were met."""
     params = {"fieldManager": apply.FIELD_MANAGER, **({"dryRun": "All"} if dry_run else {})}
-    response = await client.request(method, target, params=params, body=body)
-    if response.status_code >= 400:
-        raise ActionError(f"restoring {path} refused: {status_message(response)}")
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        live = await client.get(path)
+        body = json.loads(json.dumps(previous))
+        metadata = body.setdefault("metadata", {})
+        for key in ("uid", "creationTimestamp", "generation", "managedFields"):
+            metadata.pop(key, None)
+        if live is None:
+            metadata.pop("resourceVersion", None)
+            method, target = "POST", path.rsplit("/", 1)[0]
+        else:
+            metadata["resourceVersion"] = live["metadata"]["resourceVersion"]
+            method, target = "PUT", path
+        response = await client.request(method, target, params=params, body=body)
+        if response.status_code < 400:
+            return attempt - 1
+        if response.status_code != 409 or attempt == CONFLICT_ATTEMPTS:
+            tries = f" after {attempt} attempts" if attempt > 1 else ""
+            raise ActionError(f"restoring refused{tries}: {status_message(response)}")
+        await asyncio.sleep(0.05 * 2 ** attempt)
+    raise AssertionError("unreachable")
 
 
 async def _dry_run_delete(client: KubeClient, path: str) -> None:
