@@ -60,6 +60,22 @@ def assumption_calls(plan: Plan) -> list[ProbeCall]:
     return calls + list(a.probes)
 
 
+def manifests_valid(plan: Plan) -> None:
+    """Every manifest the plan names (phases, tracers, rollback steps) is read and rendered
+    once up front: one that is not Kubernetes YAML is bad input (PlanError, exit 2) from
+    every command, never a probe crash in the middle of a run."""
+    from phasegate.kube import manifests
+
+    groups = [phase.apply for phase in plan.phases] + [t.apply for t in plan.tracers]
+    for phase in plan.phases:
+        if isinstance(phase.rollback, list):
+            groups += [step.apply or [] for step in phase.rollback]
+            groups += [step.delete or [] for step in phase.rollback]
+    for paths in groups:
+        if paths:
+            manifests.load(paths, plan.base_dir, plan.inputs)
+
+
 CONTRACT_KINDS = frozenset({"file", "git", "command", "http", "tcp", "dns", "tls"})
 
 
@@ -110,6 +126,7 @@ async def check(
     recorded = single_gate.GateRun(
         "check", "R", "reality check", _summary, {}, plan_name=plan.metadata.name,
         plan_path=str(plan.source) if plan.source else None, plan_hash=plan.content_hash)
+    manifests_valid(plan)
     return await single_gate.run(store, recorded, assumption_calls(plan), plan.target,
                                  plan.base_dir, timeout, on_observation, context=context,
                                  kubeconfig=kubeconfig, inputs=plan.inputs)

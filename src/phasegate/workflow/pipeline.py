@@ -57,6 +57,7 @@ class RunResult:
 
 async def start(plan: Plan, store: EvidenceStore, command: str, options: RunOptions,
                 progress: Progress | None = None, confirm: Confirm | None = None) -> RunResult:
+    check.manifests_valid(plan)  # bad input is exit 2 before anything is recorded
     calls = check.assumption_calls(plan) if "R" in options.stages else []
     needs_kube = bool(plan.phases or plan.tracers) and bool(set(options.stages) - {"R"})
     declared = plan.target
