@@ -27,14 +27,14 @@ def open_store(url: str | None) -> EvidenceStore:
 def run_async(terminal: Terminal, work: Coroutine[Any, Any, T]) -> T:
     """Run ``work``; phasegate errors leave with exit 2, Ctrl-C with exit 3."""
     import asyncio
-    import signal
 
-    def terminate(_signum: int, _frame: Any) -> None:
-        # SIGTERM stops at a safe point exactly as Ctrl-C does
-        signal.raise_signal(signal.SIGINT)
+    from phasegate.cli import signals
 
-    signal.signal(signal.SIGTERM, terminate)
-    result: T = guarded(terminal, asyncio.run, work)
+    signals.stop_at_safe_points()
+    try:
+        result: T = guarded(terminal, asyncio.run, work)
+    finally:
+        signals.leave_quietly()
     return result
 
 

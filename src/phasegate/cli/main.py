@@ -1,12 +1,20 @@
-"""``phasegate``: the command-line entry point. Heavy imports happen inside commands."""
+"""``phasegate``: the command-line entry point. Heavy imports happen inside commands.
+
+Signals are routed first, before typer and the commands load: Ctrl-C or SIGTERM at any
+moment leave with exit 3 and one line, never a traceback or a bare 130/143. Commands
+that record a run stop at a safe point instead (``common.run_async``)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from phasegate.cli import signals
 
-import typer
+signals.leave_quietly()
 
-from phasegate.cli import (
+from typing import Annotated  # noqa: E402 (after the signals are routed)
+
+import typer  # noqa: E402
+
+from phasegate.cli import (  # noqa: E402
     commands,
     exit_codes,
     report_commands,

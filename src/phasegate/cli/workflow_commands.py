@@ -153,7 +153,10 @@ def _confirm(terminal: Terminal) -> Confirm | None:
 
     def ask(computed: Preview) -> bool:
         terminal.render(_markdown(computed.markdown()))
-        return typer.confirm("Apply this plan?", default=False)
+        try:
+            return typer.confirm("Apply this plan?", default=False)
+        except typer.Abort:  # Ctrl-C at the prompt: an interruption like any other
+            raise KeyboardInterrupt from None
 
     return ask
 

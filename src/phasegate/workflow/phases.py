@@ -82,7 +82,8 @@ async def _fail(session: Session, index: int, phase: Phase, reason: str) -> Phas
         return PhaseOutcome(index, phase.name, "failed", f"{reason}; rollback: none")
     step = session.store.start_step(session.run_id, "I", f"phase {index}: {phase.name} · rollback")
     try:
-        done = await rollback.roll_back(session, phase)
+        with stopping.closed_on_stop(session.store, step):
+            done = await rollback.roll_back(session, phase)
     except PhasegateError as exc:
         session.store.finish_step(step, "failed", str(exc))
         return PhaseOutcome(index, phase.name, "failed", f"{reason}; rollback failed: {exc}")

@@ -103,6 +103,7 @@ async def resume(store: EvidenceStore, ref: str, progress: Progress | None = Non
         raise PlanError(f"the plan changed since run {run.id} started (hash "
                         f"{(run.plan_hash or '')[:12]} → {plan.content_hash[:12]}); start a new "
                         "run instead of resuming", file=run.plan_path)
+    check.manifests_valid(plan)
     done = {step.stage for step in bundle.steps if step.stage in ("R", "0", "P")
             and _stage_passed(bundle, step.stage)}
     passed_phases = {step.name.split(": ", 1)[1].rsplit(" · ", 1)[0] for step in bundle.steps
@@ -115,10 +116,13 @@ async def resume(store: EvidenceStore, ref: str, progress: Progress | None = Non
         resolved = await target.resolve(plan.target, plan.base_dir, [],
                                         context=options.context, kubeconfig=options.kubeconfig,
                                         inputs=plan.inputs, needs_kube=bool(plan.phases))
+        cut_short = stopping.abandon_cut_short(store, run.id)
         store.reopen_run(run.id)
         step = store.start_step(run.id, "resume", "resumed")
-        store.finish_step(step, "passed", f"skipping stages {sorted(done)} and passed phases "
-                          f"{sorted(passed_phases)}")
+        detail = (f"skipping stages {sorted(done)} and passed phases {sorted(passed_phases)}"
+                  + (f"; closed as abandoned (cut short): {', '.join(cut_short)}"
+                     if cut_short else ""))
+        store.finish_step(step, "passed", detail)
         session = Session(store, run.id, plan, resolved.context, progress=progress)
         return await _stages(session, options, confirm, done, passed_phases)
     finally:
@@ -201,6 +205,12 @@ async def _stage(session: Session, stage: str, options: RunOptions, confirm: Con
 async def _approve(session: Session, options: RunOptions, confirm: Confirm | None,
                    result: RunResult) -> bool:
     step = session.store.start_step(session.run_id, "P", "plan and approval")
+    with stopping.closed_on_stop(session.store, step):
+        return await _approve_step(session, options, confirm, result, step)
+
+
+async def _approve_step(session: Session, options: RunOptions, confirm: Confirm | None,
+                        result: RunResult, step: int) -> bool:
     try:
         computed = await preview.compute(session)
     except ActionError as exc:

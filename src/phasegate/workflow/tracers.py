@@ -1,17 +1,22 @@
 """Stage 0 — tracer bullets: minimal specs for the riskiest assumptions, applied into a
 scratch namespace (unless told otherwise), waited on, and always cleaned up — on success,
-on failure and on interruption."""
+on failure and on interruption. A tracer passes only when its gate passed *and* its
+cleanup left nothing behind."""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import time
 from dataclasses import dataclass
 
-from phasegate.errors import PhasegateError
+from phasegate.errors import ActionError, PhasegateError, PlanError
 from phasegate.kube import apply, connections, manifests
+from phasegate.kube.client import KubeClient, status_message
 from phasegate.plan.model import Tracer
-from phasegate.workflow import recorded_gate
-from phasegate.workflow.session import Session
+from phasegate.workflow import recorded_gate, stopping
+from phasegate.workflow.session import Progress, Session
+
+NAMESPACE_GONE_TIMEOUT = 120.0  # the namespace controller retries every few seconds
 
 
 @dataclass(frozen=True)
@@ -30,60 +35,135 @@ async def run_tracers(session: Session) -> list[TracerOutcome]:
 
 
 async def run_tracer(session: Session, tracer: Tracer) -> TracerOutcome:
-    client = session.client()
     scratch = tracer.namespace is None
-    namespace = tracer.namespace or f"pg-tracer-{session.run_id[-6:]}-{_slug(tracer.name)}"[:63]
+    namespace = tracer.namespace or scratch_namespace(session.run_id, tracer.name)
     session.say(f"0 · tracer {tracer.name}: applying into {namespace}")
     applied: list[apply.Applied] = []
-    step = session.store.start_step(session.run_id, "0", f"tracer {tracer.name} · apply")
     try:
-        if scratch:
-            namespace_manifest = manifests.Manifest(
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
-                "scratch namespace")
-            applied.append(await apply.apply_one(client, namespace_manifest, namespace))
-        loaded = manifests.load(tracer.apply, session.plan.base_dir, session.plan.inputs)
+        outcome = await _fire(session, tracer, namespace, scratch, applied)
+    finally:
+        left = await _clean_up(session, applied, scratch, namespace)
+    if left:
+        return TracerOutcome(outcome.name, outcome.assumption, False,
+                             f"{outcome.evidence}; cleanup failed, left behind: {left}")
+    return outcome
+
+
+def scratch_namespace(run_id: str, tracer: str) -> str:
+    return f"pg-tracer-{run_id[-6:]}-{_slug(tracer)}"[:63].rstrip("-")
+
+
+async def _fire(session: Session, tracer: Tracer, namespace: str, scratch: bool,
+                applied: list[apply.Applied]) -> TracerOutcome:
+    """Apply the tracer (``applied`` collects what must be cleaned up) and run its gate."""
+    client = session.client()
+    step = session.store.start_step(session.run_id, "0", f"tracer {tracer.name} · apply")
+    waited = ""
+    with stopping.closed_on_stop(session.store, step):
         try:
-            applied += await apply.apply_all(client, loaded, namespace)
+            if scratch:
+                # a resume after kill -9 can find the scratch namespace still going away
+                seconds = await until_namespace_gone(client, namespace, only_if_terminating=True,
+                                                     say=session.say)
+                if seconds is not None:
+                    waited = (f" (after waiting {seconds:.1f} s for the terminating "
+                              f"{namespace} to go)")
+                namespace_manifest = manifests.Manifest(
+                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+                    "scratch namespace")
+                applied.append(await apply.apply_one(client, namespace_manifest, namespace))
+            loaded = manifests.load(tracer.apply, session.plan.base_dir, session.plan.inputs)
+            for manifest in loaded:  # one by one: what was applied before a refusal is cleaned up
+                applied += await apply.apply_all(client, [manifest], namespace)
+        except PlanError:
+            raise
         except PhasegateError as exc:
             session.store.finish_step(step, "failed", str(exc))
             return TracerOutcome(tracer.name, tracer.assumption or "", False, f"refused: {exc}")
-        session.store.finish_step(step, "passed", ", ".join(a.ref for a in applied))
-        ctx = session.with_extras(kube=connections.KubeTarget(
-            connections.target_of(session.ctx).kubeconfig,
-            connections.target_of(session.ctx).context, namespace))
-        result = await recorded_gate.run(session.store, session.run_id, "0",
-                                         f"tracer {tracer.name} · gate", tracer.gate, ctx,
-                                         tracer.timeout, session.on_observation)
-        if result.passed:
-            evidence = f"passed in {result.duration:.1f} s"
-        else:
-            evidence = "; ".join(o.observed for o in result.finals if not o.passed)
-        return TracerOutcome(tracer.name, tracer.assumption or "", result.passed, evidence)
-    finally:
-        await _clean_up(session, applied, scratch, namespace)
+        session.store.finish_step(step, "passed", ", ".join(a.ref for a in applied) + waited)
+    target = connections.target_of(session.ctx)
+    ctx = session.with_extras(kube=connections.KubeTarget(target.kubeconfig, target.context,
+                                                          namespace))
+    result = await recorded_gate.run(session.store, session.run_id, "0",
+                                     f"tracer {tracer.name} · gate", tracer.gate, ctx,
+                                     tracer.timeout, session.on_observation)
+    if result.passed:
+        evidence = f"passed in {result.duration:.1f} s"
+    else:
+        evidence = "; ".join(o.observed for o in result.finals if not o.passed)
+    return TracerOutcome(tracer.name, tracer.assumption or "", result.passed, evidence)
 
 
 async def _clean_up(session: Session, applied: list[apply.Applied], scratch: bool,
-                    namespace: str) -> None:
+                    namespace: str) -> str:
+    """Delete what the tracer applied, the scratch namespace last (waiting until it is
+    gone); returns what is left behind, each with why ("" when nothing)."""
     client = session.client()
-    step = session.store.start_step(session.run_id, "0", f"tracer cleanup {namespace}")
-    removed = []
-    for item in reversed(applied):
-        kind = item.live.get("kind", "")
-        if kind == "Namespace" and scratch:
-            continue
-        with contextlib.suppress(PhasegateError):
-            resource = await client.find_kind(kind, item.live.get("apiVersion"))
-            meta = item.live.get("metadata", {})
-            await apply.delete(client, resource, meta.get("namespace"), meta.get("name", ""),
-                               timeout=30)
-            removed.append(item.ref)
-    if scratch:
-        with contextlib.suppress(PhasegateError):
-            await client.request("DELETE", f"/api/v1/namespaces/{namespace}")
-            removed.append(f"Namespace {namespace}")
-    session.store.finish_step(step, "passed", "removed " + (", ".join(removed) or "nothing"))
+    store = session.store
+    step = store.start_step(session.run_id, "0", f"tracer cleanup {namespace}")
+    removed: list[str] = []
+    left: list[str] = []
+    with stopping.closed_on_stop(store, step):
+        for item in reversed(applied):
+            kind = item.live.get("kind", "")
+            if kind == "Namespace" and scratch:
+                continue
+            try:
+                resource = await client.find_kind(kind, item.live.get("apiVersion"))
+                meta = item.live.get("metadata", {})
+                await apply.delete(client, resource, meta.get("namespace"),
+                                   meta.get("name", ""), timeout=30)
+                removed.append(item.ref)
+            except PhasegateError as exc:
+                left.append(f"{item.ref} ({exc})")
+        if scratch and applied:
+            try:
+                await _delete_namespace(client, namespace, wait=not left)
+                removed.append(f"Namespace {namespace}")
+            except PhasegateError as exc:
+                left.append(f"Namespace {namespace} ({exc})")
+    detail = "removed " + (", ".join(removed) or "nothing")
+    if left:
+        detail += "; left behind: " + "; ".join(left)
+    store.finish_step(step, "failed" if left else "passed", detail)
+    return "; ".join(left)
+
+
+async def _delete_namespace(client: KubeClient, name: str, wait: bool) -> None:
+    response = await client.request("DELETE", f"/api/v1/namespaces/{name}")
+    if response.status_code >= 400 and response.status_code != 404:
+        raise ActionError(f"deleting namespace {name} refused: {status_message(response)}")
+    if wait:
+        await until_namespace_gone(client, name)
+    elif response.status_code != 404:
+        raise ActionError("deletion requested; it completes once what is left is gone")
+
+
+async def until_namespace_gone(client: KubeClient, name: str, *,
+                               only_if_terminating: bool = False,
+                               timeout: float = NAMESPACE_GONE_TIMEOUT,
+                               say: Progress | None = None) -> float | None:
+    """Wait until namespace ``name`` no longer exists; with ``only_if_terminating``, return
+    at once unless it is being deleted. Returns the seconds waited (None: no wait); on
+    timeout, says what holds it (its conditions)."""
+    path = f"/api/v1/namespaces/{name}"
+    started = time.monotonic()
+    deadline = started + timeout
+    current = await client.get(path)
+    if current is None or (only_if_terminating and
+                           not current["metadata"].get("deletionTimestamp")):
+        return None
+    if say is not None:
+        say(f"0 · namespace {name} is still terminating: waiting until it is gone")
+    while current is not None:
+        if time.monotonic() >= deadline:
+            held = [c.get("message", "") for c in (current.get("status") or {}).get(
+                "conditions") or [] if c.get("status") == "True"]
+            raise ActionError(f"namespace {name} still terminating after {timeout:g} s"
+                              + (f": {'; '.join(held)}" if held else ""))
+        await asyncio.sleep(0.5)
+        current = await client.get(path)
+    return time.monotonic() - started
 
 
 def _slug(name: str) -> str:

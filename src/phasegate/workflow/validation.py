@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from phasegate.errors import PhasegateError
-from phasegate.workflow import recorded_gate, rollback
+from phasegate.workflow import recorded_gate, rollback, stopping
 from phasegate.workflow.session import Session
 
 
@@ -27,10 +27,11 @@ async def validate(session: Session, journal_run: str | None = None) -> Validati
                                      calls, session.ctx, 60.0, session.on_observation)
     step = session.store.start_step(session.run_id, "V", "rollback rehearsal")
     try:
-        applied = rollback.journals(session, journal_run)
-        entries = [e for phase in session.plan.phases if phase.rollback == "auto"
-                   for e in applied.get(phase.name, [])]
-        rehearsal = await rollback.restore(session.client(), entries, dry_run=True)
+        with stopping.closed_on_stop(session.store, step):
+            applied = rollback.journals(session, journal_run)
+            entries = [e for phase in session.plan.phases if phase.rollback == "auto"
+                       for e in applied.get(phase.name, [])]
+            rehearsal = await rollback.restore(session.client(), entries, dry_run=True)
         rehearsed = True
     except PhasegateError as exc:
         rehearsal, rehearsed = f"refused: {exc}", False
