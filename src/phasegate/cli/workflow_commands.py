@@ -84,12 +84,17 @@ def resume(
     run_ref: Annotated[str, typer.Argument(metavar="RUN", help="run id, prefix, or 'latest'")],
     approve: ApproveOption = None,
     yes: YesOption = False,
+    reapply_changed: Annotated[bool, typer.Option(
+        "--reapply-changed",
+        help="re-apply and re-gate passed phases whose manifests changed since")] = False,
     store: StoreOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Continue an interrupted or failed run from the first phase that has not passed.
 
-    A run that stopped before its plan was approved needs --approve HASH or --yes again."""
+    A run that stopped before its plan was approved needs --approve HASH or --yes again.
+    A passed phase whose manifests changed since is named and the resume refused, unless
+    --reapply-changed re-applies and re-gates it."""
     from phasegate.cli import common
     from phasegate.workflow import pipeline
 
@@ -97,7 +102,8 @@ def resume(
     evidence = common.guarded(terminal, common.open_store, store)
     confirm = _confirm(terminal) if not json_output else None
     result = common.run_async(terminal, pipeline.resume(
-        evidence, run_ref, terminal.say, approve=approve, yes=yes, confirm=confirm))
+        evidence, run_ref, terminal.say, approve=approve, yes=yes, confirm=confirm,
+        reapply_changed=reapply_changed))
     _finish(terminal, result)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from phasegate.errors import ActionError, PhasegateError
 from phasegate.kube import apply, manifests
 from phasegate.plan.model import Phase
-from phasegate.workflow import recorded_gate, rollback, stopping
+from phasegate.workflow import changes, recorded_gate, rollback, stopping
 from phasegate.workflow.session import Session
 
 APPLIED = rollback.APPLIED
@@ -48,6 +48,8 @@ async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
     started = datetime.now(UTC)
     try:
         loaded = manifests.load(phase.apply, session.plan.base_dir, session.plan.inputs)
+        changes.record(store, run_id, phase.name,
+                       changes.fingerprint(loaded, session.plan.base_dir))
         client = session.client()
         results: list[apply.Applied] = []
         try:

@@ -13,6 +13,7 @@ from phasegate.errors import ActionError, PlanError
 from phasegate.plan.model import Plan
 from phasegate.store.evidence import EvidenceStore
 from phasegate.workflow import (
+    changes,
     check,
     phases,
     preview,
@@ -82,11 +83,13 @@ async def start(plan: Plan, store: EvidenceStore, command: str, options: RunOpti
 
 async def resume(store: EvidenceStore, ref: str, progress: Progress | None = None, *,
                  approve: str | None = None, yes: bool = False,
-                 confirm: Confirm | None = None) -> RunResult:
+                 confirm: Confirm | None = None, reapply_changed: bool = False) -> RunResult:
     """Continue a run from where it stopped; refuse if the plan changed since it started.
 
     A run that stopped before its plan was approved needs approval again (``approve``,
-    ``yes`` or ``confirm``): resuming never approves by itself."""
+    ``yes`` or ``confirm``): resuming never approves by itself. A passed phase whose
+    manifests changed since it was applied is never skipped in silence: the resume is
+    refused, naming it and its files, unless ``reapply_changed`` re-applies and re-gates it."""
     from phasegate.plan.loader import load_plan
 
     bundle = store.load(ref)
@@ -109,6 +112,10 @@ async def resume(store: EvidenceStore, ref: str, progress: Progress | None = Non
     passed_phases = {step.name.split(": ", 1)[1].rsplit(" · ", 1)[0] for step in bundle.steps
                      if step.stage == "I" and step.name.endswith(" · gate")
                      and step.status == "passed"}
+    changed = changes.changed_since(plan, bundle.artifacts, passed_phases)
+    if changed and not reapply_changed:
+        raise PlanError(_changed_refusal(run.id, run.plan_path, changed), file=run.plan_path)
+    passed_phases -= {c.phase for c in changed}
     options = RunOptions(stages=tuple(meta.get("stages") or STAGES), yes=yes, approve=approve,
                          context=meta.get("context"), kubeconfig=meta.get("kubeconfig"),
                          reports_dir=Path(meta.get("reports_dir") or ".phasegate/reports"))
@@ -120,13 +127,28 @@ async def resume(store: EvidenceStore, ref: str, progress: Progress | None = Non
         store.reopen_run(run.id)
         step = store.start_step(run.id, "resume", "resumed")
         detail = (f"skipping stages {sorted(done)} and passed phases {sorted(passed_phases)}"
+                  + "".join(f"; re-applying changed {c.describe()}" for c in changed)
                   + (f"; closed as abandoned (cut short): {', '.join(cut_short)}"
                      if cut_short else ""))
         store.finish_step(step, "passed", detail)
         session = Session(store, run.id, plan, resolved.context, progress=progress)
+        for c in changed:
+            session.say(f"resume · re-applying changed {c.describe()}")
         return await _stages(session, options, confirm, done, passed_phases)
     finally:
         await target.release()
+
+
+def _changed_refusal(run_id: str, plan_path: str, changed: list[changes.Changed]) -> str:
+    names = "; ".join(c.describe() for c in changed)
+    one = len(changed) == 1
+    return (f"run {run_id} cannot simply be resumed: {names} — "
+            f"{'this phase' if one else 'these phases'} passed before, but "
+            f"{'its' if one else 'their'} manifests changed since "
+            f"{'it was' if one else 'they were'} applied, and resuming would skip "
+            f"{'it' if one else 'them'}. Either `phasegate resume {run_id} --reapply-changed` "
+            "(re-apply and re-gate the changed phases, recorded in this run), or start a new "
+            f"run: `phasegate run {plan_path}`.")
 
 
 def _stage_passed(bundle: Any, stage: str) -> bool:
