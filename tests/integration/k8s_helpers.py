@@ -65,7 +65,12 @@ def write_yaml(path: Path, *documents: dict[str, Any]) -> Path:
     return path
 
 
-def deployment(name: str, replicas: int = 2, image: str = "registry.local/app:1.0",
+def held_image(cluster: SandboxInfo, repo_tag: str = "shop/api:1.4.2") -> str:
+    """An image the sandbox's registry holds: the only kind a sandbox pod can run."""
+    return f"{cluster.registry}/{repo_tag}"
+
+
+def deployment(name: str, replicas: int = 2, *, image: str,
                annotations: dict[str, str] | None = None) -> dict[str, Any]:
     labels = {"app": name}
     return {

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from phasegate.sandbox import SandboxInfo, connect
-from tests.integration.k8s_helpers import deployment, evaluate, write_yaml
+from tests.integration.k8s_helpers import deployment, evaluate, held_image, write_yaml
 
 pytestmark = pytest.mark.cluster
 
@@ -22,7 +22,7 @@ def test_divergences_with_severity_and_fix(
         api.request("PATCH", f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": {
             "pod-security.kubernetes.io/enforce": "baseline"}}},
             content_type="application/merge-patch+json").raise_for_status()
-    privileged = deployment("agent", replicas=1)
+    privileged = deployment("agent", replicas=1, image=held_image(cluster))
     privileged["spec"]["template"]["spec"]["containers"][0]["securityContext"] = {
         "privileged": True}
     old_api: dict[str, Any] = {"apiVersion": "extensions/v1beta1", "kind": "Ingress",
@@ -33,7 +33,8 @@ def test_divergences_with_severity_and_fix(
     balancer = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "public"},
                 "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}}
     widget = {"apiVersion": "shop.example.com/v1", "kind": "Cart", "metadata": {"name": "c"}}
-    write_yaml(tmp_path / "all.yaml", deployment("web", replicas=3), privileged, old_api, claim,
+    write_yaml(tmp_path / "all.yaml", deployment("web", replicas=3, image=held_image(cluster)),
+               privileged, old_api, claim,
                balancer, widget)
     result = evaluate(cluster, namespace, [{"k8s.divergence": {"apply": "all.yaml"}}],
                       base_dir=tmp_path)
@@ -54,7 +55,7 @@ def test_divergences_with_severity_and_fix(
 def test_a_fitting_plan_has_no_high_divergence(
     cluster: SandboxInfo, namespace: str, tmp_path: Path
 ) -> None:
-    write_yaml(tmp_path / "ok.yaml", deployment("web", replicas=2))
+    write_yaml(tmp_path / "ok.yaml", deployment("web", replicas=2, image=held_image(cluster)))
     result = evaluate(cluster, namespace, [{"k8s.divergence": {"apply": "ok.yaml"}}],
                       base_dir=tmp_path)
     assert result.passed, result.finals[0].observed

@@ -13,7 +13,7 @@ from phasegate.kube import apply, manifests
 from phasegate.kube.client import KubeClient
 from phasegate.sandbox import SandboxInfo, connect
 from tests.integration.cli_helpers import phasegate
-from tests.integration.k8s_helpers import deployment, with_client, write_yaml
+from tests.integration.k8s_helpers import deployment, held_image, with_client, write_yaml
 
 pytestmark = pytest.mark.cluster
 
@@ -125,7 +125,8 @@ def test_plan_pinned_to_its_context_and_cluster(cluster: SandboxInfo, tmp_path: 
 def test_failed_gate_evidence_carries_diagnostics(
     cluster: SandboxInfo, namespace: str, tmp_path: Path
 ) -> None:
-    stuck = deployment("stuck", replicas=1, annotations={"phasegate.dev/fail": "never-ready"})
+    stuck = deployment("stuck", replicas=1, image=held_image(cluster),
+                       annotations={"phasegate.dev/fail": "never-ready"})
     write_yaml(tmp_path / "d.yaml", stuck)
 
     async def work(client: KubeClient) -> list[apply.Applied]:

@@ -14,7 +14,13 @@ from phasegate.kube import apply, manifests
 from phasegate.kube.client import KubeClient
 from phasegate.sandbox import SandboxInfo, connect
 from phasegate.sandbox.api import wait_for
-from tests.integration.k8s_helpers import deployment, evaluate, with_client, write_yaml
+from tests.integration.k8s_helpers import (
+    deployment,
+    evaluate,
+    held_image,
+    with_client,
+    write_yaml,
+)
 
 pytestmark = pytest.mark.cluster
 
@@ -65,7 +71,8 @@ def test_can_i_for_admin_restricted_user_and_service_account(
 def test_rollout_waits_by_watch_and_exists(
     cluster: SandboxInfo, namespace: str, tmp_path: Path
 ) -> None:
-    apply_files(cluster, namespace, [write_yaml(tmp_path / "d.yaml", deployment("web"))])
+    web = deployment("web", image=held_image(cluster))
+    apply_files(cluster, namespace, [write_yaml(tmp_path / "d.yaml", web)])
     result = evaluate(cluster, namespace, [
         {"k8s.rollout": {"name": "web"}},
         {"k8s.pods": {"selector": {"app": "web"}, "min": 2}},
@@ -81,7 +88,7 @@ def test_rollout_waits_by_watch_and_exists(
 def test_missing_image_fails_fast_with_the_reason(
     cluster: SandboxInfo, namespace: str, tmp_path: Path
 ) -> None:
-    broken = deployment("api", image="registry.local/api:missing")
+    broken = deployment("api", image=held_image(cluster, "shop/api:missing"))
     apply_files(cluster, namespace, [write_yaml(tmp_path / "d.yaml", broken)])
     started = time.monotonic()
     result = evaluate(cluster, namespace, [{"k8s.rollout": {"name": "api"}}], timeout=120)
@@ -92,7 +99,8 @@ def test_missing_image_fails_fast_with_the_reason(
 
 
 def test_crash_loop_pods_fail_fast(cluster: SandboxInfo, namespace: str, tmp_path: Path) -> None:
-    crashing = deployment("worker", replicas=1, annotations={"phasegate.dev/fail": "crashloop"})
+    crashing = deployment("worker", replicas=1, image=held_image(cluster),
+                          annotations={"phasegate.dev/fail": "crashloop"})
     apply_files(cluster, namespace, [write_yaml(tmp_path / "d.yaml", crashing)])
     result = evaluate(cluster, namespace, [{"k8s.pods": {"selector": "app=worker"}}], timeout=90)
     assert result.outcome == "fail_fast"
@@ -167,8 +175,8 @@ def test_dry_run_accepts_refuses_and_keeps_pod_security_warnings(
         api.request("PATCH", f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": {
             "pod-security.kubernetes.io/warn": "restricted"}}},
             content_type="application/merge-patch+json").raise_for_status()
-    good = write_yaml(tmp_path / "good.yaml", deployment("web"))
-    bad = deployment("bad")
+    good = write_yaml(tmp_path / "good.yaml", deployment("web", image=held_image(cluster)))
+    bad = deployment("bad", image=held_image(cluster))
     bad["spec"]["replicas"] = "three"
     write_yaml(tmp_path / "bad.yaml", bad)
     result = evaluate(cluster, namespace, [
@@ -206,7 +214,8 @@ def test_operator_deployment_available(
     cluster: SandboxInfo, namespace: str, tmp_path: Path
 ) -> None:
     apply_files(cluster, namespace, [write_yaml(tmp_path / "op.yaml",
-                                                deployment("operator", replicas=1))])
+                                                deployment("operator", replicas=1,
+                                                           image=held_image(cluster)))])
     (available,) = evaluate(cluster, namespace, [
         {"k8s.operator": {"deployment": "operator"}}], timeout=30).finals
     (olm,) = evaluate(cluster, namespace, [{"k8s.operator": {"csv": "cnpg"}}]).finals

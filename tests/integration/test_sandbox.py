@@ -22,6 +22,7 @@ from phasegate.sandbox.api import wait_for
 from phasegate.sandbox.processes import alive
 from phasegate.sandbox.registry import certs_dir, seed_images
 from tests.integration.cli_helpers import phasegate as run_cli
+from tests.integration.k8s_helpers import held_image
 
 pytestmark = pytest.mark.cluster
 
@@ -54,9 +55,7 @@ def condition(obj: Json | None, kind: str) -> str | None:
     return None
 
 
-def pod(
-    name: str, image: str = "registry.k8s.io/pause:3.10", annotations: dict[str, str] | None = None
-) -> Json:
+def pod(name: str, image: str, annotations: dict[str, str] | None = None) -> Json:
     return {
         "metadata": {"name": name, "annotations": annotations or {}},
         "spec": {"containers": [{"name": "app", "image": image}]},
@@ -91,7 +90,10 @@ def test_three_replica_deployment_becomes_available(cluster: SandboxInfo, namesp
                 "spec": {
                     "replicas": 3,
                     "selector": {"matchLabels": labels},
-                    "template": {"metadata": {"labels": labels}, "spec": pod("x")["spec"]},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": pod("x", held_image(cluster))["spec"],
+                    },
                 },
             },
         )
@@ -120,8 +122,8 @@ def test_resource_quota_rejects_an_over_quota_pod(cluster: SandboxInfo, namespac
             ),
             timeout=20,
         )
-        first = api.request("POST", f"{base}/pods", pod("one"))
-        second = api.request("POST", f"{base}/pods", pod("two"))
+        first = api.request("POST", f"{base}/pods", pod("one", held_image(cluster)))
+        second = api.request("POST", f"{base}/pods", pod("two", held_image(cluster)))
     assert first.status_code == 201, first.text
     assert second.status_code == 403
     assert second.json()["reason"] == "Forbidden"
@@ -207,7 +209,7 @@ def test_server_side_apply_dry_run_changes_nothing(cluster: SandboxInfo, namespa
     ("image", "annotations"),
     [
         ("example.invalid/app:missing", {}),
-        ("registry.k8s.io/pause:3.10", {"phasegate.dev/fail": "image-pull"}),
+        ("{registry}/shop/api:1.4.2", {"phasegate.dev/fail": "image-pull"}),
     ],
     ids=["tag-missing", "annotation"],
 )
@@ -216,7 +218,7 @@ def test_missing_image_marker_reaches_image_pull_backoff(
 ) -> None:
     path = f"/api/v1/namespaces/{namespace}/pods"
     with connect(cluster) as api:
-        api.create(path, pod("pull", image, annotations))
+        api.create(path, pod("pull", image.format(registry=cluster.registry), annotations))
         wait_for(
             "ImagePullBackOff",
             lambda: waiting_reason(api.get(f"{path}/pull")) == "ImagePullBackOff",
@@ -230,7 +232,8 @@ def test_missing_image_marker_reaches_image_pull_backoff(
 def test_crashloop_marker_reaches_crash_loop_back_off(cluster: SandboxInfo, namespace: str) -> None:
     path = f"/api/v1/namespaces/{namespace}/pods"
     with connect(cluster) as api:
-        api.create(path, pod("crash", annotations={"phasegate.dev/fail": "crashloop"}))
+        crash = pod("crash", held_image(cluster), {"phasegate.dev/fail": "crashloop"})
+        api.create(path, crash)
         wait_for(
             "CrashLoopBackOff",
             lambda: waiting_reason(api.get(f"{path}/crash")) == "CrashLoopBackOff",
@@ -246,8 +249,9 @@ def test_crashloop_marker_reaches_crash_loop_back_off(cluster: SandboxInfo, name
 def test_never_ready_marker_runs_but_is_never_ready(cluster: SandboxInfo, namespace: str) -> None:
     path = f"/api/v1/namespaces/{namespace}/pods"
     with connect(cluster) as api:
-        api.create(path, pod("slow", annotations={"phasegate.dev/fail": "never-ready"}))
-        api.create(path, pod("fine"))
+        slow = pod("slow", held_image(cluster), {"phasegate.dev/fail": "never-ready"})
+        api.create(path, slow)
+        api.create(path, pod("fine", held_image(cluster)))
         # Once the normal pod is Ready, KWOK has had its chance at the marked one too.
         wait_for(
             "the unmarked pod Ready",
@@ -267,7 +271,7 @@ def test_never_ready_marker_runs_but_is_never_ready(cluster: SandboxInfo, namesp
 def test_deleted_pods_go_away(cluster: SandboxInfo, namespace: str) -> None:
     path = f"/api/v1/namespaces/{namespace}/pods"
     with connect(cluster) as api:
-        api.create(path, pod("gone"))
+        api.create(path, pod("gone", held_image(cluster)))
         wait_for("pod Ready", lambda: condition(api.get(f"{path}/gone"), "Ready") == "True", 20)
         assert api.request("DELETE", f"{path}/gone").status_code == 200
         wait_for("pod removed", lambda: api.get(f"{path}/gone") is None, 15)
@@ -399,6 +403,16 @@ def test_no_registry_starts_the_control_plane_alone(cluster: SandboxInfo) -> Non
         assert (summary["registry"], summary["registry_ca"]) == (None, None)
         assert "docker-registry" not in summary["pids"]
         assert [s.healthy for s in status(name)] == [True]
+        # Without a registry no image can be pulled: every pod is refused its image.
+        with connect(status(name)[0].info) as api:
+            api.create("/api/v1/namespaces/default/pods",
+                       pod("bare", "127.0.0.1:5000/shop/api:1.4.2"))
+            wait_for("ErrImagePull", lambda: waiting_reason(
+                api.get("/api/v1/namespaces/default/pods/bare")) in (
+                    "ErrImagePull", "ImagePullBackOff"), 20)
+            got = api.get("/api/v1/namespaces/default/pods/bare") or {}
+        message = got["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
+        assert "it was started without a registry (--no-registry)" in message
     finally:
         stopped = run_cli("sandbox", "down", "--name", name)
     assert stopped.returncode == 0, stopped.stderr

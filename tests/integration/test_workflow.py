@@ -15,6 +15,7 @@ import pytest
 
 from phasegate.sandbox import SandboxInfo, connect
 from tests.integration.cli_helpers import PHASEGATE, phasegate
+from tests.integration.k8s_helpers import held_image
 from tests.integration.workflow_helpers import applied_count, args, steps
 
 pytestmark = pytest.mark.cluster
@@ -70,6 +71,41 @@ def test_tracer_failure_stops_before_anything_is_applied_and_cleans_up(
         for name in names:  # gone, or on its way out
             phase = (api.get(f"/api/v1/namespaces/{name}") or {}).get("status", {}).get("phase")
             assert phase in (None, "Terminating")
+
+
+@pytest.mark.parametrize(
+    ("image", "answer"),
+    [
+        ("{registry}/shop/api:0.0.0-absent", "tag not found: 0.0.0-absent in shop/api"),
+        ("nginx:1.25", "registry-1.docker.io is not reachable from the phasegate sandbox"),
+    ],
+    ids=["absent-tag", "other-registry"],
+)
+def test_a_tracer_on_an_unpullable_image_fails_with_the_pull_error(
+    cluster: SandboxInfo, tmp_path: Path, fresh_namespace: str, image: str, answer: str
+) -> None:
+    # No failure marker anywhere: the tracer fails because the image cannot be pulled.
+    container = {"name": "c", "image": "${input.image}"}
+    (tmp_path / "tracer.yaml").write_text(json.dumps({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "pulls"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "pulls"}},
+                 "template": {"metadata": {"labels": {"app": "pulls"}},
+                              "spec": {"containers": [container]}}}}))
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: pulls}\n"
+                    "target: {context: phasegate-local, namespace: \"${input.namespace}\"}\n"
+                    "tracers:\n  - name: pulls\n    apply: tracer.yaml\n"
+                    "    gate: [{k8s.rollout: {name: pulls}}]\n    timeout: 2m\n")
+    ref = image.format(registry=cluster.registry)
+    started = time.monotonic()
+    result = phasegate("tracer", str(plan), "--json", "--input", f"image={ref}",
+                       *args(cluster, tmp_path, fresh_namespace))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert time.monotonic() - started < 60  # fails fast, not at the 2 min tracer timeout
+    document = json.loads(result.stdout)
+    assert document["stopped_at"] == "0"
+    assert "ErrImagePull" in document["detail"] or "ImagePullBackOff" in document["detail"]
+    assert answer in document["detail"]
 
 
 def test_plan_hash_approval(cluster: SandboxInfo, tmp_path: Path, fresh_namespace: str) -> None:
@@ -145,7 +181,8 @@ def test_sigint_during_a_tracer_stops_with_exit_3_and_cleans_up(
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "stuck"}},
                  "template": {"metadata": {"labels": {"app": "stuck"},
                                            "annotations": {"phasegate.dev/fail": "never-ready"}},
-                              "spec": {"containers": [{"name": "c", "image": "x:1"}]}}}}))
+                              "spec": {"containers": [{"name": "c",
+                                                       "image": held_image(cluster)}]}}}}))
     plan = tmp_path / "plan.yaml"
     plan.write_text("apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: stuck}\n"
                     "target: {context: phasegate-local, namespace: default}\n"
