@@ -6,8 +6,12 @@ Each run starts a fresh sandbox (new certs, empty etcd, free ports), and `up` re
 only once a Deployment has become Available and its local registry holds the seed
 images, so its duration is the figure asked for. The registry is seeded while the
 control plane starts; ``registry_seeded_s`` is how long that took on its own, and a
-``--no-registry`` run gives the figure to compare ``up`` with.
-A separate 3-replica Deployment is then timed to Available on the running sandbox.
+``--no-registry`` run gives the figure to compare ``up`` with (there `up` waits for the
+probe pod's image pull to be refused instead: no image can be pulled without a registry).
+With a registry, a separate 3-replica Deployment is then timed to Available on the
+running sandbox, and single pods, one after the other, from create to Ready
+(``pod_ready_median_ms``: what a gate waiting on a pod pays for the scheduler, the image
+pull verdict and KWOK).
 ``--drop-caches`` empties the kernel page cache first (root only), so the first run
 also pays for reading the ~270 MB of binaries from disk: the "cold" figure.
 The last line printed is one JSON object with all figures (seconds).
@@ -22,10 +26,12 @@ import statistics
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from phasegate.sandbox import SandboxInfo, connect, down, up
 from phasegate.sandbox.api import wait_for
 from phasegate.sandbox.binaries import locate
+from phasegate.sandbox.registry import seed_images
 
 
 def drop_caches() -> bool:
@@ -55,10 +61,10 @@ def timed_up(name: str, registry: bool) -> tuple[SandboxInfo, float, dict[str, f
     return info, time.monotonic() - start, marks, seeded[0]
 
 
-def three_replicas(info: SandboxInfo) -> float:
+def three_replicas(info: SandboxInfo, image: str) -> float:
     path = "/apis/apps/v1/namespaces/default/deployments"
     labels = {"app": "bench"}
-    spec = {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]}
+    spec = {"containers": [{"name": "c", "image": image}]}
     start = time.monotonic()
     with connect(info) as api:
         api.create(
@@ -83,6 +89,41 @@ def three_replicas(info: SandboxInfo) -> float:
     return time.monotonic() - start
 
 
+def pod_ready_ms(info: SandboxInfo, image: str, count: int = 10) -> list[float]:
+    """Create->Ready of ``count`` pods in turn, each timed by a watch on it alone."""
+    path = "/api/v1/namespaces/default/pods"
+    took = []
+    with connect(info) as api:
+        for n in range(count):
+            name = f"bench-pod-{n}"
+            start = time.monotonic()
+            api.create(path, {"metadata": {"name": name},
+                              "spec": {"containers": [{"name": "c", "image": image}]}})
+            wait_for(
+                f"pod {name} Ready",
+                lambda name=name: _ready(api.get(f"{path}/{name}")),
+                30,
+                interval=0.005,
+            )
+            took.append((time.monotonic() - start) * 1000)
+            api.request("DELETE", f"{path}/{name}")
+    return took
+
+
+def _ready(pod: dict[str, Any] | None) -> bool:
+    conditions = ((pod or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def bench_image(info: SandboxInfo) -> str:
+    """An image the sandbox can pull: its registry's first seed image."""
+    return f"{info.registry}/{seed_images()[0]}"
+
+
+def _median(values: list[float], digits: int) -> float | None:
+    return round(statistics.median(values), digits) if values else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -92,10 +133,13 @@ def main() -> None:
     locate(build=False)  # cached binaries only: this measures start-up, not the build
     dropped = drop_caches() if args.drop_caches else False
     starts, deploys, stops, phases, seeds = [], [], [], [], []
+    pods: list[float] = []
     for i in range(args.runs):
         info, seconds, marks, seeded = timed_up(f"bench-{i}", args.registry)
         try:
-            deploys.append(three_replicas(info))
+            if info.registry:  # without one no image can be pulled, so no pod runs
+                deploys.append(three_replicas(info, bench_image(info)))
+                pods.extend(pod_ready_ms(info, bench_image(info)))
         finally:
             t = time.monotonic()
             down(info)
@@ -104,7 +148,8 @@ def main() -> None:
         phases.append(marks)
         seeds.append(seeded)
         print(
-            f"run {i}: up->Available {seconds:.2f}s, 3 replicas {deploys[-1]:.2f}s, "
+            f"run {i}: up->Available {seconds:.2f}s, "
+            f"3 replicas {deploys[-1] if deploys else 0:.2f}s, "
             f"down {stops[-1]:.2f}s, registry seeded in {seeded:.2f}s, phases {marks}",
             flush=True,
         )
@@ -119,8 +164,10 @@ def main() -> None:
                 "first_start_s": round(starts[0], 2),
                 "warm_start_median_s": round(statistics.median(warm), 2),
                 "warm_start_max_s": round(max(warm), 2),
-                "three_replica_available_median_s": round(statistics.median(deploys), 2),
+                "three_replica_available_median_s": _median(deploys, 2),
                 "down_median_s": round(statistics.median(stops), 2),
+                "pod_ready_median_ms": _median(pods, 1),
+                "pod_ready_max_ms": round(max(pods), 1) if pods else None,
                 "goal_s": 15,
                 "phases_first_run": phases[0],
             }
