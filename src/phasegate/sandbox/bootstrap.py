@@ -9,8 +9,8 @@ from phasegate.sandbox.api import Api, Json, wait_for
 from phasegate.sandbox.kubeconfig import RESTRICTED_NAMESPACE, RESTRICTED_USER
 
 PROBE = "phasegate-sandbox-probe"
-# Never pulled: KWOK only pretends to run containers.
-PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
+# Without a registry every image is unreachable; the probe pod is then refused this one.
+UNREACHABLE_IMAGE = "registry.k8s.io/pause:3.10"
 
 
 def node_names(count: int) -> list[str]:
@@ -76,15 +76,21 @@ def nodes_ready(api: Api, count: int) -> bool:
     return len(ready) >= count
 
 
-def prove_deployment(api: Api, timeout: float, alive: Callable[[], bool]) -> None:
-    """Create a one-replica Deployment, wait for it to be Available, then remove it.
+def prove_deployment(
+    api: Api, timeout: float, alive: Callable[[], bool], image: str | None
+) -> None:
+    """Create a one-replica Deployment of ``image``, wait for it to be Available, then
+    remove it.
 
     That single outcome needs every component: the API server and etcd, the
-    controller-manager (service accounts, ReplicaSets, node taints), the scheduler and
-    KWOK (node and pod status). ``alive`` is polled too, to fail fast on a crash.
+    controller-manager (service accounts, ReplicaSets, node taints), the scheduler, the
+    image puller and KWOK (node and pod status). With no ``image`` (no registry) the
+    proof is the pod's image pull being refused (ErrImagePull), which needs them all too.
+    ``alive`` is polled too, to fail fast on a crash.
     """
     path = "/apis/apps/v1/namespaces/default/deployments"
     labels = {"app": PROBE}
+    container = {"name": "probe", "image": image or UNREACHABLE_IMAGE}
     api.create(
         path,
         {
@@ -92,19 +98,33 @@ def prove_deployment(api: Api, timeout: float, alive: Callable[[], bool]) -> Non
             "spec": {
                 "replicas": 1,
                 "selector": {"matchLabels": labels},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {"containers": [{"name": "pause", "image": PAUSE_IMAGE}]},
-                },
+                "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
             },
         },
     )
-    wait_for(
-        "the probe Deployment becoming Available",
-        lambda: alive() and _condition(api.get(f"{path}/{PROBE}"), "Available") == "True",
-        timeout,
-    )
+    if image:
+        wait_for(
+            "the probe Deployment becoming Available",
+            lambda: alive() and _condition(api.get(f"{path}/{PROBE}"), "Available") == "True",
+            timeout,
+        )
+    else:
+        pods = f"/api/v1/namespaces/default/pods?labelSelector=app%3D{PROBE}"
+        wait_for(
+            "the probe Deployment's pod being refused its image (ErrImagePull)",
+            lambda: alive() and _refused(api.get(pods)),
+            timeout,
+        )
     api.request("DELETE", f"{path}/{PROBE}", {"propagationPolicy": "Background"})
+
+
+def _refused(pods: Json | None) -> bool:
+    for pod in (pods or {}).get("items") or []:
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            waiting = (status.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") in ("ErrImagePull", "ImagePullBackOff"):
+                return True
+    return False
 
 
 def _condition(obj: Json | None, kind: str) -> str | None:

@@ -1,4 +1,4 @@
-"""Command lines of the five components, tuned for a fast, single-machine start.
+"""Command lines of the components, tuned for a fast, single-machine start.
 
 Everything listens on 127.0.0.1 only. The controller-manager and the scheduler serve
 no HTTPS endpoint (``--secure-port=0``): nothing here scrapes them, and fixed default
@@ -7,6 +7,7 @@ ports would stop two sandboxes from running side by side.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,3 +133,20 @@ def kwok(lay: Layout, stage_files: list[Path]) -> list[str]:
         "--node-ip=127.0.0.1",
         *[f"--config={f}" for f in stage_files],
     ]
+
+
+def image_puller(lay: Layout, registry: str | None, registry_ca: Path | None) -> list[str]:
+    """The kubelet's image pulls for KWOK's nodes (puller.py), in this Python."""
+    client = lay.pki.clients["image-puller"]
+    argv = [
+        sys.executable, "-m", "phasegate.sandbox.puller",
+        f"--api={lay.api_url}",
+        f"--ca={lay.pki.ca.cert}",
+        f"--cert={client.cert}",
+        f"--key={client.key}",
+    ]
+    if registry is not None:
+        argv.append(f"--registry={registry}")
+    if registry_ca is not None:
+        argv.append(f"--registry-ca={registry_ca}")
+    return argv

@@ -31,6 +31,7 @@ IDENTITIES = {
     "controller-manager": Identity("system:kube-controller-manager"),
     "scheduler": Identity("system:kube-scheduler"),
     "kwok": Identity("phasegate-kwok", ("system:masters",)),
+    "image-puller": Identity("phasegate-image-puller", ("system:masters",)),
     "restricted": Identity(kubeconfig.RESTRICTED_USER),
 }
 
@@ -57,9 +58,11 @@ def up(
 ) -> SandboxInfo:
     """Start a sandbox (or return the one already running under ``name``).
 
-    Returns once a Deployment has become Available on it and, with ``registry``, once
-    its local TLS registry holds the seed images (see registry.py). On any failure, or
-    Ctrl-C, everything started so far is stopped and removed before the error propagates.
+    Returns once its local TLS registry holds the seed images (see registry.py) and a
+    Deployment of one of them has become Available; without ``registry`` every image is
+    unreachable, and it returns once a Deployment's pod has been refused its image. On
+    any failure, or Ctrl-C, everything started so far is stopped and removed before the
+    error propagates.
     """
     say = progress or (lambda _msg: None)
     existing = state.load(name)
@@ -155,11 +158,12 @@ def _start(
         )
     # The other components retry until the API server answers, so starting them now
     # overlaps their own start-up with the API server's.
-    say("starting kube-apiserver, kube-controller-manager, kube-scheduler, kwok")
+    say("starting kube-apiserver, kube-controller-manager, kube-scheduler, kwok, image-puller")
     launch("kube-apiserver", components.apiserver(lay))
     launch("kube-controller-manager", components.controller_manager(lay))
     launch("kube-scheduler", components.scheduler(lay))
     launch("kwok", components.kwok(lay, stage_files))
+    launch("image-puller", components.image_puller(lay, info.registry, info.registry_ca))
     with Api(lay.api_url, pki.ca.cert, pki.clients["admin"]) as api:
         step(
             "kube-apiserver answering /readyz",
@@ -174,20 +178,25 @@ def _start(
             lambda: bootstrap.nodes_ready(api, info.nodes),
             ("kwok", "kube-apiserver"),
         )
-        say("waiting for a Deployment to become Available")
+        # The probe pod's image must be in the registry before the pod is bound: its
+        # pull is decided once. Seeding is usually done long before the nodes are.
+        try:
+            took = seeding.result()
+        except TimeoutError as exc:
+            raise _failure(str(exc), procs, ("docker-registry",)) from None
+        if seed is not None and took is not None:
+            say(f"registry {info.registry} holds {len(seed[1])} images (seeded in {took:.1f}s)")
+        image = f"{info.registry}/{seed[1][0]}" if seed is not None else None
+        say("waiting for a Deployment to become Available" if image else
+            "waiting for a Deployment's pod to be refused its image (no registry)")
         remaining = max(1.0, timeout - (time.monotonic() - started))
         try:
-            bootstrap.prove_deployment(api, remaining, alive=lambda: _all_alive(procs))
+            bootstrap.prove_deployment(api, remaining, lambda: _all_alive(procs), image)
         except TimeoutError as exc:
             raise _failure(
-                str(exc), procs, ("kube-controller-manager", "kube-scheduler", "kwok")
+                str(exc), procs,
+                ("kube-controller-manager", "kube-scheduler", "kwok", "image-puller"),
             ) from None
-    try:
-        took = seeding.result()
-    except TimeoutError as exc:
-        raise _failure(str(exc), procs, ("docker-registry",)) from None
-    if seed is not None and took is not None:
-        say(f"registry {info.registry} holds {len(seed[1])} images (seeded in {took:.1f}s)")
     say(f"ready in {time.monotonic() - started:.1f}s")
     return info
 
