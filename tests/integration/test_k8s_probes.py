@@ -186,6 +186,8 @@ def test_dry_run_accepts_refuses_and_keeps_pod_security_warnings(
     ], base_dir=tmp_path)
     accepted, strict, refused = result.finals
     assert accepted.passed and "would violate PodSecurity" in accepted.observed
+    # the Warning header's quoted-string is unescaped: the server's words, not its escaping
+    assert 'PodSecurity "restricted:latest"' in accepted.observed, accepted.observed
     assert not strict.passed
     assert not refused.passed and "refused" in refused.observed and "replicas" in refused.observed
     nothing = evaluate(cluster, namespace, [{"k8s.absent": {"kind": "Deployment", "name": "web"}}])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -246,5 +247,8 @@ def warnings_of(response: httpx.Response) -> list[str]:
         text = value
         if value[:4].isdigit() or value.startswith("299"):
             text = value.split(" ", 2)[-1]  # "299 - "message""
-        found.append(text.strip().strip('"'))
+        text = text.strip()
+        if len(text) >= 2 and text[0] == text[-1] == '"':  # a quoted-string: \" and \\ escaped
+            text = re.sub(r"\\(.)", r"\1", text[1:-1])
+        found.append(text)
     return found
