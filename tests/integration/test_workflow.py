@@ -271,3 +271,51 @@ def test_secret_values_never_reach_the_journal(
         assert form.encode() not in stored
     reports = "".join(p.read_text() for p in (tmp_path / "r").iterdir())
     assert original not in reports and encoded not in reports
+
+
+
+def test_a_phase_that_fixes_a_crash_looping_deployment_passes_and_stays_fixed(
+    cluster: SandboxInfo, tmp_path: Path, namespace: str
+) -> None:
+    def api_deployment(annotations: dict[str, str]) -> str:
+        labels = {"app": "api"}
+        return json.dumps({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": {
+                "metadata": {"labels": labels, "annotations": annotations},
+                "spec": {"containers": [{"name": "api",
+                                         "image": f"{cluster.registry}/shop/api:1.4.2"}]}}}})
+
+    def plan(name: str, gate: str) -> str:
+        path = tmp_path / f"{name}.plan.yaml"
+        path.write_text(
+            f"apiVersion: phasegate/v1\nkind: Plan\nmetadata: {{name: {name}}}\n"
+            f"target: {{context: phasegate-local, namespace: {namespace}}}\n"
+            f"phases:\n  - name: {name}\n    apply: api.yaml\n"
+            f"    gate: [{gate}]\n    timeout: 1m\n    rollback: auto\n")
+        return str(path)
+
+    cli = ["--yes", "--json", "--kubeconfig", str(cluster.kubeconfig),
+           "--store", str(tmp_path / "e.db"), "--reports", str(tmp_path / "r")]
+    (tmp_path / "api.yaml").write_text(api_deployment({"phasegate.dev/fail": "crashloop"}))
+    broken = phasegate("apply", plan("break", "{k8s.exists: {kind: Deployment, name: api}}"),
+                       *cli)
+    assert broken.returncode == 0, broken.stdout + broken.stderr
+    with connect(cluster) as api:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the broken pods crash-loop before the fix
+            pods = api.get(f"/api/v1/namespaces/{namespace}/pods")["items"]
+            if len(pods) == 2 and all("CrashLoopBackOff" in json.dumps(p.get("status"))
+                                      for p in pods):
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("the broken Deployment's pods never crash-looped")
+
+    (tmp_path / "api.yaml").write_text(api_deployment({}))
+    fixed = phasegate("apply", plan("fix", "{k8s.rollout: {name: api}}"), *cli)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    with connect(cluster) as api:
+        live = api.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/api")
+    assert "phasegate.dev/fail" not in live["spec"]["template"]["metadata"].get(
+        "annotations", {}), "the fix was rolled back"

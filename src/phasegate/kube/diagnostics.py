@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from phasegate.errors import PhasegateError
-from phasegate.kube import connections, objects
+from phasegate.kube import connections, objects, revisions
 from phasegate.kube.client import Json, KubeClient
 from phasegate.probes.base import ProbeContext, ProbeParams
 
@@ -18,26 +18,48 @@ MAX_PODS = 5
 
 async def for_object(params: ProbeParams, ctx: ProbeContext) -> str:
     """Diagnostics for a probe naming one object (kind/name/namespace)."""
+    return await _for(str(getattr(params, "kind", "")), str(getattr(params, "name", "")),
+                      getattr(params, "namespace", None), getattr(params, "api_version", None),
+                      ctx)
+
+
+async def for_workload(workload: str, namespace: str | None, ctx: ProbeContext) -> str:
+    """Diagnostics for ``Kind/name`` (the ``workload`` of ``k8s.pods``)."""
+    kind, _, name = workload.partition("/")
+    return await _for(kind, name, namespace, revisions.KINDS.get(kind), ctx)
+
+
+async def _for(kind: str, name: str, namespace: str | None, api_version: str | None,
+               ctx: ProbeContext) -> str:
     try:
         client = connections.client_for(ctx)
-        kind = str(getattr(params, "kind", ""))
-        api_version = getattr(params, "api_version", None)
         resource = await client.find_kind(kind, api_version)
-        namespace = connections.namespace_of(ctx, getattr(params, "namespace", None))
+        namespace = connections.namespace_of(ctx, namespace)
         namespace_or_none = namespace if resource.namespaced else None
-        obj = await client.get(resource.path(namespace_or_none, str(getattr(params, "name", ""))))
+        obj = await client.get(resource.path(namespace_or_none, name))
         lines: list[str] = []
         if obj is None:
-            lines.append(f"{kind} {getattr(params, 'name', '')}: not found")
+            lines.append(f"{kind} {name}: not found")
         else:
             lines += _object_section(obj)
             lines += await _events(client, namespace_or_none, obj)
             selector = _selector(obj)
             if selector and namespace_or_none:
-                lines += await pods_section(client, namespace_or_none, selector)
+                roles = await _revision_roles(client, namespace_or_none, {"kind": kind, **obj})
+                lines += await pods_section(client, namespace_or_none, selector, roles)
         return "\n".join(lines)
     except PhasegateError as exc:
         return f"diagnostics unavailable: {exc}"
+
+
+async def _revision_roles(client: KubeClient, namespace: str, workload: Json) -> dict[str, str]:
+    """Pod name → "current revision" / "old revision" / "terminating", for workloads."""
+    if workload.get("kind") not in revisions.KINDS:
+        return {}
+    revision = await revisions.current(client, namespace, workload)
+    return {pod["metadata"]["name"]: role for role, pods in (
+        ("current revision", revision.current), ("old revision", revision.old),
+        ("terminating", revision.terminating)) for pod in pods}
 
 
 async def for_selector(namespace: str, selector: str, ctx: ProbeContext) -> str:
@@ -90,20 +112,25 @@ def _format_events(title: str, events: list[Json]) -> list[str]:
     return lines
 
 
-async def pods_section(client: KubeClient, namespace: str, selector: str) -> list[str]:
+async def pods_section(client: KubeClient, namespace: str, selector: str,
+                       roles: dict[str, str] | None = None) -> list[str]:
     body = await client.get(f"/api/v1/namespaces/{namespace}/pods",
                             params={"labelSelector": selector}) or {}
     pods: list[Json] = body.get("items") or []
+    roles = roles or {}
+    order = {"current revision": 0, "": 1, "old revision": 2, "terminating": 3}
+    pods.sort(key=lambda p: order.get(roles.get(p["metadata"]["name"], ""), 1))
     lines = [f"== pods matching {selector}: {len(pods)}"]
     for pod in pods[:MAX_PODS]:
-        lines += await _pod(client, namespace, pod)
+        lines += await _pod(client, namespace, pod, roles.get(pod["metadata"]["name"], ""))
     return lines
 
 
-async def _pod(client: KubeClient, namespace: str, pod: Json) -> list[str]:
+async def _pod(client: KubeClient, namespace: str, pod: Json, role: str = "") -> list[str]:
     name = pod["metadata"]["name"]
     status = pod.get("status") or {}
-    lines = [f"pod {name}: phase {status.get('phase')}, {objects.describe_conditions(pod)}"]
+    lines = [f"pod {name}{f' ({role})' if role else ''}: phase {status.get('phase')}, "
+             f"{objects.describe_conditions(pod)}"]
     failing: list[str] = []
     for container in status.get("containerStatuses") or []:
         state: dict[str, Any] = container.get("state") or {}

@@ -31,7 +31,26 @@ CATALOG: tuple[Known, ...] = (
            "before anything is applied."),
     _known("quota-exceeded", "refused by a ResourceQuota", r"exceeded quota",
            "A ResourceQuota refused the change: add a `k8s.quota` assumption with the phase's "
-           "requests."),
+           "requests (`assumptions.probes: [{k8s.quota: {requests: {pods: N, requests.cpu: "
+           "…}}}]`), so stage R finds the missing headroom before anything is applied."),
+    # Pod-creation refusals: the workload is accepted, its pods are not.
+    _known("pod-security", "pods refused by Pod Security", r"violates PodSecurity",
+           "Pod Security refused the pods: stage R's divergence check sees the server's "
+           "dry-run warnings; set the securityContext the namespace's level asks for "
+           "(runAsNonRoot, allowPrivilegeEscalation: false, capabilities.drop: [ALL], "
+           "seccompProfile: RuntimeDefault), or deploy where the policy allows it."),
+    _known("limit-range", "pods refused by a LimitRange",
+           r"(maximum|minimum) \S+ usage per (Container|Pod)|limit to request ratio",
+           "A LimitRange refused the pods: keep the containers' requests and limits inside "
+           "the namespace's LimitRange, and add a tracer bullet that starts one pod with "
+           "the phase's resources, so stage 0 meets the limit first."),
+    _known("service-account-missing", "ServiceAccount missing",
+           r"error looking up service account|serviceaccount \"[^\"]*\" not found",
+           "Pods named a ServiceAccount that does not exist: apply it in the phase (or an "
+           "earlier one), or add a `k8s.exists` assumption for it to stage R."),
+    _known("pod-creation-refused", "pods refused at creation", r"pod creation refused",
+           "The API server refused the workload's pods: add a tracer bullet that creates one, "
+           "so stage 0 meets the refusal before the rollout."),
     _known("crash-loop", "container crash-loops", r"CrashLoopBackOff",
            "A container crash-loops: add a tracer bullet that starts it first."),
     _known("api-not-served", "API version not served", r"not served",
