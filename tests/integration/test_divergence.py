@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +60,50 @@ def test_a_fitting_plan_has_no_high_divergence(
     result = evaluate(cluster, namespace, [{"k8s.divergence": {"apply": "ok.yaml"}}],
                       base_dir=tmp_path)
     assert result.passed, result.finals[0].observed
+
+
+def public_root() -> Path:
+    """The directory ``../shared/public/…`` is relative to: the repository root, or in a
+    git worktree the main checkout's root (the public material sits beside it)."""
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / "../shared/public").is_dir():
+        return repo
+    common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                            cwd=repo, capture_output=True, text=True, check=True).stdout
+    return Path(common.strip()).parent
+
+
+def test_stock_manifests_in_a_restricted_namespace_are_a_high_divergence(
+    cluster: SandboxInfo, namespace: str
+) -> None:
+    stock = "../shared/public/podinfo-kustomize/bases/backend/deployment.yaml"
+    root = public_root()
+    assert (root / stock).is_file(), f"public material missing: {root / stock}"
+    with connect(cluster) as api:
+        api.request("PATCH", f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": {
+            "pod-security.kubernetes.io/enforce": "restricted"}}},
+            content_type="application/merge-patch+json").raise_for_status()
+    result = evaluate(cluster, namespace, [{"k8s.divergence": {"apply": stock}}],
+                      base_dir=root)
+    (seen,) = result.finals
+    assert not seen.passed, seen.observed
+    (found,) = [d for d in seen.data["divergences"] if d["object"] == "Deployment backend"]
+    assert found["severity"] == "HIGH"
+    assert 'PodSecurity "restricted' in found["message"]  # the server's own words
+    assert "allowPrivilegeEscalation" in found["message"]
+
+
+def test_stock_manifests_where_only_warned_are_a_medium_divergence(
+    cluster: SandboxInfo, namespace: str
+) -> None:
+    stock = "../shared/public/podinfo-kustomize/bases/backend/deployment.yaml"
+    with connect(cluster) as api:
+        api.request("PATCH", f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": {
+            "pod-security.kubernetes.io/warn": "restricted"}}},
+            content_type="application/merge-patch+json").raise_for_status()
+    result = evaluate(cluster, namespace, [{"k8s.divergence": {"apply": stock}}],
+                      base_dir=public_root())
+    (seen,) = result.finals
+    assert seen.passed, seen.observed
+    (found,) = [d for d in seen.data["divergences"] if d["object"] == "Deployment backend"]
+    assert found["severity"] == "MEDIUM" and 'PodSecurity "restricted' in found["message"]

@@ -3,12 +3,14 @@
 Each divergence has a severity and a fix hint; the probe fails on any HIGH one:
 HIGH — the change will be refused or cannot work (API version not served, CRD missing,
 storage/ingress class missing, requests beyond quota, a Pod Security violation the
-namespace enforces); MEDIUM — it will be accepted but not behave (a LoadBalancer Service
-where no load balancer provider is seen, a Pod Security warning); LOW — worth knowing.
+namespace enforces — in the words of the server's dry-run warning); MEDIUM — it will be
+accepted but not behave (a LoadBalancer Service where no load balancer provider is seen, a
+Pod Security warning for a level only warned at); LOW — worth knowing.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -17,13 +19,21 @@ from typing import Any
 from pydantic import Field
 
 from phasegate import fields
-from phasegate.kube import connections, manifests, quantity
+from phasegate.errors import ActionError, ProbeError
+from phasegate.kube import apply, connections, manifests, quantity
 from phasegate.kube.client import Json, KubeClient
 from phasegate.observation import Verdict
 from phasegate.probes.base import ProbeContext, ProbeParams
 from phasegate.probes.k8s_common import cluster_probe
 
 POD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
+POD_SECURITY_KINDS = (*POD_TEMPLATE_KINDS, "Pod", "CronJob", "ReplicationController")
+POD_SECURITY = re.compile(r'violates? PodSecurity "(?P<level>[a-z]+):[^"]*": .*',
+                          re.IGNORECASE)
+POD_SECURITY_FIX = ("set the securityContext the level asks for (the message names each "
+                    "field), or deploy where the policy allows it")
+LEVELS = {"": 0, "privileged": 0, "baseline": 1, "restricted": 2}
+RANK = {"LOW": 0, "MEDIUM": 1, "HIGH": 2}
 
 
 @dataclass(frozen=True)
@@ -93,8 +103,6 @@ async def _served(client: KubeClient, loaded: list[manifests.Manifest]) -> list[
 
 
 async def _served_elsewhere(client: KubeClient, kind: str) -> str | None:
-    from phasegate.errors import ProbeError
-
     try:
         return (await client.find_kind(kind)).api_version
     except ProbeError:
@@ -180,6 +188,8 @@ async def _quota(client: KubeClient, loaded: list[manifests.Manifest],
 
 async def _pod_security(client: KubeClient, loaded: list[manifests.Manifest],
                         namespace: str) -> list[Divergence]:
+    """What the server's Pod Security admission says of a dry run (the authority: it knows
+    every rule of the level), and what the namespace labels make of obvious privileges."""
     found = []
     levels: dict[str, dict[str, str]] = {}
     for manifest in loaded:
@@ -189,20 +199,49 @@ async def _pod_security(client: KubeClient, loaded: list[manifests.Manifest],
             labels = (live.get("metadata") or {}).get("labels") or {}
             levels[target] = {mode: labels.get(f"pod-security.kubernetes.io/{mode}", "")
                               for mode in ("enforce", "warn")}
+        level = levels[target]
+        ref = f"{manifest.kind} {manifest.name}"
+        told = await _server_says(client, manifest, target, level["enforce"]) if (
+            manifest.kind in POD_SECURITY_KINDS) else None
+        if told is not None:
+            found.append(Divergence(told[0], ref, told[1], POD_SECURITY_FIX))
         for pod, _ in _pod_specs(manifest.obj):
             problems = _privileges(pod)
             if not problems:
                 continue
-            level = levels[target]
             severity = "HIGH" if level["enforce"] in ("baseline", "restricted") else (
                 "MEDIUM" if level["warn"] in ("baseline", "restricted") else "LOW")
+            if told is not None and RANK[told[0]] >= RANK[severity]:
+                continue  # the server said as much already
             where = (f"namespace {target} enforces {level['enforce']}" if severity == "HIGH"
                      else f"namespace {target} warns at {level['warn']}" if severity == "MEDIUM"
                      else "allowed here, refused by baseline/restricted namespaces")
-            found.append(Divergence(severity, f"{manifest.kind} {manifest.name}",
-                                    f"{', '.join(problems)}: {where}",
+            found.append(Divergence(severity, ref, f"{', '.join(problems)}: {where}",
                                     "drop the privilege, or run where the policy allows it"))
     return found
+
+
+async def _server_says(client: KubeClient, manifest: manifests.Manifest, namespace: str,
+                       enforced: str) -> tuple[str, str] | None:
+    """(severity, message) from a server-side dry run's Pod Security warning or refusal:
+    HIGH when the namespace enforces the level violated (its pods will be refused)."""
+    try:
+        result = await apply.apply_one(client, manifest, namespace, dry_run=True)
+    except ActionError as exc:
+        said = POD_SECURITY.search(str(exc))
+        if said is None:
+            return None  # refused for another reason: k8s.dry_run in stage P says why
+        return "HIGH", f"refused by the server: {said.group(0)}"
+    for warning in result.warnings:
+        said = POD_SECURITY.search(warning)
+        if said is None:
+            continue
+        violated = said.group("level")
+        if LEVELS.get(enforced, 0) >= LEVELS.get(violated, 0):
+            return "HIGH", (f"its pods will be refused: namespace {namespace} enforces "
+                            f"{enforced}; the server warns: {said.group(0)}")
+        return "MEDIUM", f"the server warns: {said.group(0)}"
+    return None
 
 
 def _privileges(pod: Json) -> list[str]:
