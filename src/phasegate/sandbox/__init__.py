@@ -11,11 +11,9 @@ local TLS registry holds the example images (registry.py; ``up(registry=False)``
     down(info)              # or down("default") from another process
 """
 
-from phasegate.sandbox.api import Api
-from phasegate.sandbox.client import connect
-from phasegate.sandbox.errors import SandboxError
-from phasegate.sandbox.lifecycle import SandboxStatus, down, status, up
-from phasegate.sandbox.state import SandboxInfo
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "Api",
@@ -27,3 +25,31 @@ __all__ = [
     "status",
     "up",
 ]
+
+# Names load lazily: the image puller, a sandbox component of its own, imports one
+# module of this package while the API server starts and should not pay for the rest.
+_LAZY = {
+    "Api": "phasegate.sandbox.api",
+    "connect": "phasegate.sandbox.client",
+    "SandboxError": "phasegate.sandbox.errors",
+    "SandboxStatus": "phasegate.sandbox.lifecycle",
+    "down": "phasegate.sandbox.lifecycle",
+    "status": "phasegate.sandbox.lifecycle",
+    "up": "phasegate.sandbox.lifecycle",
+    "SandboxInfo": "phasegate.sandbox.state",
+}
+
+if TYPE_CHECKING:
+    from phasegate.sandbox.api import Api
+    from phasegate.sandbox.client import connect
+    from phasegate.sandbox.errors import SandboxError
+    from phasegate.sandbox.lifecycle import SandboxStatus, down, status, up
+    from phasegate.sandbox.state import SandboxInfo
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'phasegate.sandbox' has no attribute {name!r}")

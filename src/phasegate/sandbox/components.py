@@ -136,10 +136,10 @@ def kwok(lay: Layout, stage_files: list[Path]) -> list[str]:
 
 
 def image_puller(lay: Layout, registry: str | None, registry_ca: Path | None) -> list[str]:
-    """The kubelet's image pulls for KWOK's nodes (puller.py), in this Python."""
+    """The kubelet's image pulls for KWOK's nodes (image_puller.py), in this Python."""
     client = lay.pki.clients["image-puller"]
     argv = [
-        sys.executable, "-m", "phasegate.sandbox.puller",
+        sys.executable, "-m", "phasegate.sandbox.image_puller",
         f"--api={lay.api_url}",
         f"--ca={lay.pki.ca.cert}",
         f"--cert={client.cert}",

@@ -1,25 +1,17 @@
-"""The sandbox's image puller: the kubelet's image pulls, for KWOK's fake nodes.
+"""The image puller's work: watch pods, decide their pulls, mark them (see pulls.py).
 
-    python -m phasegate.sandbox.puller --api URL --ca CA --cert CRT --key KEY \\
-        [--registry 127.0.0.1:PORT --registry-ca CA]
-
-Runs as a sandbox component (started and stopped by lifecycle.py like the others). It
-watches every pod; once a pod is bound to a node it asks for each image (pulls.py) and
-marks the pod with the verdicts, which KWOK's stages turn into a running pod or into
-ErrImagePull then ImagePullBackOff. Images are looked up as soon as a pod is seen, before
-it is scheduled, so the verdict is usually ready by the time it is bound. A failed pull
-that may succeed later (the registry said "not found") is asked again with a kubelet's
-back-off, 10 s doubling to 5 min; a pod whose image turns up then runs.
+Started as a process by image_puller.py. Images are looked up as soon as a pod is seen,
+before it is scheduled, so the verdict is usually ready by the time it is bound. A
+failed pull that may succeed later (the registry said "not found") is asked again with a
+kubelet's back-off, 10 s doubling to 5 min; a pod whose image turns up then runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import ssl
-import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +19,6 @@ from typing import Any
 import httpx
 
 from phasegate.sandbox import pulls
-from phasegate.sandbox.pulls import Json, Pull
 
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 FIRST_RETRY, MAX_RETRY = 10.0, 300.0
@@ -39,7 +30,7 @@ class Puller:
         self.api = api
         self.registry = registry
         self.cache = pulls.Cache()
-        self._asking: dict[str, asyncio.Task[Pull]] = {}
+        self._asking: dict[str, asyncio.Task[pulls.Pull]] = {}
         self._marking: set[str] = set()  # pod uids whose verdict is being written
         self._retries: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # keeps running tasks referenced
@@ -86,7 +77,7 @@ class Puller:
                     if retry is not None:
                         retry.cancel()
 
-    def _consider(self, pod: Json) -> None:
+    def _consider(self, pod: pulls.Json) -> None:
         if pulls.needs_verdict(pod):
             uid = pod["metadata"]["uid"]
             if uid not in self._marking:
@@ -101,11 +92,11 @@ class Puller:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _ask(self, image_ref: str) -> asyncio.Future[Pull]:
+    def _ask(self, image_ref: str) -> asyncio.Future[pulls.Pull]:
         """One lookup per image at a time; cached verdicts are answered at once."""
         cached = self.cache.get(image_ref)
         if cached is not None:
-            done: asyncio.Future[Pull] = asyncio.get_running_loop().create_future()
+            done: asyncio.Future[pulls.Pull] = asyncio.get_running_loop().create_future()
             done.set_result(cached)
             return done
         asking = self._asking.get(image_ref)
@@ -115,23 +106,23 @@ class Puller:
             asking.add_done_callback(lambda _: self._asking.pop(image_ref, None))
         return asking
 
-    async def _lookup(self, image_ref: str) -> Pull:
+    async def _lookup(self, image_ref: str) -> pulls.Pull:
         try:
             pull = await pulls.ask(image_ref, self.registry)
         except Exception as exc:  # any failure to find out is the pod's answer
-            pull = Pull(False, pulls.ERR_IMAGE_PULL, f"{type(exc).__name__}: {exc}",
+            pull = pulls.Pull(False, pulls.ERR_IMAGE_PULL, f"{type(exc).__name__}: {exc}",
                         retry=True, keep=0.0)
         self.cache.put(image_ref, pull)
         return pull
 
-    async def _verdicts(self, pod: Json) -> dict[str, Pull]:
+    async def _verdicts(self, pod: pulls.Json) -> dict[str, pulls.Pull]:
         found = {c["name"]: await self._ask(c.get("image", "")) for c in pulls.containers(pod)}
         if ((pod["metadata"].get("annotations") or {}).get(pulls.STAGED)) == "image-pull":
             for container in (pod.get("spec") or {}).get("containers") or []:
                 found[container["name"]] = pulls.staged(container.get("image", ""))
         return found
 
-    async def _mark(self, pod: Json, attempt: int = 0) -> None:
+    async def _mark(self, pod: pulls.Json, attempt: int = 0) -> None:
         meta = pod["metadata"]
         try:
             found = await self._verdicts(pod)
@@ -157,7 +148,7 @@ class Puller:
             if not attempt:
                 self._marking.discard(meta["uid"])
 
-    def _retry_later(self, pod: Json, attempt: int) -> None:
+    def _retry_later(self, pod: pulls.Json, attempt: int) -> None:
         uid = pod["metadata"]["uid"]
         wait = min(FIRST_RETRY * 2**attempt, MAX_RETRY)
 
@@ -176,7 +167,7 @@ class Puller:
         task = asyncio.ensure_future(again())
         self._retries[uid] = task
 
-    async def _report(self, pod: Json, failed: dict[str, Pull]) -> None:
+    async def _report(self, pod: pulls.Json, failed: dict[str, pulls.Pull]) -> None:
         """A kubelet's Warning event per failed pull, as `kubectl describe` shows it."""
         meta, spec = pod["metadata"], pod.get("spec") or {}
         images = {c["name"]: c.get("image", "") for c in pulls.containers(pod)}
@@ -202,7 +193,7 @@ class Puller:
             await self.api.post(f"/api/v1/namespaces/{meta['namespace']}/events", json=event)
 
 
-def _summary(pod: Json, found: dict[str, Pull]) -> str:
+def _summary(pod: pulls.Json, found: dict[str, pulls.Pull]) -> str:
     meta = pod["metadata"]
     failed = [f"{name}: {p.mark}" for name, p in found.items() if not p.ok]
     verdict = f"failed ({'; '.join(failed)})" if failed else f"pulled ({len(found)} image(s))"
@@ -221,27 +212,7 @@ def client(url: str, ca: Path, cert: Path, key: Path) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=url, verify=ctx, timeout=10.0, limits=limits)
 
 
-async def serve(args: argparse.Namespace) -> None:
-    registry = pulls.Registry(args.registry, Path(args.registry_ca) if args.registry_ca else None)
-    async with client(args.api, Path(args.ca), Path(args.cert), Path(args.key)) as api:
-        log(f"watching pods on {args.api}; registry {registry.host or '(none)'}")
+async def serve(url: str, ca: Path, cert: Path, key: Path, registry: pulls.Registry) -> None:
+    async with client(url, ca, cert, key) as api:
+        log(f"watching pods on {url}; registry {registry.host or '(none)'}")
         await Puller(api, registry).run()
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--api", required=True, help="the API server's URL")
-    parser.add_argument("--ca", required=True, help="the CA that signed the API server")
-    parser.add_argument("--cert", required=True, help="client certificate")
-    parser.add_argument("--key", required=True, help="its key")
-    parser.add_argument("--registry", help="host:port of the one registry the sandbox reaches")
-    parser.add_argument("--registry-ca", help="the CA that signed that registry")
-    args = parser.parse_args(argv)
-    try:
-        asyncio.run(serve(args))
-    except KeyboardInterrupt:
-        sys.exit(0)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Image pull verdicts, as a kubelet would reach them, and the pod marks KWOK acts on.
 
-KWOK's stages cannot ask a registry, so the image puller (puller.py) asks for them and
+KWOK's stages cannot ask a registry, so the image puller (image_puller.py) asks for them and
 marks each scheduled pod: ``sandbox.phasegate.dev/images`` is ``pulled`` or ``failed``,
 and each container whose image could not be pulled gets
 ``pull.sandbox.phasegate.dev/<container>: <Reason>: <why>``. The stages in
