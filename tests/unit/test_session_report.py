@@ -84,3 +84,22 @@ def test_a_check_cut_short_by_a_fail_fast_one_is_no_issue() -> None:
         seen("image", "api", False, "tag not found: 1.4.3", T0, fail_fast=True)]})])
     assert [i["observed"] for i in facts["critical_issues"]] == [  # type: ignore[attr-defined]
         "tag not found: 1.4.3"]
+
+
+def test_a_gate_that_timed_out_on_progress_is_signed_as_a_timeout() -> None:
+    from phasegate.reports import patterns
+    from phasegate.store.records import FailureRecord
+
+    bundle = verify_run(1, T0, {"phase 1 · gate": [
+        seen("k8s.rollout", "Deployment/api", False, "1 of 3 replicas updated", T0)]})
+    step = bundle.steps[0]
+    timed_out = RunBundle(bundle.run, (StepRecord(step.id, "I", step.name, "timed out",
+                                                  step.started, step.finished, 60.0, "",
+                                                  step.observations),), ())
+    (issue,) = report([timed_out])["critical_issues"]  # type: ignore[misc]
+    assert issue["signature"] == "k8s.rollout/timed-out"
+    assert issue["observed"] == "1 of 3 replicas updated"  # where it stood is still told
+    failure = FailureRecord(bundle.run, "I", step.name, "timed out", step.observations[0], "",
+                            T0)
+    (found,) = patterns.occurrences([failure])
+    assert found.key == "k8s.rollout/timed-out"

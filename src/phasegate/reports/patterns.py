@@ -97,12 +97,22 @@ def occurrences(failures: Sequence[FailureRecord]) -> list[Occurrence]:
             kind = signatures.step_kind(failure.stage, failure.step)
             text = failure.detail
             check = failure.step
-        signature = signatures.classify(kind, text)
+        signature = classify(kind, text, failure.step_status)
         found.append(Occurrence(
             signature.key, kind, signature.reason, signature.recommendation,
             signature.known.key if signature.known else None, run.id, run.command,
             run.plan_name or run.command, check, text, failure.at))
     return found
+
+
+def classify(kind: str, text: str, step_status: str) -> signatures.Signature:
+    """A failure's signature. A gate that timed out on a check whose last answer is
+    progress ("1 of 3 replicas updated") failed by running out of time: that is its cause,
+    not the progress text (which still says where it stood)."""
+    signature = signatures.classify(kind, text)
+    if signature.known is None and step_status == "timed out":
+        return signatures.classify(kind, f"timed out; last seen: {text}")
+    return signature
 
 
 def group(found: Sequence[Occurrence], min_runs: int = 2) -> list[Pattern]:

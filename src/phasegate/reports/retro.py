@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from phasegate.observation import Observation
-from phasegate.reports import clock, signatures
+from phasegate.reports import clock, patterns, signatures
 from phasegate.store import checks
 from phasegate.store.records import RunBundle, StepRecord
 
@@ -175,7 +175,8 @@ def _failures(steps: tuple[StepRecord, ...]) -> list[dict[str, Any]]:
             continue
         failed = [(o, n) for o, n in _finals(step) if not o.passed]
         for observation, attempts in failed:
-            signature = signatures.classify(observation.probe, observation.observed)
+            signature = patterns.classify(observation.probe, observation.observed,
+                                          step.status)
             found.append({
                 "stage": step.stage, "step": step.name, "check": observation.name,
                 "probe": observation.probe, "expected": observation.expected,

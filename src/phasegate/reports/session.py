@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from phasegate.reports import clock, signatures
+from phasegate.reports import clock, patterns, signatures
 from phasegate.store import checks
 from phasegate.store.records import RunBundle, StepRecord
 
@@ -237,8 +237,9 @@ def _seen(issue: dict[str, Any], outcome: _Outcome, step: StepRecord, run_id: st
     if not issue["history"] or issue["history"][-1]["observed"] != outcome.observed:
         issue["history"].append({"at": outcome.at.isoformat(), "run_id": run_id,
                                  "observed": outcome.observed})
-    signature = signatures.classify(
-        outcome.probe or signatures.step_kind(step.stage, step.name), outcome.observed)
+    signature = patterns.classify(
+        outcome.probe or signatures.step_kind(step.stage, step.name), outcome.observed,
+        step.status)
     issue.update({"probe": outcome.probe, "observed": outcome.observed,
                   "evidence": outcome.detail, "last_seen": outcome.at.isoformat(),
                   "last_run_id": run_id, "signature": signature.key,
