@@ -116,6 +116,8 @@ def test_a_criterion_blocked_by_another_task_counts_as_blocked_not_failing(
     shown = json.loads(phasegate("tasks", "show", "TASK-006", "--dir", str(tasks), "--store",
                                  str(store), "--json").stdout)
     assert shown["tally"]["blocked"] == 4
+    listed = phasegate("tasks", "list", "--dir", str(tasks), "--store", str(store))
+    assert "17/21 (81%), 4 blocked by TASK-005" in " ".join(listed.stdout.split())
     session = json.loads(phasegate("report", "session", "--since", "1h", "--dir", str(tasks),
                                    "--store", str(store), "--json").stdout)
     assert session["critical_issues"] == []  # waiting on another task is no failure

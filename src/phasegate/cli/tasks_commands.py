@@ -365,6 +365,8 @@ def _queue_table(built: Queue, states: dict[str, tuple[Result, ...]]) -> Any:
             else "no criteria"
         if counted.attested:
             verified += f" +{counted.attested} attested"
+        if counted.blocked:
+            verified += f", {counted.blocked} blocked by {', '.join(counted.blockers)}"
         table.add_row(str(index) if not entry.blocked else "—", task.id, task.priority,
                       task.folder, verified, _escape(task.title),
                       ", ".join(entry.blockers) or "")

@@ -449,7 +449,8 @@ def _percent(task: dict[str, Any]) -> str:
         return "no criteria"
     if tally.get("never_verified") == tally["total"]:
         return "never verified"
-    return f"{tally['verified']}/{tally['total']} verified ({tally['percent']}%)"
+    blocked = f", {tally['blocked']} blocked" if tally.get("blocked") else ""
+    return f"{tally['verified']}/{tally['total']} verified ({tally['percent']}%){blocked}"
 
 
 def _mark(status: str) -> str:
