@@ -1,5 +1,6 @@
-"""The session report tells the current truth: latest causes, one recommendation per
-signature, counts that cannot be misread (pure logic over recorded records)."""
+"""Session reports and retrospectives tell the current truth: latest causes, one
+recommendation per signature, counts that cannot be misread, checks told apart by more than
+their name (pure logic over recorded records)."""
 
 from __future__ import annotations
 
@@ -103,3 +104,17 @@ def test_a_gate_that_timed_out_on_progress_is_signed_as_a_timeout() -> None:
                             T0)
     (found,) = patterns.occurrences([failure])
     assert found.key == "k8s.rollout/timed-out"
+
+
+def test_a_retro_does_not_let_one_twin_check_resolve_the_other() -> None:
+    from phasegate.reports import retro
+
+    twins = [Observation("file", "values.yaml", {"markers": [m]}, passed, "", observed, "", T0,
+                         T0, 1) for m, passed, observed in (
+        ("image:", False, "marker 'image:' missing"), ("replicas:", True, "all present"))]
+    run = RunRecord("20261123-100001-abcdef", "check", "twins", None, None, "failed", T0,
+                    T0 + timedelta(seconds=1), "")
+    step = StepRecord(1, "R", "reality check", "failed", T0, T0, None, "", tuple(twins))
+    facts = retro.collect(RunBundle(run, (step,), ()))
+    assert facts["time_lost"] == []  # the failing twin was never fixed
+    assert [f["observed"] for f in facts["failures"]] == ["marker 'image:' missing"]

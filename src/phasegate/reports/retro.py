@@ -214,13 +214,15 @@ def _time_lost(steps: tuple[StepRecord, ...]) -> list[dict[str, Any]]:
     open_failures: dict[tuple[str, str, str], tuple[Any, str]] = {}
     found = []
     for step in steps:
-        outcomes: list[tuple[str, bool, Any, str]] = [
-            (o.name, o.passed, o.finished, o.observed) for o, _ in _finals(step)]
+        judged = [c for c in checks.of(step.observations) if not c.stopped]
+        outcomes: list[tuple[str, str, bool, Any, str]] = [
+            (key, c.last.name, c.last.passed, c.last.finished, c.last.observed)
+            for key, c in zip(checks.keys(judged), judged, strict=True)]
         if not step.observations and step.status not in ("running",):
-            outcomes = [("", step.status == "passed", step.finished or step.started,
+            outcomes = [("", "", step.status == "passed", step.finished or step.started,
                          step.detail)]
-        for name, passed, at, observed in outcomes:
-            key = (step.stage, step.name, name)
+        for check_key, name, passed, at, observed in outcomes:
+            key = (step.stage, step.name, check_key)
             if not passed:
                 open_failures.setdefault(key, (at, observed))
             elif key in open_failures:
