@@ -140,6 +140,10 @@ def test_kill_9_then_resume_closes_the_step_cut_short(
     with sqlite3.connect(store) as db:
         detail = db.execute("select detail from steps where status = 'abandoned'").fetchone()[0]
     assert "cut short" in detail
+    # a step the kill cut short is no failure of the change: the retrospective says so
+    retrospective = Path(json.loads(resumed.stdout)["files"]["retrospective"]).read_text()
+    failures = retrospective.split("### Failures")[1].split("### Retries")[0]
+    assert "phase 2: backend" not in failures, failures
 
 
 # --- signals ---------------------------------------------------------------------------
