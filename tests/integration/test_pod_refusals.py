@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -141,33 +140,45 @@ def test_a_refused_job_fails_fast_in_k8s_pods(cluster: SandboxInfo, namespace: s
     assert 'serviceaccount "not-there" not found' in pods.observed
 
 
-def test_the_retrospective_recognises_a_quota_refusal_of_pods(
-    cluster: SandboxInfo, namespace: str, tmp_path: Path
+@pytest.mark.parametrize("refusal", sorted(REFUSALS))
+def test_the_retrospective_and_patterns_recognise_the_refusal(
+    cluster: SandboxInfo, namespace: str, tmp_path: Path, refusal: str
 ) -> None:
+    setup, headline, key = REFUSALS[refusal]
     image = f"{cluster.registry}/shop/api:1.4.2"
     with connect(cluster) as api:
-        quota(api, namespace)
-    (tmp_path / "api.yaml").write_text(json.dumps(workload("Deployment", "api", image)))
+        extra = pod_spec(setup(api, namespace), image)
+    (tmp_path / "api.yaml").write_text(json.dumps(workload("Deployment", "api", image, extra)))
     plan = tmp_path / "plan.yaml"
     plan.write_text(
-        f"apiVersion: phasegate/v1\nkind: Plan\nmetadata: {{name: quota-{uuid.uuid4().hex[:6]}}}\n"
+        f"apiVersion: phasegate/v1\nkind: Plan\nmetadata: {{name: {refusal}}}\n"
         f"target: {{context: phasegate-local, namespace: {namespace}}}\n"
         "phases:\n  - name: api\n    apply: api.yaml\n"
         f"    gate: [{{k8s.rollout: {{name: api}}}}]\n    timeout: {TIMEOUT}s\n"
         "    rollback: auto\n")
     store = ["--store", str(tmp_path / "e.db")]
-    started = time.monotonic()
-    run = phasegate("apply", str(plan), "--yes", "--json", "--kubeconfig",
-                    str(cluster.kubeconfig), "--reports", str(tmp_path / "r"), *store)
-    assert run.returncode == 1, run.stdout + run.stderr
-    assert time.monotonic() - started < 60, "the gate failed fast, not at its timeout"
-    run_id = json.loads(run.stdout)["run_id"]
-    retro = phasegate("retro", run_id, "--json", *store)
+    runs = []
+    for _ in range(2):  # the same refusal in two runs: a pattern
+        started = time.monotonic()
+        run = phasegate("apply", str(plan), "--yes", "--json", "--kubeconfig",
+                        str(cluster.kubeconfig), "--reports", str(tmp_path / "r"), *store)
+        assert run.returncode == 1, run.stdout + run.stderr
+        assert time.monotonic() - started < 60, "the gate failed fast, not at its timeout"
+        runs.append(json.loads(run.stdout)["run_id"])
+
+    retro = phasegate("retro", runs[-1], "--json", *store)
     assert retro.returncode == 0, retro.stderr
     facts = json.loads(retro.stdout)
     gate = [f for f in facts["failures"] if f["probe"] == "k8s.rollout"]
-    assert gate and gate[0]["signature"] == "k8s.rollout/quota-exceeded", facts["failures"]
-    assert [r["signature"] for r in facts["recommendations"]] == ["quota-exceeded"]
-    assert "k8s.quota" in facts["recommendations"][0]["text"]
-    text = phasegate("retro", run_id, *store).stdout
-    assert "no failure signature recognised" not in text
+    assert gate and gate[0]["signature"] == f"k8s.rollout/{key}", facts["failures"]
+    assert headline in gate[0]["observed"]
+    assert [r["signature"] for r in facts["recommendations"]] == [key]
+    if refusal == "quota":  # the assumption that would have caught it in stage R
+        assert "k8s.quota" in facts["recommendations"][0]["text"]
+    assert "no failure signature recognised" not in phasegate("retro", runs[-1], *store).stdout
+
+    mined = phasegate("patterns", "--out", str(tmp_path / "patterns"), "--json", *store)
+    assert mined.returncode == 0, mined.stderr
+    (pattern,) = [p for p in json.loads(mined.stdout)["patterns"]
+                  if p["signature"] == f"k8s.rollout/{key}"]
+    assert pattern["runs"] == 2 and pattern["recommendation"], pattern

@@ -90,3 +90,37 @@ def test_a_broken_template_over_healthy_pods_fails_fast_naming_the_new_pods(
                     timeout=30)
     assert pods.outcome == "fail_fast"
     assert f"pod api-{current_hash(cluster, namespace, 'api')}-" in pods.finals[0].observed
+
+
+def workload(kind: str, image: str, annotations: dict[str, str]) -> dict[str, Any]:
+    labels = {"app": "db"}
+    spec: dict[str, Any] = {"selector": {"matchLabels": labels}, "template": {
+        "metadata": {"labels": labels, "annotations": annotations},
+        "spec": {"containers": [{"name": "db", "image": image}]}}}
+    if kind == "StatefulSet":
+        # OrderedReady never replaces a pod that is not Ready (kubernetes#67250): only a
+        # Parallel StatefulSet rolls a fix out over crash-looping pods by itself
+        spec.update(replicas=2, serviceName="db", podManagementPolicy="Parallel")
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "db"}, "spec": spec}
+
+
+@pytest.mark.parametrize("kind", ["StatefulSet", "DaemonSet"])
+def test_a_fix_over_crash_looping_statefulset_or_daemonset_pods_passes(
+    cluster: SandboxInfo, namespace: str, tmp_path: Path, kind: str
+) -> None:
+    image = f"{cluster.registry}/shop/db:16"
+    roll(cluster, namespace, tmp_path / "broken.yaml", workload(kind, image, CRASHLOOP))
+    crash_looping(cluster, namespace, "db")
+    roll(cluster, namespace, tmp_path / "fixed.yaml", workload(kind, image, {}))
+    rollout = evaluate(cluster, namespace, [{"k8s.rollout": {"kind": kind, "name": "db"}}],
+                       timeout=60)
+    assert rollout.passed, [(o.observed, o.detail) for o in rollout.finals]
+    pods = evaluate(cluster, namespace, [{"k8s.pods": {"workload": f"{kind}/db", "min": 2}}],
+                    timeout=30)
+    assert pods.passed, [(o.observed, o.detail) for o in pods.finals]
+    # and back: the broken template over healthy pods fails fast on the new pods
+    roll(cluster, namespace, tmp_path / "broken.yaml", workload(kind, image, CRASHLOOP))
+    broken = evaluate(cluster, namespace, [{"k8s.rollout": {"kind": kind, "name": "db"}}],
+                      timeout=90)
+    assert broken.outcome == "fail_fast", broken.finals[0].observed
+    assert "CrashLoopBackOff" in broken.finals[0].observed
