@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from phasegate.sandbox import SandboxInfo, connect
+from tests.integration.cli_helpers import phasegate
 from tests.integration.k8s_helpers import deployment, evaluate, held_image, write_yaml
 
 pytestmark = pytest.mark.cluster
@@ -89,7 +91,7 @@ def test_stock_manifests_in_a_restricted_namespace_are_a_high_divergence(
     assert not seen.passed, seen.observed
     (found,) = [d for d in seen.data["divergences"] if d["object"] == "Deployment backend"]
     assert found["severity"] == "HIGH"
-    assert 'PodSecurity "restricted' in found["message"]  # the server's own words
+    assert 'would violate PodSecurity "restricted:latest"' in found["message"]  # the server's
     assert "allowPrivilegeEscalation" in found["message"]
 
 
@@ -107,3 +109,28 @@ def test_stock_manifests_where_only_warned_are_a_medium_divergence(
     assert seen.passed, seen.observed
     (found,) = [d for d in seen.data["divergences"] if d["object"] == "Deployment backend"]
     assert found["severity"] == "MEDIUM" and 'PodSecurity "restricted' in found["message"]
+
+
+def test_stage_r_stops_stock_manifests_in_a_restricted_namespace(
+    cluster: SandboxInfo, namespace: str, tmp_path: Path
+) -> None:
+    stock = public_root() / "../shared/public/podinfo-kustomize/bases/backend/deployment.yaml"
+    with connect(cluster) as api:
+        api.request("PATCH", f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": {
+            "pod-security.kubernetes.io/enforce": "restricted"}}},
+            content_type="application/merge-patch+json").raise_for_status()
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: podinfo}\n"
+        f"target: {{context: phasegate-local, namespace: {namespace}}}\n"
+        f"phases:\n  - name: backend\n    apply: {json.dumps(str(stock))}\n"
+        "    gate: [{k8s.rollout: {name: backend}}]\n")
+    store = ["--store", str(tmp_path / "e.db")]
+    result = phasegate("check", str(plan), "--json", "--kubeconfig", str(cluster.kubeconfig),
+                       *store)
+    assert result.returncode == 1, result.stdout + result.stderr
+    (divergence,) = [o for o in json.loads(result.stdout)["observations"]
+                     if o["name"] == "divergence check"]
+    assert not divergence["passed"] and divergence["observed"].startswith("1 HIGH")
+    assert 'the server warns: would violate PodSecurity "restricted:latest"' in (
+        divergence["observed"])

@@ -28,7 +28,7 @@ from phasegate.probes.k8s_common import cluster_probe
 
 POD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 POD_SECURITY_KINDS = (*POD_TEMPLATE_KINDS, "Pod", "CronJob", "ReplicationController")
-POD_SECURITY = re.compile(r'violates? PodSecurity "(?P<level>[a-z]+):[^"]*": .*',
+POD_SECURITY = re.compile(r'(?:would )?violates? PodSecurity "(?P<level>[a-z]+):[^"]*": .*',
                           re.IGNORECASE)
 POD_SECURITY_FIX = ("set the securityContext the level asks for (the message names each "
                     "field), or deploy where the policy allows it")
