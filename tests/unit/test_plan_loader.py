@@ -133,3 +133,18 @@ def test_an_alias_bomb_is_refused_at_its_anchor() -> None:
     error = error_of(HEADER + "\n".join(levels) + "\n")
     assert (error.line, error.column) == (12, 5)  # at &a8
     assert "anchor &a8 alone expands to 435,848,050" in error.message
+
+
+def test_an_alias_bomb_in_a_manifest_is_refused(tmp_path: Path) -> None:
+    from phasegate.kube import manifests
+
+    levels = ["a0: &a0 [" + ", ".join(["lol"] * 9) + "]"]
+    levels += [f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 9) + "]" for n in range(1, 10)]
+    bomb = tmp_path / "cm.yaml"
+    bomb.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n"
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n"
+                    + "".join(f"  {line}\n" for line in levels))
+    with pytest.raises(PlanError) as caught:
+        manifests.load([str(bomb)], tmp_path)
+    assert caught.value.file == f"{bomb}#2"
+    assert "YAML aliases expand" in caught.value.message

@@ -51,6 +51,7 @@ def load(paths: list[str], base_dir: Path, inputs: dict[str, Any] | None = None)
             if document is None:
                 continue
             source = f"{file}#{index + 1}"
+            yamltext.refuse_alias_bombs(document, source)
             try:
                 document = _substitute(yamltext.plain(document), inputs or {}, plan_inputs)
             except plan_inputs.MissingInput as exc:

@@ -32,11 +32,11 @@ def parse(text: str, filename: str) -> Any:
         ) from None
     except YAMLError as exc:
         raise PlanError(f"YAML error: {_one_line(str(exc))}", file=filename) from None
-    _refuse_alias_bombs(tree, filename)
+    refuse_alias_bombs(tree, filename)
     return tree
 
 
-def _refuse_alias_bombs(tree: Any, filename: str) -> None:
+def refuse_alias_bombs(tree: Any, filename: str) -> None:
     """Aliases are shared while parsed, but everything downstream (inputs, validation,
     the store) copies them out: nine levels of nine aliases would become 387 million
     strings. Refuse a document whose aliases multiply it beyond a sane size."""
