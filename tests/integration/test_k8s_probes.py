@@ -288,8 +288,9 @@ def test_operator_csv_is_the_current_one_of_that_operator(
             api.create(csvs, _csv("cnpg-barman-plugin.v0.1.0", "Succeeded"))
             api.create(csvs, _csv("cnpg.v1.20.0", "Succeeded"))
             api.create(csvs, _csv("cnpg.v1.21.0", "Installing", replaces="cnpg.v1.20.0"))
-            upgrading, old, plugin = evaluate(cluster, namespace, [
+            upgrading, minor, old, plugin = evaluate(cluster, namespace, [
                 {"k8s.operator": {"csv": "cnpg"}},
+                {"k8s.operator": {"csv": "cnpg.v1.2"}},
                 {"k8s.operator": {"csv": "cnpg.v1.20.0"}},
                 {"k8s.operator": {"csv": "cnpg-barman-plugin"}},
             ]).finals
@@ -297,7 +298,7 @@ def test_operator_csv_is_the_current_one_of_that_operator(
             api.request("DELETE", f"{crd_path}/clusterserviceversions.operators.coreos.com")
             wait_for("the CSV API to go", lambda: api.get(csvs) is None, 60)
     assert not upgrading.passed
-    assert upgrading.observed == "cnpg.v1.21.0: Installing"
+    assert upgrading.observed == minor.observed == "cnpg.v1.21.0: Installing"
     assert old.passed and old.observed == "cnpg.v1.20.0: Succeeded"
     assert plugin.passed and plugin.observed == "cnpg-barman-plugin.v0.1.0: Succeeded"
 

@@ -76,7 +76,8 @@ def _current_csvs(items: list[dict[str, Any]], wanted: str) -> list[dict[str, An
     exact = [i for i in items if _name(i) == wanted]
     if exact:
         return exact
-    matches = [i for i in items if _name(i).startswith(f"{wanted}.")]
+    matches = [i for i in items if _name(i).startswith(wanted)
+               and ("." in wanted or _name(i)[len(wanted)] == ".")]  # 'cnpg.v1' is a version
     replaced = {str(i.get("spec", {}).get("replaces")) for i in matches}
     return [i for i in matches if _name(i) not in replaced]
 
