@@ -148,3 +148,13 @@ def test_an_alias_bomb_in_a_manifest_is_refused(tmp_path: Path) -> None:
         manifests.load([str(bomb)], tmp_path)
     assert caught.value.file == f"{bomb}#2"
     assert "YAML aliases expand" in caught.value.message
+
+
+def test_an_alias_bomb_in_an_input_file_is_refused(tmp_path: Path) -> None:
+    levels = ["a0: &a0 [" + ", ".join(["lol"] * 9) + "]"]
+    levels += [f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 9) + "]" for n in range(1, 10)]
+    values = tmp_path / "values.yaml"
+    values.write_text("\n".join(levels) + "\n")
+    with pytest.raises(PlanError) as caught:
+        parse_input_args([f"@{values}"])
+    assert (caught.value.file, caught.value.line) == (str(values), 10)
