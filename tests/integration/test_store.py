@@ -103,3 +103,28 @@ def test_unreachable_postgres_is_one_paragraph(closed_port: int) -> None:
     message = str(caught.value)
     assert "\n" not in message and "Connection refused" in message
     assert "hunter2secret" not in message  # the URL's password is hidden
+
+
+def test_structured_data_in_json_evidence_keeps_secrets_masked(tmp_path: Path) -> None:
+    import json
+
+    from phasegate import reports, secrets
+
+    token = "s3cret-in-data-7f6e"
+    secrets.register(token)
+    try:
+        store = EvidenceStore(str(tmp_path / "e.db"))
+        run = store.start_run("probe")
+        step = store.start_step(run, "R", "probe")
+        now = datetime.now(UTC)
+        store.record(run, step, Observation(
+            "http", "api", {}, True, "200", "200", "", now, now, 1,
+            data={"headers": {"authorization": f"Bearer {token}"}, "sans": ["api.local"]}))
+        store.finish_step(step, "passed")
+        store.finish_run(run, "passed")
+        exported = reports.render(store.load(run), "json")
+    finally:
+        secrets.forget_all()
+    assert token not in exported
+    data = json.loads(exported)["steps"][0]["checks"][0]["data"]
+    assert data == {"headers": {"authorization": "Bearer ******"}, "sans": ["api.local"]}
