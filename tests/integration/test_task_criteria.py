@@ -140,3 +140,20 @@ def test_a_criterion_blocked_by_an_unknown_task_is_refused_at_its_place(
     message = " ".join(result.stderr.split())
     assert f"{path}:8:" in message and "criteria[0].blocked_by[0]" in message
     assert "OPS-9" in message
+
+
+def test_options_given_before_the_subcommand_apply_to_it(tmp_path: Path) -> None:
+    tasks = tmp_path / "elsewhere"
+    task_file(tasks, "backlog", "OPS-7", "  - text: a criterion\n    verify: {file: "
+              "{path: /nonexistent}}\n")
+    store = tmp_path / "s.db"
+    listed = phasegate("tasks", "-d", str(tasks), "--store", str(store), "--json", "list",
+                       cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "OPS-7" in listed.stdout
+    json.loads(listed.stdout)
+    # An option given after the subcommand still wins over the one before it.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    overridden = phasegate("tasks", "-d", str(tasks), "list", "-d", str(empty), cwd=tmp_path)
+    assert "OPS-7" not in overridden.stdout, overridden.stdout

@@ -59,6 +59,19 @@ def queue(
     """The priority queue (priority, then age), blocked tasks with their blockers."""
     if ctx.invoked_subcommand is None:
         list_tasks(directory, store, json_output)
+        return
+    # `tasks -d DIR verify X` means DIR for verify too; an option given after the
+    # subcommand still wins, as click lets explicit values beat the default map.
+    given = {name: value for name, value in
+             (("directory", directory), ("store", store), ("json_output", json_output))
+             if _given_on_the_line(ctx, name)}
+    ctx.default_map = {ctx.invoked_subcommand: given}
+
+
+def _given_on_the_line(ctx: typer.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    # typer vendors its own click: compare by name, not by another module's enum
+    return source is not None and source.name != "DEFAULT"
 
 
 @app.command("list")

@@ -240,8 +240,8 @@ def _created(value: date | datetime | None, path: Path) -> datetime:
 def load_dir(root: Path) -> list[Task]:
     """Every task under ``root``/backlog, active and completed; duplicate ids are an error."""
     if not root.is_dir():
-        raise PlanError(f"no tasks directory {root} (create {root}/backlog/ and put task "
-                        "files there, or pass --dir)")
+        raise PlanError(f"there is no tasks directory here (create {root}/backlog/ and put "
+                        "task files there, or pass --dir)", file=str(root))
     tasks: list[Task] = []
     seen: dict[str, Path] = {}
     for folder in model.FOLDERS:
