@@ -153,3 +153,14 @@ def test_store_writes_do_not_stall_the_event_loop(closed_port: int, tmp_path: Pa
     assert worst_lag < 0.5, f"the event loop stalled for {worst_lag:.2f} s"
     assert store.count_observations(run_id) == len(result.observations) >= 2
     store.close()
+
+
+def test_each_check_keeps_its_own_waiting_interval_when_names_repeat(tmp_path: Path) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text("replicas: 3\n")
+    calls = [probe_call.build({"file": {"path": str(values)}, "interval": interval})
+             for interval in ("100ms", "2s")]
+    assert calls[0].name == calls[1].name
+    result = asyncio.run(gate.evaluate(calls, ProbeContext(), timeout=5))
+    assert result.passed
+    assert [seconds for _, seconds in result.intervals] == [0.1, 2.0]

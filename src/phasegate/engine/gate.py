@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from phasegate.engine import attempt
@@ -33,7 +33,8 @@ class GateResult:
     finals: tuple[Observation, ...]  # the last attempt of each probe, in the plan's order
     duration: float
     timeout: float
-    intervals: dict[str, float | str] = field(default_factory=dict)  # seconds, or "watch"
+    # (check name, seconds or "watch") per probe, in the plan's order: names may repeat
+    intervals: tuple[tuple[str, float | str], ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -51,9 +52,9 @@ async def evaluate(
     deadline = started + timeout
     observations: list[Observation] = []
     stop = asyncio.Event()
-    intervals: dict[str, float | str] = {
-        call.name: "watch" if _watcher(call) else _interval(call) for call in calls
-    }
+    intervals = tuple(
+        (call.name, "watch" if _watcher(call) else _interval(call)) for call in calls
+    )
 
     # on_observation writes to the store, which may wait seconds for another writer's lock;
     # one writer thread keeps the loop (and every watch on it) free, and the order intact.

@@ -50,7 +50,7 @@ async def run(
     if result.intervals and timeout:
         detail += "; waiting: " + ", ".join(
             f"{n} by watch" if v == "watch" else f"{n} every {v}s"
-            for n, v in result.intervals.items()
+            for n, v in dict.fromkeys(result.intervals)
         )
     store.finish_step(step_id, STEP_STATUS[result.outcome], detail)
     return result
