@@ -96,12 +96,12 @@ def resume(
     A passed phase whose manifests changed since is named and the resume refused, unless
     --reapply-changed re-applies and re-gates it."""
     from phasegate.cli import common
-    from phasegate.workflow import pipeline
+    from phasegate.workflow import resuming
 
     terminal = _terminal(json_output)
     evidence = common.guarded(terminal, common.open_store, store)
     confirm = _confirm(terminal) if not json_output else None
-    result = common.run_async(terminal, pipeline.resume(
+    result = common.run_async(terminal, resuming.resume(
         evidence, run_ref, terminal.say, approve=approve, yes=yes, confirm=confirm,
         reapply_changed=reapply_changed))
     _finish(terminal, result)
