@@ -43,3 +43,16 @@ def test_a_manifest_that_is_not_kubernetes_yaml_is_exit_2_everywhere(
     if store.exists():  # nothing half-done was recorded
         with sqlite3.connect(store) as db:
             assert db.execute("select count(*) from runs").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("text, says", [("shopping: [milk, eggs\n", "YAML syntax error"),
+                                        ("shopping: [milk, eggs]\n", "apiVersion and kind")])
+def test_an_ad_hoc_probe_of_a_bad_manifest_is_bad_input_not_a_crash(
+    tmp_path: Path, text: str, says: str
+) -> None:
+    (tmp_path / "notes.yaml").write_text(text)
+    result = phasegate("probe", "{k8s.schema: {apply: notes.yaml}}", "--store",
+                       str(tmp_path / "e.db"), cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "notes.yaml" in result.stderr and says in result.stderr
+    assert "crashed" not in result.stdout + result.stderr

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from phasegate import secrets
-from phasegate.errors import ProbeError, TargetError
+from phasegate.errors import PlanError, ProbeError, TargetError
 from phasegate.observation import Observation, Verdict
 from phasegate.plan.probe_call import ProbeCall
 from phasegate.probes import registry
@@ -21,8 +21,10 @@ async def run(call: ProbeCall, ctx: ProbeContext, attempt: int = 1) -> Observati
         return _observation(call, verdict, started, attempt, error=True)
     try:
         verdict = await spec.check(call.params, ctx)
-    except TargetError:
-        raise  # an unusable target is not an observation: the run stops with exit 2
+    except (TargetError, PlanError):
+        # An unusable target or a malformed file the probe reads (a manifest) is not an
+        # observation: the run stops with exit 2 and the located message, as `check` does.
+        raise
     except ProbeError as exc:
         verdict = Verdict(
             False, "an answer", f"could not decide: {exc}", fail_fast=not exc.retryable
