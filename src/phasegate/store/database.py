@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from phasegate.errors import StoreError
+from phasegate.store import sqlite_health
 from phasegate.store.tables import HEAD_REVISION
 
 DEFAULT_DIR = ".phasegate"
@@ -40,6 +41,9 @@ def open_engine(url: str) -> Engine:
         )
     try:
         _migrate(engine, url)
+    except StoreError:
+        engine.dispose()
+        raise
     except SQLAlchemyError as exc:
         reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # one paragraph
         raise StoreError(f"cannot open the evidence store {safe_url(url)}: {reason}") from None
@@ -53,7 +57,16 @@ def _sqlite_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the store directory for {path}: {exc}") from None
+        sqlite_health.check(path)  # read-only, before the first connection may write
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        # damage the quick check at open did not reach (or that came later) is still a
+        # paragraph naming the file, never a traceback from whichever query met it first
+        original = context.original_exception
+        if getattr(original, "sqlite_errorname", "") in sqlite_health.DAMAGED:
+            raise sqlite_health.classify(path, original) from None
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
