@@ -46,14 +46,21 @@ class KubeClient:
         self._http = httpx.AsyncClient(
             base_url=credentials.server,
             verify=credentials.ssl_context,
-            headers={**credentials.headers, "User-Agent": "phasegate"},
+            auth=credentials.auth,
+            proxy=credentials.proxy,
+            headers={"User-Agent": "phasegate"},
             timeout=httpx.Timeout(timeout, connect=5.0),
+            event_hooks={"request": [self._name_server]} if credentials.tls_server_name else None,
         )
         self._groups: dict[str, list[Resource]] = {}
         self._discovery_lock = asyncio.Lock()
         self._events: dict[str, Json] = {}
         self._api_groups: Json | None = None
         self._kinds: dict[str, Resource] = {}
+
+    async def _name_server(self, request: httpx.Request) -> None:
+        # tls-server-name: the name asked for (SNI) and checked in the server's certificate
+        request.extensions["sni_hostname"] = self.credentials.tls_server_name
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -90,7 +97,15 @@ class KubeClient:
         if response.status_code == 404:
             return None
         raise_for_status(response, f"GET {path}")
-        result: Json = response.json()
+        try:
+            result = response.json()
+        except ValueError:
+            result = None
+        if not isinstance(result, dict):
+            raise ProbeError(
+                f"GET {response.request.url} answered {response.status_code} with "
+                f"{response.headers.get('content-type') or 'no content type'}, which is not a "
+                "Kubernetes JSON object: is the kubeconfig's server a Kubernetes API server?")
         return result
 
     async def watch(

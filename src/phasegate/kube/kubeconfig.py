@@ -1,22 +1,27 @@
 """Reading a kubeconfig: which server, which credentials, for one named context.
 
-phasegate never falls back to the current context: the context is always named.
+phasegate never falls back to the current context: the context is always named. The files
+are found and merged as kubectl does (:mod:`phasegate.kube.kubeconfig_files`).
 """
 
 from __future__ import annotations
 
 import atexit
 import base64
-import os
+import binascii
 import shutil
 import ssl
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+import httpx
 
 from phasegate import secrets
 from phasegate.errors import TargetError
+from phasegate.kube import auth, exec_plugin, kubeconfig_files
+
+Entry = kubeconfig_files.Entry
 
 
 @dataclass(frozen=True)
@@ -27,79 +32,103 @@ class Credentials:
     user: str
     namespace: str | None
     ssl_context: ssl.SSLContext | bool
-    headers: dict[str, str]
-    kubeconfig: str
-
-
-def default_path() -> str:
-    return os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or str(
-        Path.home() / ".kube" / "config"
-    )
+    auth: httpx.Auth | None
+    kubeconfig: str  # the file that defines the context
+    tls_server_name: str | None = None
+    proxy: str | None = None
 
 
 def load(path: str | None, context: str) -> Credentials:
     """Credentials for ``context`` in the kubeconfig at ``path`` (default: $KUBECONFIG)."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    file = Path(path or default_path()).expanduser()
-    try:
-        config = YAML(typ="safe").load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TargetError(f"kubeconfig {file} not found (set --kubeconfig or KUBECONFIG)") from None
-    except (OSError, UnicodeDecodeError, YAMLError) as exc:
-        raise TargetError(f"kubeconfig {file} cannot be read: {exc}") from None
-    if not isinstance(config, dict):
-        raise TargetError(f"kubeconfig {file} is not a kubeconfig mapping")
-    entry = _named(config, "contexts", context, file)
-    cluster_name = str(entry.get("cluster", ""))
-    user_name = str(entry.get("user", ""))
-    cluster = _named(config, "clusters", cluster_name, file)
-    user = _named(config, "users", user_name, file) if user_name else {}
-    server = str(cluster.get("server", ""))
+    merged = kubeconfig_files.read(path)
+    entry = merged.context(context)
+    cluster = merged.named("clusters", str(entry.body.get("cluster", "")), entry)
+    user_name = str(entry.body.get("user") or "")
+    user = merged.named("users", user_name, entry) if user_name else Entry("", {}, entry.file)
+    server = str(cluster.body.get("server", ""))
     if not server:
-        raise TargetError(f"kubeconfig {file}: cluster {cluster_name!r} has no server")
+        raise TargetError(f"kubeconfig {cluster.file}: cluster {cluster.name!r} has no server")
+    tls = _ssl_context(cluster, user)
+    plugin = _plugin(user, cluster)
+    if plugin is not None:
+        issued = plugin.credential()  # a missing or failing plugin is an error now
+        if issued.cert and issued.key:
+            _load_chain(tls, _private_file(issued.cert), _private_file(issued.key), user)
+    proxy = cluster.body.get("proxy-url")
+    if proxy:
+        secrets.register_url(str(proxy))
     return Credentials(
         server=server.rstrip("/"),
         context=context,
-        cluster=cluster_name,
+        cluster=cluster.name,
         user=user_name,
-        namespace=entry.get("namespace"),
-        ssl_context=_ssl_context(cluster, user, file.parent),
-        headers=_auth_headers(user, file.parent),
-        kubeconfig=str(file),
+        namespace=entry.body.get("namespace"),
+        ssl_context=tls,
+        auth=auth.Plugin(plugin) if plugin is not None else _auth(user),
+        kubeconfig=str(entry.file),
+        tls_server_name=str(cluster.body.get("tls-server-name") or "") or None,
+        proxy=str(proxy) if proxy else None,
     )
 
 
 def contexts(path: str | None) -> list[str]:
-    from ruamel.yaml import YAML
-
-    file = Path(path or default_path()).expanduser()
     try:
-        config = YAML(typ="safe").load(file.read_text(encoding="utf-8")) or {}
-    except Exception:
+        return list(kubeconfig_files.read(path).entries["contexts"])
+    except TargetError:
         return []
-    return [str(c.get("name")) for c in config.get("contexts") or [] if isinstance(c, dict)]
 
 
-def _named(config: dict[str, Any], section: str, name: str, file: Path) -> dict[str, Any]:
-    for item in config.get(section) or []:
-        if isinstance(item, dict) and item.get("name") == name:
-            body = item.get(section[:-1])
-            return body if isinstance(body, dict) else {}
-    if section == "contexts":
-        known = ", ".join(contexts(str(file))) or "none"
-        raise TargetError(f"context {name!r} is not in kubeconfig {file} (it has: {known})")
-    raise TargetError(f"kubeconfig {file} names {section[:-1]} {name!r} but does not define it")
+def _plugin(user: Entry, cluster: Entry) -> exec_plugin.Plugin | None:
+    spec = user.body.get("exec")
+    if spec is None:
+        if user.body.get("auth-provider"):
+            raise TargetError(
+                f"kubeconfig {user.file}: user {user.name!r} authenticates through an "
+                "auth-provider plugin, which kubectl itself no longer runs; use an exec "
+                "credential plugin, a token or a client certificate")
+        return None
+    if not isinstance(spec, dict):
+        raise TargetError(f"kubeconfig {user.file}: user {user.name!r}: exec is not a mapping")
+    return exec_plugin.plugin(spec, user.name, user.file, cluster.body, cluster.file)
 
 
-def _material(entry: dict[str, Any], key: str, base: Path, secret: bool = False) -> Path | None:
+def _auth(user: Entry) -> httpx.Auth | None:
+    body = user.body
+    if body.get("token"):
+        return auth.Bearer(str(body["token"]))
+    if body.get("tokenFile"):
+        return auth.TokenFile(_path(user, str(body["tokenFile"])), user.name, user.file)
+    if body.get("username") and body.get("password"):
+        secrets.register(str(body["password"]))
+        pair = f"{body['username']}:{body['password']}"
+        secrets.register(pair)
+        secrets.register(base64.b64encode(pair.encode()).decode())
+        return httpx.BasicAuth(str(body["username"]), str(body["password"]))
+    return None
+
+
+def _path(entry: Entry, value: str) -> Path:
+    return (entry.file.parent / Path(value).expanduser())
+
+
+def _material(entry: Entry, key: str, what: str, secret: bool = False) -> Path | None:
     """A file holding ``key``: the path given, or the inline ``key-data`` written privately."""
-    if entry.get(f"{key}-data"):
-        raw = base64.b64decode(entry[f"{key}-data"])
+    data = entry.body.get(f"{key}-data")
+    if data:
+        try:
+            raw = base64.b64decode(str(data), validate=True)
+        except (binascii.Error, ValueError):
+            raise TargetError(f"kubeconfig {entry.file}: {what} {entry.name!r}: {key}-data "
+                              "is not base64") from None
+        if secret:
+            secrets.register(raw.decode(errors="replace").strip())
         return _private_file(raw)
-    if entry.get(key):
-        return (base / str(entry[key])).expanduser()
+    if entry.body.get(key):
+        file = _path(entry, str(entry.body[key]))
+        if not file.is_file():
+            raise TargetError(f"kubeconfig {entry.file}: {what} {entry.name!r}: {key} "
+                              f"{file} not found")
+        return file
     return None
 
 
@@ -112,43 +141,38 @@ def _private_file(content: bytes) -> Path:
         _private_dir = tempfile.mkdtemp(prefix="phasegate-kube-")
         atexit.register(shutil.rmtree, _private_dir, True)
     handle, name = tempfile.mkstemp(dir=_private_dir)
-    with os.fdopen(handle, "wb") as out:
+    with open(handle, "wb") as out:
         out.write(content)
     return Path(name)
 
 
-def _ssl_context(
-    cluster: dict[str, Any], user: dict[str, Any], base: Path
-) -> ssl.SSLContext | bool:
-    if cluster.get("insecure-skip-tls-verify"):
+def _ssl_context(cluster: Entry, user: Entry) -> ssl.SSLContext:
+    if cluster.body.get("insecure-skip-tls-verify"):
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     else:
-        ca = _material(cluster, "certificate-authority", base)
-        context = ssl.create_default_context(cafile=str(ca) if ca else None)
-    cert = _material(user, "client-certificate", base)
-    key = _material(user, "client-key", base, secret=True)
+        ca = _material(cluster, "certificate-authority", "cluster")
+        try:
+            context = ssl.create_default_context(cafile=str(ca) if ca else None)
+        except ssl.SSLError as exc:
+            raise TargetError(f"kubeconfig {cluster.file}: cluster {cluster.name!r}: its "
+                              f"certificate authority is not a PEM certificate ({exc.reason})"
+                              ) from None
+    cert = _material(user, "client-certificate", "user")
+    key = _material(user, "client-key", "user", secret=True)
     if cert and key:
-        context.load_cert_chain(str(cert), str(key))
+        _load_chain(context, cert, key, user)
+    elif cert or key:
+        raise TargetError(f"kubeconfig {user.file}: user {user.name!r} has a client "
+                          f"{'certificate' if cert else 'key'} but no client "
+                          f"{'key' if cert else 'certificate'}")
     return context
 
 
-def _auth_headers(user: dict[str, Any], base: Path) -> dict[str, str]:
-    token = user.get("token")
-    if not token and user.get("tokenFile"):
-        token = (base / str(user["tokenFile"])).read_text().strip()
-    if token:
-        secrets.register(str(token))
-        return {"Authorization": f"Bearer {token}"}
-    if user.get("username") and user.get("password"):
-        secrets.register(str(user["password"]))
-        pair = base64.b64encode(f"{user['username']}:{user['password']}".encode()).decode()
-        secrets.register(pair)
-        return {"Authorization": f"Basic {pair}"}
-    if user.get("exec") or user.get("auth-provider"):
-        raise TargetError(
-            "this kubeconfig user authenticates through an exec or auth-provider plugin, which "
-            "phasegate does not run yet; use a token or client certificate context"
-        )
-    return {}
+def _load_chain(context: ssl.SSLContext, cert: Path, key: Path, user: Entry) -> None:
+    try:
+        context.load_cert_chain(str(cert), str(key))
+    except ssl.SSLError as exc:
+        raise TargetError(f"kubeconfig {user.file}: user {user.name!r}: the client certificate "
+                          f"and key cannot be used together ({exc.reason})") from None
