@@ -1,0 +1,93 @@
+"""A kubeconfig that cannot be used is exit 2 with one paragraph naming what is wrong."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.cli_helpers import phasegate
+
+PROBE = "{k8s.exists: {kind: Namespace, name: kube-system}}"
+
+
+def kubeconfig(path: Path, server: str = "https://127.0.0.1:1", cluster: dict[str, Any] | None
+               = None, user: dict[str, Any] | None = None) -> Path:
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": server, **(cluster or {})}}],
+        "users": [{"name": "u", "user": user or {}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+    }))
+    return path
+
+
+def refused(config: Path, tmp_path: Path) -> str:
+    done = phasegate("probe", PROBE, "--context", "x", "--kubeconfig", str(config),
+                     "--store", str(tmp_path / "store" / "e.db"))
+    printed = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 2, printed
+    assert "Traceback" not in printed and printed.count("error:") == 1, printed
+    return printed
+
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+@pytest.mark.parametrize(("cluster", "user", "named"), [
+    ({}, {"tokenFile": "no-such-token"}, "tokenFile"),
+    ({"certificate-authority": "no-such-ca.crt"}, {}, "no-such-ca.crt"),
+    ({}, {"client-certificate": "no-such.crt", "client-key": "no-such.key"}, "no-such.crt"),
+    ({"certificate-authority-data": "not base64 at all!"}, {}, "certificate-authority-data"),
+    ({}, {"client-certificate-data": "%%%", "client-key-data": "%%%"},
+     "client-certificate-data"),
+    ({"certificate-authority-data": "bm90IGEgY2VydGlmaWNhdGU="}, {}, "certificate authority"),
+])
+def test_a_missing_file_or_bad_data_names_the_file_and_entry(
+    tmp_path: Path, cluster: dict[str, Any], user: dict[str, Any], named: str
+) -> None:
+    config = kubeconfig(tmp_path / "kubeconfig", cluster=cluster, user=user)
+    printed = refused(config, tmp_path)
+    assert str(config) in printed and named in printed
+
+
+def test_a_context_naming_an_undefined_user_names_it(tmp_path: Path) -> None:
+    config = tmp_path / "kubeconfig"
+    config.write_text(json.dumps({
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "ghost"}}],
+    }))
+    assert "'ghost'" in refused(config, tmp_path)
+
+
+class _NotKubernetes(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<html><body>Welcome to nginx!</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotKubernetes)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_a_server_that_is_not_kubernetes_names_the_url(web_server: str, tmp_path: Path) -> None:
+    config = kubeconfig(tmp_path / "kubeconfig", server=web_server)
+    printed = refused(config, tmp_path)
+    assert f"{web_server}/version" in printed and "text/html" in printed
