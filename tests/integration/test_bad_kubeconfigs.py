@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.cli_helpers import phasegate
+from tests.integration.cli_helpers import PHASEGATE
 
 PROBE = "{k8s.exists: {kind: Namespace, name: kube-system}}"
 
@@ -28,8 +30,12 @@ def kubeconfig(path: Path, server: str = "https://127.0.0.1:1", cluster: dict[st
 
 
 def refused(config: Path, tmp_path: Path) -> str:
-    done = phasegate("probe", PROBE, "--context", "x", "--kubeconfig", str(config),
-                     "--store", str(tmp_path / "store" / "e.db"))
+    # no terminal on standard input, even when the tests run in one (interactiveMode)
+    done = subprocess.run(
+        [PHASEGATE, "probe", PROBE, "--context", "x", "--kubeconfig", str(config),
+         "--store", str(tmp_path / "store" / "e.db")],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "COLUMNS": "200"})
     printed = " ".join((done.stdout + done.stderr).split())
     assert done.returncode == 2, printed
     assert "Traceback" not in printed and printed.count("error:") == 1, printed
@@ -91,3 +97,27 @@ def test_a_server_that_is_not_kubernetes_names_the_url(web_server: str, tmp_path
     config = kubeconfig(tmp_path / "kubeconfig", server=web_server)
     printed = refused(config, tmp_path)
     assert f"{web_server}/version" in printed and "text/html" in printed
+
+
+V1 = "client.authentication.k8s.io/v1"
+
+
+@pytest.mark.parametrize(("plugin", "named"), [
+    ({"apiVersion": V1, "command": "true"}, "interactiveMode"),
+    ({"apiVersion": "client.authentication.k8s.io/v1alpha1", "command": "true",
+      "interactiveMode": "Never"}, "v1alpha1"),
+    ({"apiVersion": V1, "interactiveMode": "Never", "command": "sh",
+      "args": ["-c", "echo 'oops Pl4intext-S3cret-Token'"]}, "not JSON"),
+    ({"apiVersion": V1, "interactiveMode": "Never", "command": "sh", "args": ["-c", (
+        "echo '{\"apiVersion\": \"client.authentication.k8s.io/v1beta1\", "
+        "\"kind\": \"ExecCredential\", \"status\": {\"token\": \"Pl4intext-S3cret-Token\"}}'")]},
+     "v1beta1"),
+    ({"apiVersion": V1, "interactiveMode": "Always", "command": "true"}, "interactive"),
+])
+def test_a_bad_exec_plugin_is_refused_without_quoting_its_output(
+    tmp_path: Path, plugin: dict[str, Any], named: str
+) -> None:
+    config = kubeconfig(tmp_path / "kubeconfig", user={"exec": plugin})
+    printed = refused(config, tmp_path)
+    assert str(config) in printed and named in printed
+    assert "Pl4intext-S3cret-Token" not in printed

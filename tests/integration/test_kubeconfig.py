@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 from pathlib import Path
 
@@ -116,3 +118,22 @@ def test_a_missing_or_failing_plugin_gives_its_install_hint_and_exit_2(
     code, printed, _ = probe(tmp_path, "--context", "exec", "--kubeconfig", str(config))
     assert code == 2, printed
     assert HINT in printed and command in printed and "Traceback" not in printed
+
+
+def test_an_exec_plugin_may_give_a_client_certificate(
+    cluster: SandboxInfo, tmp_path: Path
+) -> None:
+    admin = next(u for u in kc.sandbox_config(cluster)["users"]
+                 if u["name"] == "phasegate-admin")["user"]
+    credential = {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+                  "status": {key: base64.b64decode(admin[f"{field}-data"]).decode()
+                             for key, field in (("clientCertificateData", "client-certificate"),
+                                                ("clientKeyData", "client-key"))}}
+    (tmp_path / "credential.json").write_text(json.dumps(credential))
+    config = kc.write(tmp_path / "kubeconfig", kc.exec_config(cluster, {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1", "command": "cat",
+        "args": [str(tmp_path / "credential.json")], "interactiveMode": "Never"}}))
+    code, printed, written = probe(tmp_path, "--context", "exec", "--kubeconfig", str(config))
+    assert code == 0, printed
+    key_body = credential["status"]["clientKeyData"].splitlines()[1]
+    assert key_body not in printed and key_body.encode() not in written

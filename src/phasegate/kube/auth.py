@@ -74,7 +74,9 @@ class Plugin(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        issued = await asyncio.to_thread(self.plugin.credential)
+        issued = self.plugin.cached()
+        if issued is None:
+            issued = await asyncio.to_thread(self.plugin.credential)
         response = yield self._sign(request, issued)
         if response.status_code == 401:
             fresh = await asyncio.to_thread(self.plugin.credential, issued)

@@ -72,6 +72,11 @@ class Plugin:
         self._lock = threading.Lock()
         self._issued: Issued | None = None
 
+    def cached(self) -> Issued | None:
+        """The credential in hand while it is valid: no thread or process needed for it."""
+        issued = self._issued
+        return issued if issued is not None and issued.valid() else None
+
     def credential(self, stale: Issued | None = None) -> Issued:
         """The cached credential while valid; a new one when expired or when ``stale`` (the
         one a 401 refused) is still the cached one."""
