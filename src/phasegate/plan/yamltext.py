@@ -12,7 +12,25 @@ ALIAS_RATIO = 10  # ... and any document may grow this many times through its al
 
 
 def parse(text: str, filename: str) -> Any:
-    """Round-trip parse (positions kept); YAML errors become PlanErrors at their mark."""
+    """Parse with positions kept; YAML errors become PlanErrors at their mark.
+
+    libyaml (see yamltree) reads almost every document, fast. What it refuses goes to ruamel's
+    round-trip parser, which decided before: it accepts a few YAML 1.2 forms libyaml does not
+    (``[${input.x}]``), and where both refuse, its message is the one users have known."""
+    import yaml
+
+    from phasegate.plan import yamltree
+
+    try:
+        tree = yamltree.build(text)
+    except (yaml.YAMLError, yamltree.TreeError):
+        tree = _parse_ruamel(text, filename)
+    if "*" in text:  # no alias without a '*': most plans skip the measuring
+        refuse_alias_bombs(tree, filename)
+    return tree
+
+
+def _parse_ruamel(text: str, filename: str) -> Any:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -20,7 +38,7 @@ def parse(text: str, filename: str) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # reused anchors are legal YAML; say nothing
-            tree = yaml.load(text)
+            return yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -32,9 +50,6 @@ def parse(text: str, filename: str) -> Any:
         ) from None
     except YAMLError as exc:
         raise PlanError(f"YAML error: {_one_line(str(exc))}", file=filename) from None
-    if "*" in text:  # no alias without a '*': most plans skip the measuring
-        refuse_alias_bombs(tree, filename)
-    return tree
 
 
 def refuse_alias_bombs(tree: Any, filename: str) -> None:
