@@ -81,7 +81,7 @@ def test_rollout_waits_by_watch_and_exists(
         {"k8s.condition": {"kind": "Deployment", "name": "web", "condition": "Available"}},
     ], timeout=60)
     assert result.passed, [o.observed for o in result.finals]
-    assert result.intervals["k8s.rollout Deployment web"] == "watch"
+    assert dict(result.intervals)["k8s.rollout Deployment web"] == "watch"
     assert result.finals[0].observed == "2 of 2 replicas updated and available"
 
 
