@@ -7,6 +7,7 @@ An exception means phasegate could not find out::
     ├── PlanError      a plan, task or input file is malformed (file, line, column, path)
     ├── TargetError    the target is unusable: unreachable, wrong context or cluster
     ├── ProbeError     a probe could not decide (retryable or not)
+    │   └── WatchRefused   the server will not be watched here: poll instead
     ├── ActionError    an action could not change the system (retryable or not)
     └── StoreError     the evidence store cannot be opened, migrated or written
 """
@@ -66,6 +67,11 @@ class ProbeError(PhasegateError):
     def __init__(self, message: str, *, retryable: bool = False) -> None:
         self.retryable = retryable
         super().__init__(message)
+
+
+class WatchRefused(ProbeError):
+    """The API server refuses this watch (forbidden, not supported): asking again the same
+    way cannot help, so the gate polls what it would have watched."""
 
 
 class ActionError(PhasegateError):

@@ -7,23 +7,22 @@ attempt is reported through ``on_observation``, not only the last one.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from phasegate.engine import attempt
+from phasegate.engine import attempt, pausing
 from phasegate.observation import Observation
 from phasegate.plan.probe_call import ProbeCall
-from phasegate.probes import registry
+from phasegate.probes import base, registry
 from phasegate.probes.base import ProbeContext
 
 Outcome = Literal["passed", "failed", "timed_out", "fail_fast", "error"]
 BACKOFF = 1.5
 MAX_INTERVAL = 30.0
-WATCH_RECHECK = 30.0  # even a watched probe is asked again this often, in case a watch missed
-WATCH_RETRY = 0.1
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,8 @@ class GateResult:
     finals: tuple[Observation, ...]  # the last attempt of each probe, in the plan's order
     duration: float
     timeout: float
-    # (check name, seconds or "watch") per probe, in the plan's order: names may repeat
+    # (check name, seconds, "watch", or how and why a watch fell back to polling) per probe,
+    # in the plan's order: names may repeat
     intervals: tuple[tuple[str, float | str], ...] = ()
 
     @property
@@ -52,9 +52,14 @@ async def evaluate(
     deadline = started + timeout
     observations: list[Observation] = []
     stop = asyncio.Event()
-    intervals = tuple(
-        (call.name, "watch" if _watcher(call) else _interval(call)) for call in calls
-    )
+    waits = [
+        pausing.Waiting(_watcher(call), _interval(call), call.max_interval or MAX_INTERVAL)
+        for call in calls
+    ]
+    # each check gets its own memo (a watch's newest event): it dies with the gate, so no
+    # other check or later gate reads an event as the present
+    contexts = [dataclasses.replace(ctx, extras={**ctx.extras, base.GATE_MEMO: {}})
+                for _ in calls]
 
     # on_observation writes to the store, which may wait seconds for another writer's lock;
     # one writer thread keeps the loop (and every watch on it) free, and the order intact.
@@ -69,8 +74,8 @@ async def evaluate(
 
     async def once(index: int) -> Observation:
         attempts[index] += 1
-        observation = await _attempt_within(calls[index], ctx, attempts[index], deadline,
-                                            timeout > 0)
+        observation = await _attempt_within(calls[index], contexts[index], attempts[index],
+                                            deadline, timeout > 0)
         await record(observation)
         return observation
 
@@ -84,9 +89,11 @@ async def evaluate(
                 if observation.fail_fast and not observation.passed:
                     stop.set()
                 return observation
-            if await _pause(call, ctx, observation, stop, min(delay, remaining), remaining):
+            if await pausing.pause(waits[index], call, contexts[index], observation, stop,
+                                   min(delay, remaining), remaining):
                 return observation  # another probe failed fast: stop waiting on this one
-            delay = min(delay * BACKOFF, call.max_interval or MAX_INTERVAL)
+            if waits[index].watch is None:  # a watch waits for news, a poll backs off
+                delay = min(delay * BACKOFF, waits[index].max_interval)
 
     try:
         finals = await _all_until_passed(calls, until_passed, once, deadline, timeout, stop)
@@ -99,7 +106,7 @@ async def evaluate(
         finals=tuple(finals),
         duration=time.monotonic() - started,
         timeout=timeout,
-        intervals=intervals,
+        intervals=tuple((call.name, w.describe()) for call, w in zip(calls, waits, strict=True)),
     )
 
 
@@ -127,38 +134,6 @@ async def _all_until_passed(
         for i, observation in zip(lapsed, waited, strict=True):
             finals[i] = observation
     return finals
-
-
-async def _pause(
-    call: ProbeCall,
-    ctx: ProbeContext,
-    last: Observation,
-    stop: asyncio.Event,
-    poll_delay: float,
-    remaining: float,
-) -> bool:
-    """Wait before the next attempt: for a change event where the probe can watch, else for
-    ``poll_delay``. True when the gate is stopping."""
-    watcher = _watcher(call)
-    budget = min(remaining, WATCH_RECHECK) if watcher else poll_delay
-    started = time.monotonic()
-    stopper = asyncio.ensure_future(stop.wait())
-    waiter = asyncio.ensure_future(
-        watcher(call.params, ctx, last.data, budget) if watcher else asyncio.sleep(budget)
-    )
-    done, pending = await asyncio.wait(
-        {stopper, waiter}, timeout=budget + 1, return_when=asyncio.FIRST_COMPLETED
-    )
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    if stopper in done:
-        return True
-    changed = waiter in done and waiter.exception() is None and waiter.result() is not False
-    if not changed and time.monotonic() - started < WATCH_RETRY:
-        # a watch that failed or ended at once without news (410 Gone, a drop): do not spin
-        await asyncio.sleep(min(WATCH_RETRY, max(remaining - (time.monotonic() - started), 0)))
-    return False
 
 
 def _watcher(call: ProbeCall) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from phasegate.errors import ProbeError
+from phasegate.errors import ProbeError, WatchRefused
 from phasegate.kube.kubeconfig import Credentials
 
 Json = dict[str, Any]
@@ -54,7 +54,6 @@ class KubeClient:
         )
         self._groups: dict[str, list[Resource]] = {}
         self._discovery_lock = asyncio.Lock()
-        self._events: dict[str, Json] = {}
         self._api_groups: Json | None = None
         self._kinds: dict[str, Resource] = {}
 
@@ -129,6 +128,10 @@ class KubeClient:
             ) as response:
                 if response.status_code == 410:
                     return
+                if response.status_code in (403, 405):  # forbidden, or a kind never watched
+                    await response.aread()
+                    why = "forbidden" if response.status_code == 403 else "not supported"
+                    raise WatchRefused(f"watch {why}: {status_message(response)}")
                 raise_for_status(response, f"WATCH {path}")
                 async for line in response.aiter_lines():
                     if not line.strip():
@@ -139,15 +142,6 @@ class KubeClient:
                     yield event
         except (httpx.HTTPError, json.JSONDecodeError):
             return  # a dropped watch: the caller re-lists and watches again
-
-    def remember(self, path: str, params: dict[str, Any], event: Json) -> None:
-        """Keep the newest watch event of a one-object listing, so the next check of it reads
-        the event instead of asking again: the state the event carries is the state at its
-        resourceVersion, which is what a fresh list would return (or older)."""
-        self._events[_key(path, params)] = event
-
-    def recall(self, path: str, params: dict[str, Any]) -> Json | None:
-        return self._events.pop(_key(path, params), None)
 
     async def resources(self, api_version: str) -> list[Resource]:
         """Resources served under ``api_version`` (``v1``, ``apps/v1``); empty when not served."""
@@ -227,10 +221,6 @@ class KubeClient:
                 if found is not None:
                     return found
         return None
-
-
-def _key(path: str, params: dict[str, Any]) -> str:
-    return path + "?" + "&".join(f"{k}={v}" for k, v in sorted(params.items()))
 
 
 WELL_KNOWN = ("v1", "apps/v1", "batch/v1", "networking.k8s.io/v1", "storage.k8s.io/v1",

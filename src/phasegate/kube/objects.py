@@ -24,8 +24,12 @@ async def list_objects(
     name: str | None = None,
     label_selector: str | None = None,
     field_selector: str | None = None,
+    memo: dict[str, Any] | None = None,
 ) -> Listing:
-    """List (optionally one named object); the listing carries what to watch for changes."""
+    """List (optionally one named object); the listing carries what to watch for changes.
+
+    ``memo`` is the calling check's gate memo (``ctx.memo()``): an event its own watch kept
+    answers instead of a request."""
     params: dict[str, Any] = {}
     fields = [f for f in (f"metadata.name={name}" if name else None, field_selector) if f]
     if fields:
@@ -33,7 +37,7 @@ async def list_objects(
     if label_selector:
         params["labelSelector"] = label_selector
     path = resource.path(namespace)
-    event = client.recall(path, params) if name else None
+    event = waiting.recall(memo, path, params)
     if event is not None and isinstance(event.get("object"), dict):
         obj = event["object"]
         rv = str(obj.get("metadata", {}).get("resourceVersion", ""))

@@ -4,7 +4,11 @@ A probe's check lists what it looked at and records, in its observation's data, 
 collection with the resourceVersion of that list (``data["watch"]``). The gate then calls
 :func:`wait`, which watches all of them from those versions and returns at the first
 event. A watch that expires (410 Gone) or drops returns without an event: the probe lists
-again, which is the re-list the protocol asks for.
+again, which is the re-list the protocol asks for. A watch the server refuses (403, 405) or
+a listing with no resourceVersion raises WatchRefused: the gate polls instead.
+
+The newest event of a one-object watch is kept in the check's gate memo, so the next
+attempt reads it instead of asking again; the memo dies with the gate.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from phasegate.errors import WatchRefused
 from phasegate.kube import connections
-from phasegate.kube.client import KubeClient
+from phasegate.kube.client import Json, KubeClient
 from phasegate.probes.base import ProbeContext, ProbeParams
 
 WatchSpec = dict[str, Any]  # {"path": ..., "rv": ..., "params": {...}}
@@ -26,12 +31,16 @@ def spec(path: str, resource_version: str, params: dict[str, Any] | None = None)
 async def wait(params: ProbeParams, ctx: ProbeContext, data: dict[str, Any], budget: float) -> bool:
     specs: list[WatchSpec] = [s for s in data.get("watch", []) if s.get("rv")]
     if not specs:
-        await asyncio.sleep(min(budget, 1.0))  # nothing to watch: poll once a second
-        return True
+        raise WatchRefused("cannot be watched: its listing carries no resourceVersion")
     client = connections.client_for(ctx)
-    tasks = [asyncio.ensure_future(_first_event(client, s, budget)) for s in specs]
+    memo = ctx.memo()
+    tasks = [asyncio.ensure_future(_first_event(client, s, budget, memo)) for s in specs]
     try:
         done, _ = await asyncio.wait(tasks, timeout=budget, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            refused = task.exception()
+            if isinstance(refused, WatchRefused):
+                raise refused
         return any(task.result() for task in done if task.exception() is None)
     finally:
         for task in tasks:
@@ -45,9 +54,28 @@ async def wait(params: ProbeParams, ctx: ProbeContext, data: dict[str, Any], bud
 _closing: set[asyncio.Task[bool]] = set()
 
 
-async def _first_event(client: KubeClient, watch: WatchSpec, budget: float) -> bool:
+async def _first_event(
+    client: KubeClient, watch: WatchSpec, budget: float, memo: dict[str, Any] | None
+) -> bool:
     async for event in client.watch(watch["path"], watch["rv"], budget, watch["params"]):
-        if str(watch["params"].get("fieldSelector", "")).startswith("metadata.name="):
-            client.remember(watch["path"], watch["params"], event)
+        if memo is not None and one_object(watch["params"]):
+            memo[_key(watch["path"], watch["params"])] = event
         return True
     return False
+
+
+def recall(memo: dict[str, Any] | None, path: str, params: dict[str, Any]) -> Json | None:
+    """The event a watch of this one-object listing kept (once): the state it carries is
+    the state at its resourceVersion, which is what a fresh list would return (or older)."""
+    if memo is None or not one_object(params):
+        return None
+    found = memo.pop(_key(path, params), None)
+    return found if isinstance(found, dict) else None
+
+
+def one_object(params: dict[str, Any]) -> bool:
+    return str(params.get("fieldSelector", "")).startswith("metadata.name=")
+
+
+def _key(path: str, params: dict[str, Any]) -> str:
+    return "watch:" + path + "?" + "&".join(f"{k}={v}" for k, v in sorted(params.items()))

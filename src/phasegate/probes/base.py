@@ -29,6 +29,15 @@ class ProbeContext:
     base_dir: Path = field(default_factory=Path.cwd)
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def memo(self) -> dict[str, Any] | None:
+        """What a check keeps between its attempts within one gate (a watch's newest event),
+        or None outside a gate: it never outlives the gate, so no other gate reads it."""
+        found = self.extras.get(GATE_MEMO)
+        return found if isinstance(found, dict) else None
+
+
+GATE_MEMO = "gate_memo"  # the extras key of a gate's per-check memo
+
 
 P = TypeVar("P", bound=ProbeParams)
 
@@ -46,7 +55,8 @@ class ProbeSpec(Generic[P]):
     needs_cluster: bool = False
     # Event-driven waiting: returns True when the system reports a change after the
     # observation whose ``data`` it is given, False when the watch ended without one (expired,
-    # dropped, budget spent); either way the gate asks again.
+    # dropped, budget spent); either way the gate asks again. Raises errors.WatchRefused when
+    # it cannot watch at all (forbidden, not supported): the gate then polls.
     wait: Callable[[P, ProbeContext, dict[str, Any], float], Awaitable[bool]] | None = None
     # Evidence for a failed or timed-out gate: why is it not ready?
     diagnose: Callable[[P, ProbeContext], Awaitable[str]] | None = None

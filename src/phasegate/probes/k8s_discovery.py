@@ -55,7 +55,8 @@ class CrdParams(ProbeParams):
 async def check_crd(params: CrdParams, ctx: ProbeContext) -> Verdict:
     client = connections.client_for(ctx)
     resource = await client.find_kind("CustomResourceDefinition", "apiextensions.k8s.io/v1")
-    listing = await objects.list_objects(client, resource, None, name=params.name)
+    listing = await objects.list_objects(client, resource, None, name=params.name,
+                                         memo=ctx.memo())
     data: dict[str, Any] = {"watch": [listing.watch]}
     expected = "exists and Established"
     if not listing.items:

@@ -14,7 +14,8 @@ from phasegate.probes.k8s_common import ObjectRef, cluster_probe, resolve
 
 async def check_exists(params: ObjectRef, ctx: ProbeContext) -> Verdict:
     client, resource, namespace = await resolve(params, ctx)
-    listing = await objects.list_objects(client, resource, namespace, name=params.name)
+    listing = await objects.list_objects(client, resource, namespace, name=params.name,
+                                         memo=ctx.memo())
     data: dict[str, Any] = {"watch": [listing.watch]}
     if listing.items:
         uid = listing.items[0]["metadata"].get("uid")
@@ -24,7 +25,8 @@ async def check_exists(params: ObjectRef, ctx: ProbeContext) -> Verdict:
 
 async def check_absent(params: ObjectRef, ctx: ProbeContext) -> Verdict:
     client, resource, namespace = await resolve(params, ctx)
-    listing = await objects.list_objects(client, resource, namespace, name=params.name)
+    listing = await objects.list_objects(client, resource, namespace, name=params.name,
+                                         memo=ctx.memo())
     data: dict[str, Any] = {"watch": [listing.watch]}
     if not listing.items:
         return Verdict(True, "absent", "absent", data=data)
@@ -49,7 +51,8 @@ async def check_condition(params: ConditionParams, ctx: ProbeContext) -> Verdict
         f" ({params.reason})" if params.reason else ""
     )
     client, resource, namespace = await resolve(params, ctx)
-    listing = await objects.list_objects(client, resource, namespace, name=params.name)
+    listing = await objects.list_objects(client, resource, namespace, name=params.name,
+                                         memo=ctx.memo())
     data: dict[str, Any] = {"watch": [listing.watch]}
     if not listing.items:
         return Verdict(False, expected, "object not found", data=data)

@@ -33,7 +33,8 @@ async def check_operator(params: OperatorParams, ctx: ProbeContext) -> Verdict:
     namespace = connections.namespace_of(ctx, params.namespace)
     if params.deployment:
         resource = await client.find_kind("Deployment", "apps/v1")
-        listing = await objects.list_objects(client, resource, namespace, name=params.deployment)
+        listing = await objects.list_objects(client, resource, namespace, name=params.deployment,
+                                             memo=ctx.memo())
         data: dict[str, Any] = {"watch": [listing.watch]}
         if not listing.items:
             return Verdict(False, "Available=True", "deployment not found", data=data)

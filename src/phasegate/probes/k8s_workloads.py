@@ -61,7 +61,8 @@ async def check_rollout(params: RolloutParams, ctx: ProbeContext) -> Verdict:
     client = connections.client_for(ctx)
     namespace = connections.namespace_of(ctx, params.namespace)
     resource = await client.find_kind(params.kind, "apps/v1")
-    listing = await objects.list_objects(client, resource, namespace, name=params.name)
+    listing = await objects.list_objects(client, resource, namespace, name=params.name,
+                                         memo=ctx.memo())
     expected = "rolled out: all replicas updated and available, no old replicas"
     watches = [listing.watch]
     if not listing.items:
@@ -164,7 +165,8 @@ async def check_pods(params: PodsParams, ctx: ProbeContext) -> Verdict:
     if params.workload:
         kind, _, name = params.workload.partition("/")
         resource = await client.find_kind(kind, revisions.KINDS[kind])
-        listing = await objects.list_objects(client, resource, namespace, name=name)
+        listing = await objects.list_objects(client, resource, namespace, name=name,
+                                             memo=ctx.memo())
         data: dict[str, Any] = {"watch": [listing.watch]}
         if not listing.items:
             return Verdict(False, expected, f"{params.workload} not found", data=data)

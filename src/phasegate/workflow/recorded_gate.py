@@ -49,7 +49,7 @@ async def run(
         detail += f"; gate timed out after {timeout:g} s"
     if result.intervals and timeout:
         detail += "; waiting: " + ", ".join(
-            f"{n} by watch" if v == "watch" else f"{n} every {v}s"
+            f"{n} " + ("by watch" if v == "watch" else v if isinstance(v, str) else f"every {v}s")
             for n, v in dict.fromkeys(result.intervals)
         )
     store.finish_step(step_id, STEP_STATUS[result.outcome], detail)
