@@ -242,13 +242,15 @@ def test_a_410_gone_relists_and_watches_again(
     def create() -> None:
         time.sleep(1.5)
         with connect(cluster) as api:
+            created.append(time.monotonic())
             api.create(f"/apis/{GROUP}/v1/namespaces/{namespace}/flags",
                        {"apiVersion": f"{GROUP}/v1", "kind": "Flag", "metadata": {"name": "up"}})
-        created.append(time.monotonic())
 
-    threading.Thread(target=create, daemon=True).start()
+    creator = threading.Thread(target=create, daemon=True)
+    creator.start()
     result, requests = counted_gate(ctx, [{kind: {"kind": "Flag", "name": "up"}}], timeout=20)
     passed_at = time.monotonic()
+    creator.join(10)
     assert result.passed, [o.observed for o in result.finals]
     assert passed_at - created[0] < 1.0  # the second watch saw the creation as it happened
     assert requests["WATCH"] == 2, requests  # 410 at once, then the watch that saw it
