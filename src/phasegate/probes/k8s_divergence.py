@@ -21,7 +21,7 @@ from pydantic import Field
 from phasegate import fields
 from phasegate.errors import ActionError, ProbeError
 from phasegate.kube import apply, connections, manifests, quantity
-from phasegate.kube.client import Json, KubeClient
+from phasegate.kube.client import Json, KubeClient, raise_for_status
 from phasegate.observation import Verdict
 from phasegate.probes.base import ProbeContext, ProbeParams
 from phasegate.probes.k8s_common import cluster_probe
@@ -110,23 +110,31 @@ async def _served_elsewhere(client: KubeClient, kind: str) -> str | None:
 
 
 async def _classes(client: KubeClient, loaded: list[manifests.Manifest]) -> list[Divergence]:
-    found = []
-    storage = await _names(client, "/apis/storage.k8s.io/v1/storageclasses")
-    ingress = await _names(client, "/apis/networking.k8s.io/v1/ingressclasses")
+    # Classes are cluster-scoped: listed only when a manifest names one, so a namespace-scoped
+    # identity is not refused over a question its plan does not ask.
     planned = {(m.kind, m.name) for m in loaded}
-    for manifest in loaded:
+    wanted = [(m, name, "StorageClass") for m in loaded for name in _storage_classes(m.obj)]
+    wanted += [(m, str(m.obj["spec"]["ingressClassName"]), "IngressClass") for m in loaded
+               if m.kind == "Ingress" and (m.obj.get("spec") or {}).get("ingressClassName")]
+    wanted = [w for w in wanted if (w[2], w[1]) not in planned]
+    paths = {"StorageClass": "/apis/storage.k8s.io/v1/storageclasses",
+             "IngressClass": "/apis/networking.k8s.io/v1/ingressclasses"}
+    existing = {kind: await _names(client, path) for kind, path in paths.items()
+                if any(w[2] == kind for w in wanted)}
+    found = []
+    for manifest, name, kind in wanted:
         ref = f"{manifest.kind} {manifest.name}"
-        for wanted in _storage_classes(manifest.obj):
-            if wanted not in storage and ("StorageClass", wanted) not in planned:
-                found.append(Divergence("HIGH", ref, f"storage class {wanted!r} does not exist "
-                                        f"(the cluster has: {', '.join(storage) or 'none'})",
-                                        "use an existing class or install the provisioner"))
-        wanted_ingress = (manifest.obj.get("spec") or {}).get("ingressClassName")
-        if manifest.kind == "Ingress" and wanted_ingress and wanted_ingress not in ingress and (
-                "IngressClass", wanted_ingress) not in planned:
-            found.append(Divergence("HIGH", ref, f"ingress class {wanted_ingress!r} does not "
-                                    f"exist (the cluster has: {', '.join(ingress) or 'none'})",
-                                    "use an existing class or install the ingress controller"))
+        what = "storage class" if kind == "StorageClass" else "ingress class"
+        have = existing[kind]
+        if have is None:
+            found.append(Divergence("MEDIUM", ref, f"{what} {name!r} not checked: this "
+                                    f"identity may not list {paths[kind].rpartition('/')[2]}",
+                                    "grant list on it cluster-wide, or check by hand"))
+        elif name not in have:
+            fix = ("use an existing class or install the provisioner" if kind == "StorageClass"
+                   else "use an existing class or install the ingress controller")
+            found.append(Divergence("HIGH", ref, f"{what} {name!r} does not exist "
+                                    f"(the cluster has: {', '.join(have) or 'none'})", fix))
     return found
 
 
@@ -138,9 +146,15 @@ def _storage_classes(obj: Json) -> list[str]:
             if (t.get("spec") or {}).get("storageClassName")]
 
 
-async def _names(client: KubeClient, path: str) -> list[str]:
-    body = await client.get(path) or {}
-    return [item["metadata"]["name"] for item in body.get("items") or []]
+async def _names(client: KubeClient, path: str) -> list[str] | None:
+    """The names listed at ``path``; None when this identity may not list them."""
+    response = await client.request("GET", path)
+    if response.status_code == 403:
+        return None
+    if response.status_code == 404:
+        return []
+    raise_for_status(response, f"GET {path}")
+    return [item["metadata"]["name"] for item in response.json().get("items") or []]
 
 
 def _pod_specs(obj: Json) -> list[tuple[Json, int]]:
@@ -267,9 +281,15 @@ async def _load_balancers(client: KubeClient,
               and (m.obj.get("spec") or {}).get("type") == "LoadBalancer"]
     if not wanted:
         return []
-    services = await client.get("/api/v1/services") or {}
+    response = await client.request("GET", "/api/v1/services")
+    if response.status_code == 403:
+        return [Divergence("LOW", f"Service {m.name}", "type LoadBalancer; whether the cluster "
+                           "provides load balancers is not checked: this identity may not "
+                           "list Services cluster-wide", "grant list on services cluster-wide, "
+                           "or check by hand") for m in wanted]
+    raise_for_status(response, "GET /api/v1/services")
     provider = any(((s.get("status") or {}).get("loadBalancer") or {}).get("ingress")
-                   for s in services.get("items") or [])
+                   for s in response.json().get("items") or [])
     if provider:
         return []
     return [Divergence("MEDIUM", f"Service {m.name}", "type LoadBalancer, but no Service in "
