@@ -131,8 +131,11 @@ def _run(plan_path: Path, inputs: list[str] | None, store: str | None, json_outp
     if level == "contract":
         options["stages"] = ("R",)
         options["level"] = "contract"
-    if level == "staging" and not loaded.target.cluster_uid:
-        terminal.abort(PlanError("--level staging needs the cluster pin: set target.clusterUID",
+    pinned = loaded.target.cluster_uid or (loaded.target.server and loaded.target.ca_fingerprint)
+    if level == "staging" and not pinned:
+        terminal.abort(PlanError("--level staging needs the cluster pin: set target.clusterUID "
+                                 "(or target.server and target.caFingerprint for an identity "
+                                 "that may not read kube-system)",
                                  file=str(plan_path), path="target"))
     evidence = common.guarded(terminal, common.open_store, store)
     if journal:

@@ -3,27 +3,16 @@ phasegate refuses anything else and never falls back to the current context."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from phasegate.errors import PhasegateError, TargetError
-from phasegate.kube import kubeconfig
+from phasegate.kube import client as kube_client
+from phasegate.kube import identity, kubeconfig
 from phasegate.kube.client import KubeClient
 from phasegate.kube.connections import KubeTarget
+from phasegate.kube.identity import ClusterIdentity
 
-
-@dataclass(frozen=True)
-class ClusterIdentity:
-    """Who we talked to; recorded with every run."""
-
-    context: str
-    server: str
-    cluster_uid: str
-    version: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+KUBE_SYSTEM = "/api/v1/namespaces/kube-system"
 
 
 def choose(
@@ -50,28 +39,62 @@ def choose(
 
 
 async def verify(
-    target: KubeTarget, expected_server: str | None = None, expected_uid: str | None = None
+    target: KubeTarget,
+    expected_server: str | None = None,
+    expected_uid: str | None = None,
+    expected_ca: str | None = None,
 ) -> ClusterIdentity:
-    """Connect and check the cluster is the declared one; TargetError otherwise."""
+    """Connect and check the cluster is the declared one; TargetError otherwise.
+
+    The kube-system UID identifies the cluster when the identity may read it; otherwise the
+    server URL and CA fingerprint do, unless the plan pins the UID (then it is a refusal).
+    """
     credentials = kubeconfig.load(target.kubeconfig, target.context)
     if expected_server and expected_server.rstrip("/") != credentials.server:
         raise TargetError(
             f"context {target.context!r} points at {credentials.server}, but the plan's "
             f"target.server is {expected_server}"
         )
+    fingerprint = identity.ca_fingerprint(credentials.ssl_context)
+    if expected_ca and expected_ca.lower() != fingerprint:
+        raise TargetError(
+            f"context {target.context!r} trusts the CA {fingerprint or '(none of its own)'} "
+            f"for {credentials.server}, but the plan's target.caFingerprint is {expected_ca}: "
+            "refusing the wrong cluster"
+        )
     client = KubeClient(credentials, timeout=10)
     try:
         version = await client.get("/version") or {}
-        kube_system = await client.get("/api/v1/namespaces/kube-system")
+        response = await client.request("GET", KUBE_SYSTEM)
+        if response.status_code != 403:
+            kube_client.raise_for_status(response, f"GET {KUBE_SYSTEM}")
     except PhasegateError as exc:
         raise TargetError(f"cluster of context {target.context!r} is unusable: {exc}") from None
     finally:
         await client.close()
-    uid = str((kube_system or {}).get("metadata", {}).get("uid", ""))
+    uid = "" if response.status_code == 403 else str(
+        response.json().get("metadata", {}).get("uid", ""))
+    if expected_uid and not uid:
+        raise TargetError(_unreadable_uid(target.context, credentials.server, fingerprint,
+                                          kube_client.status_message(response)))
     if expected_uid and uid != expected_uid:
         raise TargetError(
-            f"context {target.context!r} reaches the cluster with kube-system UID {uid or '?'}, "
+            f"context {target.context!r} reaches the cluster with kube-system UID {uid}, "
             f"but the plan's target.clusterUID is {expected_uid}: refusing the wrong cluster"
         )
+    how = identity.BY_UID if uid else identity.BY_SERVER_CA if fingerprint else identity.BY_SERVER
     return ClusterIdentity(target.context, credentials.server, uid,
-                           str(version.get("gitVersion", "unknown")))
+                           str(version.get("gitVersion", "unknown")), how, fingerprint)
+
+
+def _unreadable_uid(context: str, server: str, fingerprint: str, denial: str) -> str:
+    by_ca = (f"target.server: {server} and target.caFingerprint: '{fingerprint}'" if fingerprint
+             else f"target.server: {server} (its kubeconfig names no CA to fingerprint)")
+    return (
+        f"the plan pins target.clusterUID, but context {context!r} may not read namespace "
+        f"kube-system ({denial}), so phasegate cannot tell which cluster it reaches and refuses "
+        "to guess. Either grant this identity get on namespaces/kube-system (a ClusterRole "
+        "with apiGroups [\"\"], resources [namespaces], resourceNames [kube-system], verbs "
+        "[get], bound to it by a ClusterRoleBinding), or pin the cluster by what it can see: "
+        f"replace clusterUID with {by_ca}"
+    )

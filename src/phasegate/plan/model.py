@@ -37,6 +37,10 @@ class Target(Model):
     cluster_uid: str | None = Field(
         None, alias="clusterUID", description="UID of the kube-system namespace of the cluster"
     )
+    ca_fingerprint: str | None = Field(
+        None, alias="caFingerprint", pattern=r"^sha256:[0-9a-fA-F]{64}$",
+        description="sha256 of the cluster CA (DER) the context trusts; pins without kube-system",
+    )
     namespace: str | None = None
     kubeconfig: str | None = None
 

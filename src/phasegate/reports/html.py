@@ -6,6 +6,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from phasegate.kube import identity
+
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#1d2330}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem;border-bottom:1px solid #dde}
@@ -34,7 +36,7 @@ def render(facts: dict[str, Any]) -> str:
     if run.get("cluster"):
         cluster = run["cluster"]
         parts.append(_item("cluster", f"{cluster['context']} · {cluster['server']} · "
-                                      f"kube-system UID {cluster['cluster_uid']}"))
+                                      f"{identity.describe(cluster)}"))
     if run["summary"]:
         parts.append(_item("summary", run["summary"]))
     parts.append("</dl>")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from phasegate.kube import identity
+
 _MARK = {True: "✅ passed", False: "❌ failed"}
 
 
@@ -24,7 +26,7 @@ def render(facts: dict[str, Any]) -> str:
     if run.get("cluster"):
         cluster = run["cluster"]
         lines.append(f"- **cluster:** context `{cluster['context']}` · {cluster['server']} · "
-                     f"kube-system UID `{cluster['cluster_uid']}` · {cluster['version']}")
+                     f"{identity.describe(cluster)} · {cluster['version']}")
     if run["plan_hash"]:
         lines.append(f"- **plan hash:** `{run['plan_hash'][:16]}`")
     if run["summary"]:

@@ -43,7 +43,8 @@ async def resolve(
                 "--context (phasegate never falls back to the current context)"
             )
         return Resolved(ProbeContext(base_dir=base_dir, extras=extras))
-    identity = await kube_target.verify(chosen, target.server, target.cluster_uid)
+    identity = await kube_target.verify(chosen, target.server, target.cluster_uid,
+                                        target.ca_fingerprint)
     extras["kube"] = chosen
     return Resolved(ProbeContext(base_dir=base_dir, extras=extras), identity.to_dict())
 

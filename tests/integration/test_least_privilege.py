@@ -1,0 +1,178 @@
+"""Least privilege: an identity that may only work in its own namespace runs every probe its
+RBAC allows. The cluster is identified by what it can see (server + CA) unless the plan pins
+the kube-system UID, which such an identity cannot read: that is a clear refusal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from phasegate.sandbox import SandboxInfo, connect
+from tests.integration.cli_helpers import phasegate
+from tests.integration.k8s_helpers import deployment, held_image, write_yaml
+
+pytestmark = pytest.mark.cluster
+
+SA = "deployer"
+
+
+def sa_kubeconfig(cluster: SandboxInfo, namespace: str, path: Path) -> Path:
+    """A kubeconfig whose only user is a ServiceAccount with ``edit`` in ``namespace``,
+    authenticated by a token minted with the TokenRequest API."""
+    with connect(cluster) as api:
+        api.create(f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": SA}})
+        api.create(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings", {
+            "metadata": {"name": f"{SA}-edit"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                        "name": "edit"},
+            "subjects": [{"kind": "ServiceAccount", "name": SA, "namespace": namespace}],
+        })
+        minted = api.request(
+            "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{SA}/token",
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+             "spec": {"expirationSeconds": 3600}},
+        )
+        minted.raise_for_status()
+    token = minted.json()["status"]["token"]
+    admin = YAML(typ="safe").load(Path(cluster.kubeconfig).read_text())
+    cluster_entry = next(c for c in admin["clusters"]
+                         if c["name"] == _context(admin, cluster.admin_context)["cluster"])
+    config = {
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [cluster_entry],
+        "users": [{"name": SA, "user": {"token": token}}],
+        "contexts": [{"name": "sa", "context": {"cluster": cluster_entry["name"], "user": SA,
+                                                "namespace": namespace}}],
+    }
+    path.write_text(json.dumps(config))
+    return path
+
+
+def _context(config: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(c["context"] for c in config["contexts"] if c["name"] == name)
+    return found
+
+
+def probes_plan(tmp_path: Path, target: str) -> Path:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: least-privilege}\n"
+        f"target: {target}\n"
+        "assumptions:\n"
+        "  apis: [apps/v1/Deployment]\n"
+        "  permissions: [{verb: create, resource: deployments, group: apps}]\n"
+        "  probes:\n"
+        "    - k8s.exists: {kind: Deployment, name: api}\n"
+        "    - k8s.can_i: {verb: create, resource: configmaps}\n"
+        "    - k8s.can_i: {verb: list, resource: nodes, expect: denied}\n"
+        "    - k8s.rollout: {name: api}\n"
+    )
+    return plan
+
+
+def run_record(store: Path) -> dict[str, Any]:
+    shown = phasegate("show", "latest", "--json", "--store", str(store))
+    assert shown.returncode == 0, shown.stderr
+    cluster: dict[str, Any] = json.loads(shown.stdout)["run"]["cluster"]
+    return cluster
+
+
+def test_service_account_with_edit_in_one_namespace(
+    cluster: SandboxInfo, namespace: str, tmp_path: Path
+) -> None:
+    config = sa_kubeconfig(cluster, namespace, tmp_path / "sa.kubeconfig")
+    with connect(cluster) as api:
+        api.create(f"/apis/apps/v1/namespaces/{namespace}/deployments",
+                   deployment("api", replicas=1, image=held_image(cluster)))
+    store = tmp_path / "e.db"
+    common = ["--kubeconfig", str(config), "--store", str(store), "--timeout", "60s"]
+
+    plan = probes_plan(tmp_path, f"{{context: sa, namespace: {namespace}}}")
+    passed = phasegate("check", str(plan), *common)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    identity = run_record(store)
+    assert identity["identified_by"] == "server+ca"
+    assert identity["server"] == cluster.api_url
+    assert identity["ca_fingerprint"].startswith("sha256:")
+    assert identity["cluster_uid"] == ""
+    report = phasegate("evidence", "latest", "--format", "md", "--store", str(store))
+    assert f"identified by server + CA {identity['ca_fingerprint']}" in report.stdout, report
+
+    with connect(cluster) as api:
+        uid = api.get("/api/v1/namespaces/kube-system")["metadata"]["uid"]  # type: ignore[index]
+    pinned = probes_plan(tmp_path, f"{{context: sa, namespace: {namespace}, clusterUID: {uid}}}")
+    refused = phasegate("check", str(pinned), *common)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    message = " ".join(refused.stderr.split())  # as one paragraph, whatever the wrapping
+    assert "get on namespaces/kube-system" in message
+    assert "caFingerprint" in message and identity["ca_fingerprint"] in message
+    assert "Traceback" not in message
+
+    by_ca = probes_plan(tmp_path, f"{{context: sa, namespace: {namespace}, server: "
+                                  f"{cluster.api_url}, caFingerprint: "
+                                  f"'{identity['ca_fingerprint']}'}}")
+    assert phasegate("check", str(by_ca), *common).returncode == 0
+    wrong_ca = probes_plan(tmp_path, f"{{context: sa, namespace: {namespace}, "
+                                     f"caFingerprint: 'sha256:{'0' * 64}'}}")
+    refused_ca = phasegate("check", str(wrong_ca), *common)
+    assert refused_ca.returncode == 2 and "refusing the wrong cluster" in refused_ca.stderr
+
+
+def test_restricted_context_checks_and_runs_in_its_namespace(
+    cluster: SandboxInfo, tmp_path: Path
+) -> None:
+    ns = "phasegate-restricted"
+    store = tmp_path / "e.db"
+    write_yaml(tmp_path / "cm.yaml", {"apiVersion": "v1", "kind": "ConfigMap",
+                                       "metadata": {"name": "least-privilege"},
+                                       "data": {"who": "restricted"}})
+    plan = tmp_path / "plan.yaml"
+    text = (
+        "apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: restricted-run}\n"
+        f"target: {{context: {cluster.restricted_context}, namespace: {ns}}}\n"
+        "assumptions:\n"
+        "  probes:\n"
+        "    - k8s.can_i: {verb: create, resource: configmaps}\n"
+        "    - k8s.can_i: {verb: get, resource: namespaces, name: kube-system, expect: denied}\n"
+        "phases:\n"
+        "  - name: config\n"
+        "    apply: cm.yaml\n"
+        "    gate: [{k8s.exists: {kind: ConfigMap, name: least-privilege}}]\n"
+    )
+    plan.write_text(text)
+    common = ["--kubeconfig", str(cluster.kubeconfig), "--store", str(store)]
+    checked = phasegate("check", str(plan), *common)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    fingerprint = run_record(store)["ca_fingerprint"]
+    assert run_record(store)["identified_by"] == "server+ca"
+    unpinned = phasegate("run", str(plan), "--yes", "--level", "staging", *common)
+    assert unpinned.returncode == 2 and "caFingerprint" in unpinned.stderr
+
+    plan.write_text(text.replace(
+        f"namespace: {ns}}}",
+        f"namespace: {ns}, server: '{cluster.api_url}', caFingerprint: '{fingerprint}'}}"))
+    ran = phasegate("run", str(plan), "--yes", "--level", "staging",
+                    "--reports", str(tmp_path / "reports"), *common)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert run_record(store)["identified_by"] == "server+ca"
+    with connect(cluster) as api:
+        made = api.get(f"/api/v1/namespaces/{ns}/configmaps/least-privilege")
+    assert made is not None and made["data"] == {"who": "restricted"}
+
+
+def test_an_identity_that_may_read_kube_system_is_identified_by_its_uid(
+    cluster: SandboxInfo, tmp_path: Path
+) -> None:
+    store = tmp_path / "e.db"
+    plan = probes_plan(tmp_path, f"{{context: {cluster.admin_context}}}")
+    plan.write_text(plan.read_text().split("  probes:")[0])
+    checked = phasegate("check", str(plan), "--kubeconfig", str(cluster.kubeconfig),
+                        "--store", str(store))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    identity = run_record(store)
+    assert identity["identified_by"] == "kube-system UID" and identity["cluster_uid"]
+    assert identity["ca_fingerprint"].startswith("sha256:")
