@@ -128,3 +128,27 @@ def test_structured_data_in_json_evidence_keeps_secrets_masked(tmp_path: Path) -
     assert token not in exported
     data = json.loads(exported)["steps"][0]["checks"][0]["data"]
     assert data == {"headers": {"authorization": "Bearer ******"}, "sans": ["api.local"]}
+
+
+def test_observations_recorded_from_several_threads_read_back_alike(tmp_path: Path) -> None:
+    # each gate records from its own writer thread; the held SQLite connection serves them all
+    import threading
+
+    store = EvidenceStore(str(tmp_path / "e.db"))
+    run = store.start_run("check")
+    step = store.start_step(run, "R", "gate")
+    now = datetime.now(UTC)
+
+    def record(n: int) -> None:
+        store.record(run, step, Observation("tcp", f"t{n}", {"n": n}, n % 2 == 0, "x", "y",
+                                            "", now, now, 1, data={"n": n}))
+
+    threads = [threading.Thread(target=record, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+        thread.join()
+    store.close()
+    record(4)  # a closed store's recorder opens again
+    seen = store.load(run).steps[0].observations
+    assert [(o.name, o.passed, o.data, o.started) for o in seen] == [
+        (f"t{n}", n % 2 == 0, {"n": n}, now) for n in range(5)]

@@ -87,6 +87,10 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def sqlite_path(url: str) -> str:
+    return url.split("sqlite:///", 1)[-1]
+
+
 def _postgres_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
