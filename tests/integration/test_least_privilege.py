@@ -13,7 +13,7 @@ from ruamel.yaml import YAML
 
 from phasegate.sandbox import SandboxInfo, connect
 from tests.integration.cli_helpers import phasegate
-from tests.integration.k8s_helpers import deployment, held_image, write_yaml
+from tests.integration.k8s_helpers import deployment, evaluate, held_image, write_yaml
 
 pytestmark = pytest.mark.cluster
 
@@ -176,3 +176,53 @@ def test_an_identity_that_may_read_kube_system_is_identified_by_its_uid(
     identity = run_record(store)
     assert identity["identified_by"] == "kube-system UID" and identity["cluster_uid"]
     assert identity["ca_fingerprint"].startswith("sha256:")
+
+
+def test_service_account_runs_a_plan_in_its_namespace(
+    cluster: SandboxInfo, namespace: str, tmp_path: Path
+) -> None:
+    config = sa_kubeconfig(cluster, namespace, tmp_path / "sa.kubeconfig")
+    write_yaml(tmp_path / "cm.yaml", {"apiVersion": "v1", "kind": "ConfigMap",
+                                       "metadata": {"name": "settings"}, "data": {"a": "1"}})
+    write_yaml(tmp_path / "api.yaml", deployment("api", replicas=1, image=held_image(cluster)))
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: sa-run}\n"
+        f"target: {{context: sa, namespace: {namespace}}}\n"
+        "assumptions:\n"
+        "  permissions: [{verb: create, resource: deployments, group: apps}]\n"
+        "phases:\n"
+        "  - name: config\n"
+        "    apply: cm.yaml\n"
+        "    gate: [{k8s.exists: {kind: ConfigMap, name: settings}}]\n"
+        "  - name: api\n"
+        "    apply: api.yaml\n"
+        "    gate: [{k8s.rollout: {name: api}}]\n"
+        "    timeout: 60s\n"
+    )
+    store = tmp_path / "e.db"
+    ran = phasegate("run", str(plan), "--yes", "--json", "--kubeconfig", str(config),
+                    "--store", str(store), "--reports", str(tmp_path / "reports"), timeout=180)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert [p["status"] for p in json.loads(ran.stdout)["phases"]] == ["passed", "passed"]
+    assert run_record(store)["identified_by"] == "server+ca"
+    with connect(cluster) as api:
+        made = api.get(f"/api/v1/namespaces/{namespace}/configmaps/settings")
+    assert made is not None and made["data"] == {"a": "1"}
+
+
+def test_divergence_says_not_checked_for_what_a_namespaced_identity_cannot_list(
+    cluster: SandboxInfo, tmp_path: Path
+) -> None:
+    write_yaml(tmp_path / "m.yaml",
+               {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+                "spec": {"storageClassName": "fast", "accessModes": ["ReadWriteOnce"],
+                         "resources": {"requests": {"storage": "1Gi"}}}},
+               {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
+    result = evaluate(cluster, "phasegate-restricted", [{"k8s.divergence": {"apply": "m.yaml"}}],
+                      restricted=True, base_dir=tmp_path)
+    final = result.finals[0]
+    assert result.passed, final.observed
+    assert "[MEDIUM] PersistentVolumeClaim data: storage class 'fast' not checked" in final.detail
+    assert "[LOW] Service web" in final.detail and "not checked" in final.detail
