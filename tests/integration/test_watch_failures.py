@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from phasegate import errors
 from phasegate.engine import gate
 from phasegate.kube import connections
+from phasegate.kube.client import KubeClient
 from phasegate.kube.connections import KubeTarget
 from phasegate.plan import probe_call
 from phasegate.probes import registry
@@ -24,7 +26,7 @@ from phasegate.probes.base import ProbeContext
 from phasegate.sandbox import SandboxInfo, connect
 from phasegate.store import evidence
 from phasegate.workflow import recorded_gate
-from tests.integration.k8s_helpers import context_for
+from tests.integration.k8s_helpers import context_for, with_client
 
 pytestmark = pytest.mark.cluster
 
@@ -155,6 +157,13 @@ def test_a_kind_that_cannot_be_watched_polls(cluster: SandboxInfo, namespace: st
     [(_, waiting)] = result.intervals
     assert isinstance(waiting, str) and waiting.startswith("polled every 2s"), waiting
     assert "cannot be watched" in waiting, waiting
+
+    async def watch(client: KubeClient) -> None:
+        async for _ in client.watch("/api/v1/componentstatuses", "1", 2):
+            pass
+
+    with pytest.raises(errors.WatchRefused, match="watch not supported: 405 MethodNotAllowed"):
+        with_client(cluster, namespace, watch)
 
 
 def test_an_event_seen_by_one_gate_is_not_read_by_the_next(

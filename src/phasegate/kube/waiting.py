@@ -29,9 +29,13 @@ def spec(path: str, resource_version: str, params: dict[str, Any] | None = None)
 
 
 async def wait(params: ProbeParams, ctx: ProbeContext, data: dict[str, Any], budget: float) -> bool:
-    specs: list[WatchSpec] = [s for s in data.get("watch", []) if s.get("rv")]
-    if not specs:
+    listed: list[WatchSpec] = data.get("watch") or []
+    specs = [s for s in listed if s.get("rv")]
+    if listed and not specs:
         raise WatchRefused("cannot be watched: its listing carries no resourceVersion")
+    if not specs:  # the attempt listed nothing (it could not ask): ask again in a second
+        await asyncio.sleep(min(budget, 1.0))
+        return True
     client = connections.client_for(ctx)
     memo = ctx.memo()
     tasks = [asyncio.ensure_future(_first_event(client, s, budget, memo)) for s in specs]
