@@ -215,7 +215,9 @@ def flag_kind(cluster: SandboxInfo) -> str:
                          "openAPIV3Schema": {"type": "object",
                                              "x-kubernetes-preserve-unknown-fields": True}}}]}})
         deadline = time.monotonic() + 30
-        while api.request("GET", f"/apis/{GROUP}/v1/flags").status_code != 200:
+        # served, and in discovery (which finds the kind): a gate that starts earlier errors
+        while api.request("GET", f"/apis/{GROUP}/v1/flags").status_code != 200 or (
+                GROUP not in api.request("GET", "/apis").text):
             assert time.monotonic() < deadline, "the Flag CRD is never served"
             time.sleep(0.2)
     return str(before["metadata"]["resourceVersion"])
