@@ -164,3 +164,34 @@ def test_each_check_keeps_its_own_waiting_interval_when_names_repeat(tmp_path: P
     result = asyncio.run(gate.evaluate(calls, ProbeContext(), timeout=5))
     assert result.passed
     assert [seconds for _, seconds in result.intervals] == [0.1, 2.0]
+
+
+def test_a_failed_write_stops_the_gate_and_every_made_observation_is_offered(
+    tmp_path: Path,
+) -> None:
+    # the loop no longer waits for each write; a write that fails must still end the gate
+    import pytest
+
+    from phasegate.errors import StoreError
+
+    (tmp_path / "present.txt").write_text("x\n")
+    calls = [probe_call.build({"file": {"path": "missing.txt"}, "interval": "50ms"})]
+    offered: list[str] = []
+
+    def failing(observation: object) -> None:
+        offered.append(observation.name)  # type: ignore[attr-defined]
+        raise StoreError("cannot write to the evidence store: disk full")
+
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="disk full"):
+        asyncio.run(gate.evaluate(calls, ProbeContext(base_dir=tmp_path), timeout=20,
+                                  on_observation=failing))
+    assert time.monotonic() - started < 5  # not the whole 20 s timeout
+    assert offered[:1] == ["file missing.txt"]
+
+    many = [probe_call.build({"file": {"path": "present.txt"}, "name": f"f{i}"})
+            for i in range(500)]
+    recorded: list[str] = []
+    result = asyncio.run(gate.evaluate(many, ProbeContext(base_dir=tmp_path),
+                                       on_observation=lambda o: recorded.append(o.name)))
+    assert result.passed and recorded == [o.name for o in result.observations]

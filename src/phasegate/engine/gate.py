@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import queue
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -63,12 +64,12 @@ async def evaluate(
 
     # on_observation writes to the store, which may wait seconds for another writer's lock;
     # one writer thread keeps the loop (and every watch on it) free, and the order intact.
-    writer = ThreadPoolExecutor(1, "phasegate-record") if on_observation is not None else None
+    writer = _Writer(on_observation) if on_observation is not None else None
 
     async def record(observation: Observation) -> None:
         observations.append(observation)
-        if on_observation is not None and writer is not None:
-            await asyncio.get_running_loop().run_in_executor(writer, on_observation, observation)
+        if writer is not None:
+            writer.put(observation)
 
     attempts = [0] * len(calls)
 
@@ -99,7 +100,9 @@ async def evaluate(
         finals = await _all_until_passed(calls, until_passed, once, deadline, timeout, stop)
     finally:
         if writer is not None:
-            writer.shutdown(wait=True)  # a write already begun finishes before the step does
+            writer.close()  # every observation made is written before the step ends
+    if writer is not None:
+        writer.raise_failure()
     return GateResult(
         outcome=_outcome(finals, timeout > 0),
         observations=tuple(observations),
@@ -108,6 +111,41 @@ async def evaluate(
         timeout=timeout,
         intervals=tuple((call.name, w.describe()) for call, w in zip(calls, waits, strict=True)),
     )
+
+
+class _Writer:
+    """Hands observations to one thread that records them in order. The loop does not wait
+    for each write: a hop to a thread and back per observation cost more than the write
+    (2.6 s for 10,000). A failed write stops the gate at its next observation."""
+
+    _STOP = object()
+
+    def __init__(self, on_observation: Callable[[Observation], None]) -> None:
+        self._on_observation = on_observation
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="phasegate-record", daemon=True)
+        self._thread.start()
+
+    def put(self, observation: Observation) -> None:
+        self.raise_failure()
+        self._queue.put(observation)
+
+    def raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def close(self) -> None:
+        self._queue.put(self._STOP)
+        self._thread.join()
+
+    def _drain(self) -> None:
+        while (item := self._queue.get()) is not self._STOP:
+            if self._failure is None:
+                try:
+                    self._on_observation(item)  # type: ignore[arg-type]
+                except BaseException as exc:  # handed to the loop at the next observation
+                    self._failure = exc
 
 
 async def _all_until_passed(
