@@ -4,6 +4,8 @@ both become KeyboardInterrupt, which the workflow turns into a stop at a safe po
 
 from __future__ import annotations
 
+import atexit
+import os
 import signal
 import sys
 from typing import Any
@@ -13,7 +15,14 @@ from phasegate.cli import exit_codes
 
 def _leave(signum: int, _frame: Any) -> None:
     sys.stderr.write(f"interrupted ({signal.Signals(signum).name})\n")
-    raise SystemExit(exit_codes.INTERRUPTED)
+    # Not `raise SystemExit`: a handler that runs inside a weakref callback or a __del__
+    # (the import machinery has such callbacks) has its exception printed and ignored, and
+    # the command went on to run a whole plan. Nothing is being recorded here, so leave at
+    # once, after the exit handlers (they remove the kubeconfig's temporary key files).
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_codes.INTERRUPTED)
 
 
 def _as_ctrl_c(_signum: int, _frame: Any) -> None:
