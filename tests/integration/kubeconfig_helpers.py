@@ -23,17 +23,26 @@ def write(path: Path, config: dict[str, Any]) -> Path:
     return path
 
 
-def service_account_token(cluster: SandboxInfo, namespace: str) -> str:
-    """A real token of a ServiceAccount allowed to read the cluster (TokenRequest API)."""
-    name = f"reader-{uuid.uuid4().hex[:6]}"
+def service_account_token(
+    cluster: SandboxInfo, namespace: str, *, name: str | None = None,
+    role: tuple[str, str] = ("ClusterRole", "view"), cluster_wide: bool = True,
+) -> str:
+    """A real token (TokenRequest API) of a new ServiceAccount in ``namespace``, bound to
+    ``role`` (kind, name) cluster-wide or, with ``cluster_wide=False``, in ``namespace``."""
+    name = name or f"reader-{uuid.uuid4().hex[:6]}"
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
     with connect(cluster) as api:
         api.create(f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": name}})
-        api.create("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+        binding = {
             "metadata": {"name": f"{namespace}-{name}"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                        "name": "view"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role[0],
+                        "name": role[1]},
             "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
-        })
+        }
+        if cluster_wide:
+            api.create(f"{rbac}/clusterrolebindings", binding)
+        else:
+            api.create(f"{rbac}/namespaces/{namespace}/rolebindings", binding)
         response = api.request(
             "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
             {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
@@ -41,6 +50,22 @@ def service_account_token(cluster: SandboxInfo, namespace: str) -> str:
         response.raise_for_status()
         token: str = response.json()["status"]["token"]
         return token
+
+
+def token_kubeconfig(cluster: SandboxInfo, path: Path, user: str, token: str,
+                     namespace: str | None = None) -> Path:
+    """A kubeconfig whose one context ``user`` authenticates to the sandbox by ``token``."""
+    admin = sandbox_config(cluster)
+    entry = next(c for c in admin["contexts"] if c["name"] == cluster.admin_context)
+    context: dict[str, Any] = {"cluster": entry["context"]["cluster"], "user": user}
+    if namespace:
+        context["namespace"] = namespace
+    return write(path, {
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [c for c in admin["clusters"] if c["name"] == context["cluster"]],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": user, "context": context}],
+    })
 
 
 PLUGIN = '''#!{python}

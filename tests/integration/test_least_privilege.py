@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from phasegate.sandbox import SandboxInfo, connect
+from tests.integration import kubeconfig_helpers as kc
 from tests.integration.cli_helpers import phasegate
 from tests.integration.k8s_helpers import deployment, evaluate, held_image, write_yaml
 
@@ -21,40 +21,11 @@ SA = "deployer"
 
 
 def sa_kubeconfig(cluster: SandboxInfo, namespace: str, path: Path) -> Path:
-    """A kubeconfig whose only user is a ServiceAccount with ``edit`` in ``namespace``,
-    authenticated by a token minted with the TokenRequest API."""
-    with connect(cluster) as api:
-        api.create(f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": SA}})
-        api.create(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings", {
-            "metadata": {"name": f"{SA}-edit"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                        "name": "edit"},
-            "subjects": [{"kind": "ServiceAccount", "name": SA, "namespace": namespace}],
-        })
-        minted = api.request(
-            "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{SA}/token",
-            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-             "spec": {"expirationSeconds": 3600}},
-        )
-        minted.raise_for_status()
-    token = minted.json()["status"]["token"]
-    admin = YAML(typ="safe").load(Path(cluster.kubeconfig).read_text())
-    cluster_entry = next(c for c in admin["clusters"]
-                         if c["name"] == _context(admin, cluster.admin_context)["cluster"])
-    config = {
-        "apiVersion": "v1", "kind": "Config",
-        "clusters": [cluster_entry],
-        "users": [{"name": SA, "user": {"token": token}}],
-        "contexts": [{"name": "sa", "context": {"cluster": cluster_entry["name"], "user": SA,
-                                                "namespace": namespace}}],
-    }
-    path.write_text(json.dumps(config))
-    return path
-
-
-def _context(config: dict[str, Any], name: str) -> dict[str, Any]:
-    found: dict[str, Any] = next(c["context"] for c in config["contexts"] if c["name"] == name)
-    return found
+    """A kubeconfig (context ``sa``) whose only user is a ServiceAccount with ``edit`` in
+    ``namespace``, authenticated by a token minted with the TokenRequest API."""
+    token = kc.service_account_token(cluster, namespace, name=SA, role=("ClusterRole", "edit"),
+                                     cluster_wide=False)
+    return kc.token_kubeconfig(cluster, path, "sa", token, namespace)
 
 
 def probes_plan(tmp_path: Path, target: str) -> Path:

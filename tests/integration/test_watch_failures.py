@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import threading
 import time
 from collections import Counter
@@ -26,6 +25,7 @@ from phasegate.probes.base import ProbeContext
 from phasegate.sandbox import SandboxInfo, connect
 from phasegate.store import evidence
 from phasegate.workflow import recorded_gate
+from tests.integration import kubeconfig_helpers as kc
 from tests.integration.k8s_helpers import context_for, with_client
 
 pytestmark = pytest.mark.cluster
@@ -34,31 +34,13 @@ pytestmark = pytest.mark.cluster
 def lister_identity(cluster: SandboxInfo, namespace: str, tmp_path: Path) -> ProbeContext:
     """A ServiceAccount with a real TokenRequest token, allowed get and list on configmaps
     in ``namespace`` but not watch: what many read-only CI identities look like."""
-    rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/" + namespace
     with connect(cluster) as api:
-        api.create(f"/api/v1/namespaces/{namespace}/serviceaccounts",
-                   {"metadata": {"name": "lister"}})
-        api.create(f"{rbac}/roles", {"metadata": {"name": "list-configmaps"}, "rules": [
-            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]})
-        api.create(f"{rbac}/rolebindings", {
-            "metadata": {"name": "lister"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                        "name": "list-configmaps"},
-            "subjects": [{"kind": "ServiceAccount", "name": "lister", "namespace": namespace}]})
-        response = api.request(
-            "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/lister/token",
-            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-             "spec": {"expirationSeconds": 3600}})
-        response.raise_for_status()
-        token = response.json()["status"]["token"]
-    admin = json.loads(cluster.kubeconfig.read_text())
-    path = tmp_path / "lister.kubeconfig"
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "clusters": admin["clusters"],
-        "users": [{"name": "lister", "user": {"token": token}}],
-        "contexts": [{"name": "lister", "context": {"cluster": admin["clusters"][0]["name"],
-                                                    "user": "lister"}}],
-    }))
+        api.create(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles", {
+            "metadata": {"name": "list-configmaps"}, "rules": [
+                {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]})
+    token = kc.service_account_token(cluster, namespace, name="lister",
+                                     role=("Role", "list-configmaps"), cluster_wide=False)
+    path = kc.token_kubeconfig(cluster, tmp_path / "lister.kubeconfig", "lister", token)
     return ProbeContext(extras={"kube": KubeTarget(str(path), "lister", namespace),
                                 "inputs": {}})
 
