@@ -8,26 +8,23 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from phasegate.cli import exit_codes
-from phasegate.cli.common import STORE_HELP
+from phasegate.cli.common_options import (
+    ContextOption,
+    JsonOption,
+    KubeconfigOption,
+    StoreOption,
+)
+
+__all__ = ["ContextOption", "JsonOption", "KubeconfigOption", "StoreOption"]  # shared
 
 if TYPE_CHECKING:
     from phasegate.cli.output import Terminal
     from phasegate.observation import Observation
     from phasegate.workflow.single_gate import StageResult
 
-JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON document")]
-StoreOption = Annotated[Optional[str], typer.Option("--store", help=STORE_HELP)]  # noqa: UP045
 TimeoutOption = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option("--timeout", help="wait as a gate does, up to this long (30s, 2m)"),
-]
-ContextOption = Annotated[
-    Optional[str],  # noqa: UP045
-    typer.Option("--context", help="kubeconfig context; must equal the plan's target.context"),
-]
-KubeconfigOption = Annotated[
-    Optional[str],  # noqa: UP045
-    typer.Option("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"),
 ]
 InputOption = Annotated[
     Optional[list[str]],  # noqa: UP045

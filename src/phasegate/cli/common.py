@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Coroutine
 from pathlib import Path
@@ -16,6 +17,38 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 STORE_HELP = "evidence store: a path, sqlite:///FILE or postgresql://… (env PHASEGATE_STORE)"
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """What this invocation asked for, on either side of the subcommand's name, with the
+    environment and the project file filling what the flags left unset
+    (``cli/common_options.py``). Anything that prints progress reads ``verbosity`` here."""
+
+    verbosity: int = 0  # -1 with -q, 0 by default, 1 with -v, 2 with -vv
+    json: bool = False
+    store: str | None = None
+    kubeconfig: str | None = None
+    context: str | None = None
+    reports: str | None = None
+
+    @property
+    def quiet(self) -> bool:
+        """-q: no progress lines, only the result (and errors)."""
+        return self.verbosity < 0
+
+
+_current = Options()
+
+
+def options() -> Options:
+    """The options of the command running now (defaults outside a command)."""
+    return _current
+
+
+def set_options(settled: Options) -> None:
+    global _current
+    _current = settled
 
 
 def open_store(url: str | None) -> EvidenceStore:

@@ -10,12 +10,11 @@ from phasegate.cli import signals
 
 signals.leave_quietly()
 
-from typing import Annotated  # noqa: E402 (after the signals are routed)
-
-import typer  # noqa: E402
+import typer  # noqa: E402 (after the signals are routed)
 
 from phasegate.cli import (  # noqa: E402
     commands,
+    common_options,
     exit_codes,
     report_commands,
     tasks_commands,
@@ -36,13 +35,15 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
-                                         help="more logging (-vv for debug)")] = 0,
+    verbose: common_options.VerboseOption = 0,
+    quiet: common_options.QuietOption = False,
+    json_output: common_options.JsonOption = False,
+    store: common_options.StoreOption = None,
+    kubeconfig: common_options.KubeconfigOption = None,
+    context: common_options.ContextOption = None,
 ) -> None:
-    if verbose:
-        from phasegate import logs
-
-        logs.configure(verbose)
+    common_options.before_the_subcommand(verbose, quiet, json_output, store, kubeconfig,
+                                         context)
 
 
 app.command("probe")(commands.probe)
@@ -74,6 +75,7 @@ def _mount_sandbox() -> None:
 
 
 _mount_sandbox()
+common_options.mount(app)
 
 
 def main() -> None:

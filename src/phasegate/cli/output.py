@@ -19,7 +19,10 @@ class Terminal:
     def __init__(self, json_mode: bool = False) -> None:
         from rich.console import Console
 
+        from phasegate.cli import common
+
         self.json_mode = json_mode
+        self.quiet = common.options().quiet  # -q: results and errors only
         self.out = Console(highlight=False, soft_wrap=False)
         if not self.out.is_terminal and "COLUMNS" not in os.environ:
             self.out = Console(highlight=False, soft_wrap=False, width=120)  # logs, CI
@@ -36,7 +39,7 @@ class Terminal:
 
     def note(self, text: str) -> None:
         """Side remarks for people; on stderr so stdout stays clean for pipes."""
-        if not self.json_mode:
+        if not self.json_mode and not self.quiet:
             self.err.print(secrets.mask(text), style="dim")
 
     def render(self, renderable: Any) -> None:
@@ -51,7 +54,7 @@ class Terminal:
 
     def waiting(self, message: str) -> AbstractContextManager[Any]:
         """A live status line while something waits (people only, and only on a terminal)."""
-        if self.json_mode or not self.err.is_terminal:
+        if self.json_mode or self.quiet or not self.err.is_terminal:
             return nullcontext()
         return self.err.status(secrets.mask(message))
 

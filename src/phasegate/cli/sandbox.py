@@ -55,7 +55,7 @@ def up(
             "(needs docker-registry and skopeo).",
         ),
     ] = True,
-    as_json: JsonOpt = False,
+    json_output: JsonOpt = False,
 ) -> None:
     """Start the sandbox (builds the binaries on first use) and wait until pods can run."""
     from phasegate import sandbox
@@ -65,11 +65,11 @@ def up(
             nodes=nodes,
             name=name,
             registry=registry,
-            progress=None if as_json else _progress,
+            progress=None if json_output else _progress,
         )
     except sandbox.SandboxError as exc:
         _fail(str(exc))
-    if as_json:
+    if json_output:
         print(json.dumps(info.summary()))
         return
     out.print(f"[green]sandbox '{info.name}' is up[/] at {info.api_url}")
@@ -86,7 +86,7 @@ def up(
 
 
 @app.command()
-def down(name: NameOpt = "default", as_json: JsonOpt = False) -> None:
+def down(name: NameOpt = "default", json_output: JsonOpt = False) -> None:
     """Stop the sandbox's processes and remove its files."""
     from phasegate import sandbox
 
@@ -94,7 +94,7 @@ def down(name: NameOpt = "default", as_json: JsonOpt = False) -> None:
         stopped = sandbox.down(name)
     except (sandbox.SandboxError, OSError) as exc:
         _fail(f"Stopping sandbox '{name}' failed: {exc}")
-    if as_json:
+    if json_output:
         print(json.dumps({"name": name, "stopped": stopped}))
     elif stopped:
         out.print(f"sandbox '{name}' stopped and removed")
@@ -103,12 +103,12 @@ def down(name: NameOpt = "default", as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def status(as_json: JsonOpt = False) -> None:
+def status(json_output: JsonOpt = False) -> None:
     """Say which sandboxes exist and which of their components run."""
     from phasegate import sandbox
 
     found = sandbox.status()
-    if as_json:
+    if json_output:
         print(
             json.dumps(
                 {
