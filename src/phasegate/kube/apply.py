@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from phasegate.errors import ActionError, ProbeError
-from phasegate.kube import objects
+from phasegate.kube import objects, snapshot
 from phasegate.kube.client import Json, KubeClient, Resource, status_message, warnings_of
 from phasegate.kube.manifests import Manifest
 
@@ -75,7 +75,8 @@ async def apply_one(
         action = "unchanged"
     else:
         action = "updated"
-    return Applied(objects.ref(live), action, _trim(previous), warnings, manifest.source, live)
+    return Applied(objects.ref(live), action, _trim(previous, live), warnings, manifest.source,
+                   live)
 
 
 async def _resource(client: KubeClient, manifest: Manifest) -> Resource:
@@ -103,45 +104,32 @@ async def _until_established(client: KubeClient, name: str, timeout: float = 30.
     raise ActionError(f"CRD {name} did not become Established within {timeout:g} s")
 
 
-def _trim(obj: Json | None) -> Json | None:
-    """The live state worth keeping: no managedFields (large, and rebuilt by the server), and
-    never a Secret's values — secrets do not reach the store, so such a state is marked
-    as one that cannot be restored."""
-    if obj is None:
-        return None
-    trimmed = dict(obj)
-    metadata = dict(trimmed.get("metadata") or {})
-    metadata.pop("managedFields", None)
-    annotations = dict(metadata.get("annotations") or {})
-    annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)  # holds values
-    if annotations or "annotations" in metadata:
-        metadata["annotations"] = annotations
-    trimmed["metadata"] = metadata
-    if trimmed.get("kind") == "Secret":
-        for field_name in ("data", "stringData"):
-            if isinstance(trimmed.get(field_name), dict):
-                trimmed[field_name] = dict.fromkeys(trimmed[field_name], REDACTED)
-    return trimmed
-
-
-REDACTED = "<redacted: secret values are never kept>"
-
-
-def restorable(previous: Json | None) -> bool:
-    """Whether a recorded previous state can be put back as it was."""
-    return previous is None or not any(
-        REDACTED in (previous.get(f) or {}).values() for f in ("data", "stringData")
-        if isinstance(previous.get(f), dict))
+def _trim(previous: Json | None, applied: Json) -> Json | None:
+    """The snapshot kept as ``previous``: see :mod:`phasegate.kube.snapshot`."""
+    return snapshot.keep(previous, applied)
 
 
 async def delete(
-    client: KubeClient, resource: Resource, namespace: str | None, name: str, timeout: float = 60
+    client: KubeClient, resource: Resource, namespace: str | None, name: str,
+    timeout: float = 60, *, uid: str | None = None,
 ) -> str:
-    """Delete and wait until gone; on timeout, say which finalizers still block."""
+    """Delete and wait until gone; on timeout, say which finalizers still block.
+
+    With ``uid`` only that object is ours: the delete carries it as a precondition, and the
+    wait ends when no object with that UID holds the name. Returns "deleted", "absent", or
+    "held by UID <other>" when another object (made by someone else meanwhile) has the name:
+    that one is left as it is."""
     path = resource.path(namespace, name)
-    response = await client.request("DELETE", path, body={"propagationPolicy": "Background"})
+    options: dict[str, Any] = {"propagationPolicy": "Background"}
+    if uid:
+        options["preconditions"] = {"uid": uid}
+    response = await client.request("DELETE", path, body=options)
     if response.status_code == 404:
         return "absent"
+    if response.status_code == 409 and uid:  # the precondition failed: not our object
+        held = await _holder(client, path, uid)
+        if held:
+            return held
     if response.status_code >= 400:
         raise ActionError(f"delete {resource.kind} {name}: {status_message(response)}")
     deadline = time.monotonic() + timeout
@@ -152,6 +140,8 @@ async def delete(
             raise ActionError(str(exc), retryable=exc.retryable) from None
         if current is None:
             return "deleted"
+        if uid and current["metadata"].get("uid") != uid:
+            return f"held by UID {current['metadata'].get('uid')}"
         if time.monotonic() >= deadline:
             finalizers = current["metadata"].get("finalizers") or []
             raise ActionError(
@@ -159,6 +149,18 @@ async def delete(
                 f"finalizers: {', '.join(finalizers) or 'none (still terminating)'}"
             )
         await asyncio.sleep(0.2)
+
+
+async def _holder(client: KubeClient, path: str, uid: str) -> str | None:
+    """What holds the name now, when not the object with ``uid``."""
+    try:
+        current = await client.get(path)
+    except ProbeError as exc:
+        raise ActionError(str(exc), retryable=exc.retryable) from None
+    other = (current or {}).get("metadata", {}).get("uid")
+    if current is None:
+        return "absent"
+    return None if other == uid else f"held by UID {other}"
 
 
 def describe(results: list[Applied]) -> list[dict[str, Any]]:

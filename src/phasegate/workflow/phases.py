@@ -99,6 +99,7 @@ def _journal(results: list[apply.Applied]) -> list[dict[str, Any]]:
         {"ref": r.ref, "action": r.action, "source": r.source, "previous": r.previous,
          "apiVersion": r.live.get("apiVersion"), "kind": r.live.get("kind"),
          "name": r.live.get("metadata", {}).get("name"),
-         "namespace": r.live.get("metadata", {}).get("namespace"), "warnings": list(r.warnings)}
+         "namespace": r.live.get("metadata", {}).get("namespace"), "warnings": list(r.warnings),
+         "uid": r.live.get("metadata", {}).get("uid")}
         for r in results
     ]

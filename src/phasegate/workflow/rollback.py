@@ -9,8 +9,10 @@ import json
 import shlex
 from typing import Any
 
+import httpx
+
 from phasegate.errors import ActionError, PhasegateError
-from phasegate.kube import apply, manifests
+from phasegate.kube import apply, manifests, snapshot
 from phasegate.kube.client import KubeClient, status_message
 from phasegate.plan.model import Phase, RollbackStep
 from phasegate.workflow.session import Session
@@ -43,15 +45,19 @@ async def restore(client: KubeClient, entries: list[dict[str, Any]], dry_run: bo
     """Undo ``entries`` in reverse order. With ``dry_run`` the server only validates.
 
     Every object is tried, even after one fails: the error then lists what was undone and
-    precisely what was not, each with the API's reason."""
+    precisely what was not, each with the API's reason. What could be put back only in part
+    (a Secret's values, a field the API no longer lets change) is said with the object."""
     done: list[str] = []
     left: list[str] = []
     first_seen: dict[str, dict[str, Any]] = {}
+    created: dict[str, str] = {}
     for entry in entries:  # the state before the phase is the first one recorded
         first_seen.setdefault(entry["ref"], entry)
+        if entry["action"] == "created" and entry.get("uid"):
+            created[entry["ref"]] = entry["uid"]  # after a resume, the latest one is ours
     for entry in reversed(list(first_seen.values())):
         try:
-            undone = await _undo(client, entry, dry_run)
+            undone = await _undo(client, entry, created.get(entry["ref"]), dry_run)
         except PhasegateError as exc:
             left.append(f"{entry['ref']} ({exc})")
             continue
@@ -63,57 +69,98 @@ async def restore(client: KubeClient, entries: list[dict[str, Any]], dry_run: bo
     return ", ".join(done) or "nothing to undo"
 
 
-async def _undo(client: KubeClient, entry: dict[str, Any], dry_run: bool) -> str | None:
+async def _undo(client: KubeClient, entry: dict[str, Any], uid: str | None,
+                dry_run: bool) -> str | None:
     """Undo one journal entry; what was done, or None when there was nothing to undo."""
     resource = await client.find_kind(entry["kind"], entry["apiVersion"])
     path = resource.path(entry["namespace"], entry["name"])
+    ref = entry["ref"]
     if entry["action"] == "created" or entry["previous"] is None:
         if dry_run:
-            await _dry_run_delete(client, path)
-        else:
-            await apply.delete(client, resource, entry["namespace"], entry["name"])
-        return f"deleted {entry['ref']}"
-    if entry["action"] == "updated" and not apply.restorable(entry["previous"]):
-        return (f"{entry['ref']} not restored (its previous values were never kept: "
-                "secrets do not reach the store)")
+            await _dry_run_delete(client, path, uid)
+            return f"deleted {ref}"
+        gone = await apply.delete(client, resource, entry["namespace"], entry["name"], uid=uid)
+        if gone.startswith("held by"):
+            return (f"{ref} not deleted: the one the phase created (UID {uid}) is gone, the "
+                    f"name is now {gone} (made by someone else meanwhile, left as it is)")
+        return f"deleted {ref}" + (" (it was already gone)" if gone == "absent" else "")
     if entry["action"] == "updated":
-        conflicts = await _put_back(client, path, entry["previous"], dry_run)
-        again = f" after {conflicts} conflict{'s' * (conflicts > 1)} (re-read, snapshot " \
-                "re-applied)" if conflicts else ""
-        return f"restored {entry['ref']}{again}"
+        return await _put_back(client, path, ref, entry["previous"], dry_run)
     return None  # the phase left it unchanged
 
 
-async def _put_back(client: KubeClient, path: str, previous: dict[str, Any],
-                    dry_run: bool) -> int:
+async def _put_back(client: KubeClient, path: str, ref: str, previous: dict[str, Any],
+                    dry_run: bool) -> str:
     """PUT the snapshot back over the live object; on 409 Conflict (someone — often a
-    controller — wrote in between) re-read and re-apply, a bounded number of times.
-    Returns how many conflicts were met."""
+    controller — wrote in between) re-read and re-apply, a bounded number of times. A field
+    the API refuses to change back (immutable, or only growing) keeps its live value and is
+    named. Says what was done."""
     params = {"fieldManager": apply.FIELD_MANAGER, **({"dryRun": "All"} if dry_run else {})}
-    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+    uid = previous.get("metadata", {}).get("uid")
+    kept: dict[str, str] = {}  # field -> why the live value stays
+    attempt = conflicts = 0
+    while True:
+        attempt += 1
         live = await client.get(path)
-        body = json.loads(json.dumps(previous))
-        metadata = body.setdefault("metadata", {})
-        for key in ("uid", "creationTimestamp", "generation", "managedFields"):
-            metadata.pop(key, None)
-        if live is None:
-            metadata.pop("resourceVersion", None)
-            method, target = "POST", path.rsplit("/", 1)[0]
-        else:
-            metadata["resourceVersion"] = live["metadata"]["resourceVersion"]
-            method, target = "PUT", path
+        if live is not None and uid and live["metadata"].get("uid") != uid:
+            return (f"{ref} not restored: it was deleted and made again by someone else "
+                    f"meanwhile (UID {live['metadata'].get('uid')}, was {uid}); left as it is")
+        if live is None and snapshot.is_secret_without_values(previous):
+            return (f"{ref} not restored: it was deleted meanwhile, and a Secret's values are "
+                    "never kept to make it again")
+        body, notes = snapshot.body(previous, live)
+        for field_path in kept:
+            snapshot.keep_live(body, live or {}, field_path)
+        method, target = ("POST", path.rsplit("/", 1)[0]) if live is None else ("PUT", path)
         response = await client.request(method, target, params=params, body=body)
         if response.status_code < 400:
-            return attempt - 1
-        if response.status_code != 409 or attempt == CONFLICT_ATTEMPTS:
+            return _restored(ref, live is None, conflicts, notes, kept)
+        refused = _refused_fields(response, body, live) if live is not None else {}
+        refused = {f: why for f, why in refused.items() if f not in kept}  # else: no progress
+        if response.status_code == 422 and refused and len(kept) < MAX_KEPT_FIELDS:
+            kept.update(refused)
+            continue
+        if response.status_code != 409 or conflicts + 1 == CONFLICT_ATTEMPTS:
             tries = f" after {attempt} attempts" if attempt > 1 else ""
             raise ActionError(f"restoring refused{tries}: {status_message(response)}")
-        await asyncio.sleep(0.05 * 2 ** attempt)
-    raise AssertionError("unreachable")
+        conflicts += 1
+        await asyncio.sleep(0.05 * 2 ** conflicts)
 
 
-async def _dry_run_delete(client: KubeClient, path: str) -> None:
-    response = await client.request("DELETE", path, params={"dryRun": "All"})
+MAX_KEPT_FIELDS = 10  # fields left at their live value before a refusal is final
+
+
+def _refused_fields(response: httpx.Response, body: dict[str, Any],
+                    live: dict[str, Any]) -> dict[str, str]:
+    """The fields a 422 names that the snapshot would change and the live object can keep
+    (each with the API's words); empty when the refusal is about anything else."""
+    try:
+        causes = (response.json().get("details") or {}).get("causes") or []
+    except ValueError:
+        return {}
+    found: dict[str, str] = {}
+    for cause in causes:
+        field_path = cause.get("field") or ""
+        if not field_path or not snapshot.keep_live(body, live, field_path):
+            return {}
+        found[field_path] = str(cause.get("message") or cause.get("reason") or "refused")
+    return found
+
+
+def _restored(ref: str, recreated: bool, conflicts: int, notes: list[str],
+              kept: dict[str, str]) -> str:
+    said = f"re-created {ref} (deleted meanwhile)" if recreated else f"restored {ref}"
+    if conflicts:
+        said += f" after {conflicts} conflict{'s' * (conflicts > 1)} (re-read, snapshot " \
+                "re-applied)"
+    notes = [*notes, *(f"{field_path} kept as it is now (the API refuses to change it back: "
+                       f"{why})" for field_path, why in kept.items())]
+    return said + (" except " + "; ".join(notes) if notes else "")
+
+
+async def _dry_run_delete(client: KubeClient, path: str, uid: str | None) -> None:
+    options = {"preconditions": {"uid": uid}} if uid else None
+    response = await client.request("DELETE", path, params={"dryRun": "All"}, body=options)
     if response.status_code >= 400 and response.status_code != 404:
         raise ActionError(f"deleting {path} (dry run) refused: {status_message(response)}")
 
