@@ -14,6 +14,16 @@ from pathlib import Path
 from phasegate.sandbox.pki import Pki
 
 SERVICE_CIDR = "10.96.0.0/16"
+# Requests for Namespace objects are audited (only those: a log of everything would grow
+# with every test), so a test can prove which identity asked for kube-system and when.
+AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    resources: [{group: "", resources: [namespaces]}]
+  - level: None
+"""
 ADMISSION = (
     "NamespaceLifecycle,LimitRanger,ServiceAccount,PodSecurity,ResourceQuota,"
     "NodeRestriction,DefaultTolerationSeconds,TaintNodesByCondition,Priority,"
@@ -38,6 +48,15 @@ class Layout:
 
     def kubeconfig(self, who: str) -> Path:
         return self.work_dir / f"{who}.kubeconfig"
+
+    @property
+    def audit_policy(self) -> Path:
+        return self.work_dir / "audit-policy.yaml"
+
+
+def audit_log(work_dir: Path) -> Path:
+    """The API server's audit log (JSON lines) of the sandbox whose work dir this is."""
+    return work_dir / "audit.log"
 
 
 def etcd(lay: Layout) -> list[str]:
@@ -82,6 +101,9 @@ def apiserver(lay: Layout) -> list[str]:
         # here calls the API through that Service, so leave its endpoints alone.
         "--endpoint-reconciler-type=none",
         "--profiling=false",
+        f"--audit-policy-file={lay.audit_policy}",
+        f"--audit-log-path={audit_log(lay.work_dir)}",
+        "--audit-log-format=json",
         # A sandbox has no kubelets whose logs or exec could be proxied.
         "--kubelet-preferred-address-types=InternalIP",
     ]

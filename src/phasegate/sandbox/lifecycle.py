@@ -117,6 +117,7 @@ def _start(
     pki = generate(info.work_dir / PKI_DIR, IDENTITIES)
     etcd_port, peer_port, api_port, registry_port = free_ports(4)
     lay = components.Layout(bin_dir, info.work_dir, pki, etcd_port, peer_port, api_port)
+    lay.audit_policy.write_text(components.AUDIT_POLICY)
     for who in ("controller-manager", "scheduler", "kwok"):
         kubeconfig.write_component(lay.kubeconfig(who), lay.api_url, pki.ca.cert, pki.clients[who])
     kubeconfig.write_user(
