@@ -1,16 +1,18 @@
 """Least privilege: an identity that may only work in its own namespace runs every probe its
-RBAC allows. The cluster is identified by what it can see (server + CA) unless the plan pins
-the kube-system UID, which such an identity cannot read: that is a clear refusal."""
+RBAC allows. The cluster is identified by what every identity can see (server + CA), and
+kube-system is not asked for unless the plan pins its UID, which such an identity cannot
+read: that is a clear refusal."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from phasegate.sandbox import SandboxInfo, connect
+from phasegate.sandbox import SandboxInfo, components, connect
 from tests.integration import kubeconfig_helpers as kc
 from tests.integration.cli_helpers import phasegate
 from tests.integration.k8s_helpers import deployment, evaluate, held_image, write_yaml
@@ -91,6 +93,49 @@ def test_service_account_with_edit_in_one_namespace(
                                      f"caFingerprint: 'sha256:{'0' * 64}'}}")
     refused_ca = phasegate("check", str(wrong_ca), *common)
     assert refused_ca.returncode == 2 and "refusing the wrong cluster" in refused_ca.stderr
+
+
+def kube_system_reads(cluster: SandboxInfo, user: str) -> list[dict[str, Any]]:
+    """Every request ``user`` made for namespace kube-system, from the API server's audit log
+    (read once a marker request made after the run is in it, so nothing is still unwritten)."""
+    marker = f"audit-marker-{user.rsplit(':', 1)[-1]}-{time.monotonic_ns()}"
+    with connect(cluster) as api:
+        api.get(f"/api/v1/namespaces/{marker}")
+    log = components.audit_log(cluster.work_dir)
+    deadline = time.monotonic() + 10
+    while marker not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(e.get("objectRef", {}).get("name") == marker for e in events)
+    return [e for e in events if e["user"]["username"] == user
+            and e.get("objectRef", {}).get("resource") == "namespaces"
+            and e["objectRef"].get("name") == "kube-system"]
+
+
+def test_an_unpinned_run_never_asks_for_kube_system(
+    cluster: SandboxInfo, namespace: str, tmp_path: Path
+) -> None:
+    config = sa_kubeconfig(cluster, namespace, tmp_path / "sa.kubeconfig")
+    store = tmp_path / "e.db"
+    plan = tmp_path / "plan.yaml"
+    text = ("apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: unpinned}\n"
+            f"target: {{context: sa, namespace: {namespace}}}\n"
+            "assumptions:\n  probes: [{k8s.can_i: {verb: create, resource: configmaps}}]\n")
+    plan.write_text(text)
+    checked = phasegate("check", str(plan), "--kubeconfig", str(config), "--store", str(store))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert run_record(store)["identified_by"] == "server+ca"
+    user = f"system:serviceaccount:{namespace}:{SA}"
+    assert kube_system_reads(cluster, user) == []
+
+    with connect(cluster) as api:
+        uid = api.get("/api/v1/namespaces/kube-system")["metadata"]["uid"]  # type: ignore[index]
+    plan.write_text(text.replace(f"namespace: {namespace}}}",
+                                 f"namespace: {namespace}, clusterUID: {uid}}}"))
+    refused = phasegate("check", str(plan), "--kubeconfig", str(config), "--store", str(store))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    # Pinned, the UID is asked for, and the API server's refusal is what the message says.
+    assert [e["responseStatus"]["code"] for e in kube_system_reads(cluster, user)] == [403]
 
 
 def test_restricted_context_checks_and_runs_in_its_namespace(

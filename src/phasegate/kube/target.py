@@ -46,8 +46,9 @@ async def verify(
 ) -> ClusterIdentity:
     """Connect and check the cluster is the declared one; TargetError otherwise.
 
-    The kube-system UID identifies the cluster when the identity may read it; otherwise the
-    server URL and CA fingerprint do, unless the plan pins the UID (then it is a refusal).
+    The server URL and the CA fingerprint identify the cluster: every identity has them, so
+    nothing is asked of namespace kube-system unless the plan pins its UID (then an identity
+    that may not read it is refused, and its reading is what identifies the cluster).
     """
     credentials = kubeconfig.load(target.kubeconfig, target.context)
     if expected_server and expected_server.rstrip("/") != credentials.server:
@@ -65,26 +66,41 @@ async def verify(
     client = KubeClient(credentials, timeout=10)
     try:
         version = await client.get("/version") or {}
-        response = await client.request("GET", KUBE_SYSTEM)
-        if response.status_code != 403:
-            kube_client.raise_for_status(response, f"GET {KUBE_SYSTEM}")
+        uid = await _pinned_uid(client, target.context, fingerprint, expected_uid)
     except PhasegateError as exc:
+        if isinstance(exc, TargetError):
+            raise
         raise TargetError(f"cluster of context {target.context!r} is unusable: {exc}") from None
     finally:
         await client.close()
-    uid = "" if response.status_code == 403 else str(
-        response.json().get("metadata", {}).get("uid", ""))
-    if expected_uid and not uid:
-        raise TargetError(_unreadable_uid(target.context, credentials.server, fingerprint,
-                                          kube_client.status_message(response)))
-    if expected_uid and uid != expected_uid:
-        raise TargetError(
-            f"context {target.context!r} reaches the cluster with kube-system UID {uid}, "
-            f"but the plan's target.clusterUID is {expected_uid}: refusing the wrong cluster"
-        )
     how = identity.BY_UID if uid else identity.BY_SERVER_CA if fingerprint else identity.BY_SERVER
     return ClusterIdentity(target.context, credentials.server, uid,
                            str(version.get("gitVersion", "unknown")), how, fingerprint)
+
+
+async def _pinned_uid(client: KubeClient, context: str, fingerprint: str,
+                      expected_uid: str | None) -> str:
+    """The kube-system UID when the plan pins it (and it matches); "" when it does not."""
+    if not expected_uid:
+        return ""
+    server = client.credentials.server
+    response = await client.request("GET", KUBE_SYSTEM)
+    if response.status_code == 403:
+        raise TargetError(_unreadable_uid(context, server, fingerprint,
+                                          kube_client.status_message(response)))
+    kube_client.raise_for_status(response, f"GET {KUBE_SYSTEM}")
+    try:
+        uid = str(response.json()["metadata"]["uid"])
+    except (ValueError, KeyError, TypeError):
+        raise TargetError(f"GET {server}{KUBE_SYSTEM} answered {response.status_code} without "
+                          "a namespace UID: is the kubeconfig's server a Kubernetes API "
+                          "server?") from None
+    if uid != expected_uid:
+        raise TargetError(
+            f"context {context!r} reaches the cluster with kube-system UID {uid}, "
+            f"but the plan's target.clusterUID is {expected_uid}: refusing the wrong cluster"
+        )
+    return uid
 
 
 def _unreadable_uid(context: str, server: str, fingerprint: str, denial: str) -> str:
