@@ -180,17 +180,28 @@ def test_restricted_context_checks_and_runs_in_its_namespace(
     assert made is not None and made["data"] == {"who": "restricted"}
 
 
-def test_an_identity_that_may_read_kube_system_is_identified_by_its_uid(
+def test_an_identity_that_may_read_kube_system_is_identified_by_its_uid_when_pinned(
     cluster: SandboxInfo, tmp_path: Path
 ) -> None:
     store = tmp_path / "e.db"
     plan = probes_plan(tmp_path, f"{{context: {cluster.admin_context}}}")
-    plan.write_text(plan.read_text().split("  probes:")[0])
-    checked = phasegate("check", str(plan), "--kubeconfig", str(cluster.kubeconfig),
-                        "--store", str(store))
+    head = plan.read_text().split("  probes:")[0]
+    plan.write_text(head)
+    common = ["--kubeconfig", str(cluster.kubeconfig), "--store", str(store)]
+    checked = phasegate("check", str(plan), *common)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     identity = run_record(store)
-    assert identity["identified_by"] == "kube-system UID" and identity["cluster_uid"]
+    assert identity["identified_by"] == "server+ca" and identity["cluster_uid"] == ""
+    assert identity["ca_fingerprint"].startswith("sha256:")
+
+    with connect(cluster) as api:
+        uid = api.get("/api/v1/namespaces/kube-system")["metadata"]["uid"]  # type: ignore[index]
+    plan.write_text(head.replace(f"context: {cluster.admin_context}}}",
+                                 f"context: {cluster.admin_context}, clusterUID: {uid}}}"))
+    pinned = phasegate("check", str(plan), *common)
+    assert pinned.returncode == 0, pinned.stdout + pinned.stderr
+    identity = run_record(store)
+    assert identity["identified_by"] == "kube-system UID" and identity["cluster_uid"] == uid
     assert identity["ca_fingerprint"].startswith("sha256:")
 
 
