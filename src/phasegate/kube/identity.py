@@ -1,8 +1,8 @@
 """How phasegate knows which cluster it talks to, with what the identity can see.
 
-The kube-system namespace UID names a cluster best, but a namespace-scoped identity cannot
-read it; the API server URL plus the fingerprint of the CA that authenticates it is what
-every identity has, so that is the identification when the UID is out of reach.
+The API server URL plus the fingerprint of the CA that authenticates it is what every
+identity has, so that identifies a run; the kube-system namespace UID is read (and then
+identifies the run) only when the plan pins it, since a namespace-scoped identity cannot.
 """
 
 from __future__ import annotations
