@@ -3,8 +3,10 @@
 ``phasegate --json runs`` and ``phasegate runs --json`` mean the same: the root callback
 keeps what was given before the subcommand, and each command is wrapped so that it also
 takes ``-v``/``-q`` and gets ``--store``, ``--kubeconfig``, ``--context``, ``--json`` and
-``--reports`` filled from the flags given before it, then from the environment, then from
-the project file. What was settled is ``common.options()``.
+``--reports`` filled from the flags given before it, then from the environment
+(``PHASEGATE_STORE``, ``PHASEGATE_KUBECONFIG``, ``PHASEGATE_CONTEXT``,
+``PHASEGATE_REPORTS``), then from the project file (``cli/project.py``). What was settled
+is ``common.options()``.
 """
 
 from __future__ import annotations
@@ -12,23 +14,28 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import os
 import typing
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from phasegate.cli import common
+from phasegate.cli import common, project
+from phasegate.errors import PlanError
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 StoreOption = Annotated[Optional[str], typer.Option("--store", help=common.STORE_HELP)]  # noqa: UP045
 ContextOption = Annotated[
     Optional[str],  # noqa: UP045
-    typer.Option("--context", help="kubeconfig context; must equal the plan's target.context"),
+    typer.Option("--context", help="kubeconfig context (env PHASEGATE_CONTEXT); must equal "
+                 "the plan's target.context"),
 ]
 KubeconfigOption = Annotated[
     Optional[str],  # noqa: UP045
-    typer.Option("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"),
+    typer.Option("--kubeconfig", help="kubeconfig file (env PHASEGATE_KUBECONFIG; default: "
+                 "the project file's, else $KUBECONFIG, ~/.kube/config)"),
 ]
 VerboseOption = Annotated[
     int, typer.Option("--verbose", "-v", count=True, show_default=False,
@@ -49,6 +56,7 @@ def before_the_subcommand(verbose: int, quiet: bool, json_output: bool, store: s
     """The root callback's part: every invocation starts from what was given before the
     subcommand (and nothing left over from an earlier invocation in the same process)."""
     common.set_options(common.Options())
+    _project.clear()
     _settle({"verbose": verbose, "quiet": quiet, "json_output": json_output, "store": store,
              "kubeconfig": kubeconfig, "context": context})
 
@@ -83,6 +91,8 @@ def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
         given = {name: kwargs.pop(name) for name in _LEVEL if name not in own and name in kwargs}
         given.update({name: kwargs[name] for name in _SHARED if name in own and name in kwargs})
         settled = _settle(given)
+        if any(name in own for name in ENVIRONMENT):  # commands that need none skip the file
+            settled = _with_defaults(settled)
         for name, field in _SHARED.items():
             if name in own and name in kwargs:
                 kwargs[name] = _typed(getattr(settled, field), own[name].annotation)
@@ -121,12 +131,33 @@ def _settle(given: dict[str, Any]) -> common.Options:
     return settled
 
 
+ENVIRONMENT = {"store": "PHASEGATE_STORE", "kubeconfig": "PHASEGATE_KUBECONFIG",
+               "context": "PHASEGATE_CONTEXT", "reports": "PHASEGATE_REPORTS"}
+_project: list[project.Defaults] = []  # read once per invocation (the root empties it)
+
+
+def _with_defaults(settled: common.Options) -> common.Options:
+    """What the flags left unset, from the environment, then from the project file."""
+    if not _project:
+        try:
+            _project.append(project.load(Path.cwd()))
+        except PlanError as exc:
+            from phasegate.cli.output import Terminal
+
+            Terminal(settled.json).abort(exc)
+    changes: dict[str, Any] = {}
+    for field, variable in ENVIRONMENT.items():
+        if getattr(settled, field) is None:
+            changes[field] = os.environ.get(variable) or getattr(_project[0], field)
+    settled = dataclasses.replace(settled, **changes)
+    common.set_options(settled)
+    return settled
+
+
 def _typed(value: Any, annotation: Any) -> Any:
     """A settled value in the type the command declared (paths stay paths)."""
     if value is None or isinstance(value, bool):
         return value
-    from pathlib import Path
-
     return Path(value) if Path in _types_of(annotation) else value
 
 
@@ -139,6 +170,5 @@ def _types_of(annotation: Any) -> set[Any]:
 
 def _refuse(json_mode: bool, message: str) -> typing.NoReturn:
     from phasegate.cli.output import Terminal
-    from phasegate.errors import PlanError
 
     Terminal(json_mode).abort(PlanError(message, file="<command line>"))

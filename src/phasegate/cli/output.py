@@ -26,7 +26,8 @@ class Terminal:
         self.out = Console(highlight=False, soft_wrap=False)
         if not self.out.is_terminal and "COLUMNS" not in os.environ:
             self.out = Console(highlight=False, soft_wrap=False, width=120)  # logs, CI
-        self.err = Console(stderr=True, highlight=False)
+        # soft wrap: an error stays one paragraph (one line), its paths and names whole
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     def print(self, text: str = "", **kwargs: Any) -> None:
         if not self.json_mode:

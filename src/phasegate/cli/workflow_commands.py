@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
 PlanArgument = Annotated[Path, typer.Argument(help="the plan file")]
 ReportsOption = Annotated[
-    Path, typer.Option("--reports", help="where evidence, retrospective and record are written")
+    Optional[Path],  # noqa: UP045
+    typer.Option("--reports", help="where evidence, retrospective and record are written "
+                 "(env PHASEGATE_REPORTS; default: .phasegate/reports)"),
 ]
 ApproveOption = Annotated[
     Optional[str],  # noqa: UP045
@@ -36,7 +38,7 @@ DEFAULT_REPORTS = Path(".phasegate/reports")
 
 def tracer(plan: PlanArgument, inputs: InputOption = None, context: ContextOption = None,
            kubeconfig: KubeconfigOption = None, store: StoreOption = None,
-           reports: ReportsOption = DEFAULT_REPORTS, json_output: JsonOption = False) -> None:
+           reports: ReportsOption = None, json_output: JsonOption = False) -> None:
     """Stage 0: fire the tracer bullets; always clean up."""
     _run(plan, inputs, store, json_output, "tracer", stages=("0",), context=context,
          kubeconfig=kubeconfig, reports_dir=reports)
@@ -44,7 +46,7 @@ def tracer(plan: PlanArgument, inputs: InputOption = None, context: ContextOptio
 
 def plan(plan: PlanArgument, inputs: InputOption = None, context: ContextOption = None,
          kubeconfig: KubeconfigOption = None, store: StoreOption = None,
-         reports: ReportsOption = DEFAULT_REPORTS, json_output: JsonOption = False) -> None:
+         reports: ReportsOption = None, json_output: JsonOption = False) -> None:
     """Stage P: what each phase would create or change (server-side dry run), and its hash."""
     _run(plan, inputs, store, json_output, "plan", stages=("P",), preview_only=True,
          context=context, kubeconfig=kubeconfig, reports_dir=reports)
@@ -53,7 +55,7 @@ def plan(plan: PlanArgument, inputs: InputOption = None, context: ContextOption 
 def apply(plan: PlanArgument, inputs: InputOption = None, approve: ApproveOption = None,
           yes: YesOption = False, context: ContextOption = None,
           kubeconfig: KubeconfigOption = None, store: StoreOption = None,
-          reports: ReportsOption = DEFAULT_REPORTS, json_output: JsonOption = False) -> None:
+          reports: ReportsOption = None, json_output: JsonOption = False) -> None:
     """Stages P and I: approve the plan, then apply phase by phase, gate by gate."""
     _run(plan, inputs, store, json_output, "apply", stages=("P", "I"), approve=approve,
          yes=yes, context=context, kubeconfig=kubeconfig, reports_dir=reports)
@@ -61,7 +63,7 @@ def apply(plan: PlanArgument, inputs: InputOption = None, approve: ApproveOption
 
 def validate(plan: PlanArgument, inputs: InputOption = None, context: ContextOption = None,
              kubeconfig: KubeconfigOption = None, store: StoreOption = None,
-             reports: ReportsOption = DEFAULT_REPORTS, json_output: JsonOption = False) -> None:
+             reports: ReportsOption = None, json_output: JsonOption = False) -> None:
     """Stage V: every gate again, a rollback rehearsal, the deployment record."""
     _run(plan, inputs, store, json_output, "validate", stages=("V",), context=context,
          kubeconfig=kubeconfig, reports_dir=reports, journal=True)
@@ -70,7 +72,7 @@ def validate(plan: PlanArgument, inputs: InputOption = None, context: ContextOpt
 def run(plan: PlanArgument, inputs: InputOption = None, approve: ApproveOption = None,
         yes: YesOption = False, context: ContextOption = None,
         kubeconfig: KubeconfigOption = None, store: StoreOption = None,
-        reports: ReportsOption = DEFAULT_REPORTS,
+        reports: ReportsOption = None,
         level: Annotated[str, typer.Option(
             "--level", help="contract (offline), runtime-smoke, or staging (pinned cluster)")] = (
             "runtime-smoke"),
@@ -123,6 +125,7 @@ def _run(plan_path: Path, inputs: list[str] | None, store: str | None, json_outp
     from phasegate.workflow import pipeline
 
     terminal = _terminal(json_output)
+    options["reports_dir"] = options.get("reports_dir") or DEFAULT_REPORTS
     values = common.guarded(terminal, plan_inputs.parse_input_args, inputs or [])
     loaded = common.guarded(terminal, load_plan, plan_path, values)
     if level not in ("contract", "runtime-smoke", "staging"):
