@@ -19,7 +19,6 @@ __all__ = ["ContextOption", "JsonOption", "KubeconfigOption", "StoreOption"]  # 
 
 if TYPE_CHECKING:
     from phasegate.cli.output import Terminal
-    from phasegate.observation import Observation
     from phasegate.workflow.single_gate import StageResult
 
 TimeoutOption = Annotated[
@@ -59,9 +58,10 @@ def probe(
     call = common.guarded(terminal, adhoc.parse, spec)
     seconds = common.parse_timeout(terminal, timeout)
     evidence = common.guarded(terminal, common.open_store, store)
-    with terminal.waiting(f"probing {call.name} …"):
+    with terminal.waits(f"probing {call.name} …") as display:
         result = common.run_async(terminal, adhoc.probe(
-            call, evidence, seconds, context=context, kubeconfig=kubeconfig, namespace=namespace))
+            call, evidence, seconds, context=context, kubeconfig=kubeconfig, namespace=namespace,
+            on_wait=display))
     _finish(terminal, result, evidence.describe())
 
 
@@ -88,30 +88,12 @@ def check(
     count = len(common.guarded(terminal, stage.assumption_calls, loaded))
     terminal.print(f"[bold]R · reality check[/] of plan [bold]{loaded.metadata.name}[/]: "
                    f"{count} assumption{'s' if count != 1 else ''}")
-    progress = _Progress(terminal)
-    with terminal.waiting(f"checking {count} assumptions …") as status:
-        progress.status = status
+    with terminal.waits(f"checking {count} assumptions …") as display:
         result = common.run_async(
-            terminal, stage.check(loaded, evidence, seconds, progress.observed,
-                                  context=context, kubeconfig=kubeconfig)
+            terminal, stage.check(loaded, evidence, seconds, display.observed,
+                                  context=context, kubeconfig=kubeconfig, on_wait=display)
         )
     _finish(terminal, result, evidence.describe())
-
-
-class _Progress:
-    """Keeps the live status line honest while a gate waits."""
-
-    def __init__(self, terminal: Terminal) -> None:
-        self.terminal = terminal
-        self.status: object = None
-        self.seen = 0
-
-    def observed(self, observation: Observation) -> None:
-        self.seen += 1
-        update = getattr(self.status, "update", None)
-        if update is not None:
-            verdict = "passed" if observation.passed else observation.observed
-            update(f"{self.seen} observations; last: {observation.name} → {verdict}")
 
 
 TABLE_LIMIT = 40

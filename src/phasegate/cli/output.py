@@ -8,21 +8,24 @@ from __future__ import annotations
 import json
 import os
 import sys
-from contextlib import AbstractContextManager, nullcontext
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from phasegate import secrets
 from phasegate.cli import exit_codes
 
+if TYPE_CHECKING:
+    from phasegate.cli.waits import WaitDisplay
+
 
 class Terminal:
-    def __init__(self, json_mode: bool = False) -> None:
+    def __init__(self, json_mode: bool = False, quiet: bool | None = None) -> None:
         from rich.console import Console
 
         from phasegate.cli import common
 
         self.json_mode = json_mode
-        self.quiet = common.options().quiet  # -q: results and errors only
+        self.quiet = common.options().quiet if quiet is None else quiet  # -q: results only
+        self._display: WaitDisplay | None = None
         self.out = Console(highlight=False, soft_wrap=False)
         if not self.out.is_terminal and "COLUMNS" not in os.environ:
             self.out = Console(highlight=False, soft_wrap=False, width=120)  # logs, CI
@@ -53,14 +56,35 @@ class Terminal:
             text = json.dumps(secrets.mask_data(document), indent=2, default=str)
             sys.stdout.write(text + "\n")
 
-    def waiting(self, message: str) -> AbstractContextManager[Any]:
+    def progress(self, text: str) -> None:
+        """What a run is doing now (stage by stage); silenced by -q."""
+        if not self.quiet:
+            self.say(text)
+
+    def waits(self, header: str | None = None) -> WaitDisplay:
+        """The display of the engine's waits, on stderr (also with --json: stdout stays one
+        document): live lines on a terminal, a line per change elsewhere, nothing with -q.
+        ``header``: a status line kept on a terminal while the display is open."""
+        from phasegate.cli import waits
+
+        self.close_waits()
+        self._display = waits.WaitDisplay(
+            self.err, live=self.err.is_interactive, quiet=self.quiet,
+            header=secrets.mask(header) if header is not None and not self.json_mode else None,
+            redirect_stdout=sys.stdout.isatty() and not self.json_mode)
+        return self._display
+
+    def close_waits(self) -> None:
+        if self._display is not None:
+            self._display.close()
+
+    def waiting(self, message: str) -> WaitDisplay:
         """A live status line while something waits (people only, and only on a terminal)."""
-        if self.json_mode or self.quiet or not self.err.is_terminal:
-            return nullcontext()
-        return self.err.status(secrets.mask(message))
+        return self.waits(message)
 
     def abort(self, error: BaseException, code: int = exit_codes.BAD_INPUT) -> NoReturn:
         """Leave with one paragraph, never a traceback."""
+        self.close_waits()  # the live lines go before the one paragraph comes
         message = secrets.mask(str(error)) or type(error).__name__
         if self.json_mode:
             kind = type(error).__name__

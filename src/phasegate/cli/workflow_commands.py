@@ -103,9 +103,10 @@ def resume(
     terminal = _terminal(json_output)
     evidence = common.guarded(terminal, common.open_store, store)
     confirm = _confirm(terminal) if not json_output else None
-    result = common.run_async(terminal, resuming.resume(
-        evidence, run_ref, terminal.say, approve=approve, yes=yes, confirm=confirm,
-        reapply_changed=reapply_changed))
+    with terminal.waits() as display:
+        result = common.run_async(terminal, resuming.resume(
+            evidence, run_ref, terminal.progress, approve=approve, yes=yes, confirm=confirm,
+            reapply_changed=reapply_changed, on_wait=display))
     _finish(terminal, result)
 
 
@@ -145,8 +146,9 @@ def _run(plan_path: Path, inputs: list[str] | None, store: str | None, json_outp
         options["journal_run"] = _latest_applied(evidence, loaded.metadata.name)
     run_options: RunOptions = pipeline.RunOptions(**options)  # type: ignore[arg-type]
     confirm = _confirm(terminal) if not json_output else None
-    result = common.run_async(terminal, pipeline.start(loaded, evidence, command, run_options,
-                                                       terminal.say, confirm))
+    with terminal.waits() as display:
+        result = common.run_async(terminal, pipeline.start(
+            loaded, evidence, command, run_options, terminal.progress, confirm, on_wait=display))
     if command == "plan" and not json_output:
         terminal.render(_markdown(result.files.pop("preview_markdown", "")))
     _finish(terminal, result)

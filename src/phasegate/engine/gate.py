@@ -1,7 +1,8 @@
 """Gates: probes evaluated concurrently and re-evaluated until all pass or time runs out.
 
 A fail-fast observation (waiting cannot change it) ends the whole gate at once. Every
-attempt is reported through ``on_observation``, not only the last one.
+attempt is reported through ``on_observation``, not only the last one; every wait through
+``on_wait`` (``engine.progress``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from phasegate.engine import attempt, pausing
+from phasegate.engine import attempt, pausing, progress
 from phasegate.observation import Observation
 from phasegate.plan.probe_call import ProbeCall
 from phasegate.probes import base, registry
@@ -47,8 +48,12 @@ async def evaluate(
     ctx: ProbeContext,
     timeout: float = 0.0,
     on_observation: Callable[[Observation], None] | None = None,
+    *,
+    on_wait: progress.Listener | None = None,
+    label: str = "",
 ) -> GateResult:
-    """Evaluate ``calls`` as one gate. ``timeout=0`` asks each probe exactly once."""
+    """Evaluate ``calls`` as one gate. ``timeout=0`` asks each probe exactly once.
+    ``label`` names the gate in what ``on_wait`` receives."""
     started = time.monotonic()
     deadline = started + timeout
     observations: list[Observation] = []
@@ -72,6 +77,15 @@ async def evaluate(
             writer.put(observation)
 
     attempts = [0] * len(calls)
+    waited = [False] * len(calls)
+
+    def tell(index: int, observation: Observation, state: progress.State, how: str = "") -> None:
+        if on_wait is None or (state != "waiting" and not waited[index]):
+            return  # a probe never waited on has nothing to say when it settles
+        waited[index] = state == "waiting"
+        on_wait(progress.ProbeWait(
+            label, index, observation.name, state, observation.expected, observation.observed,
+            time.monotonic() - started, timeout, observation.attempt, how))
 
     async def once(index: int) -> Observation:
         attempts[index] += 1
@@ -89,9 +103,12 @@ async def evaluate(
             if observation.passed or observation.fail_fast or stop.is_set() or remaining <= 0:
                 if observation.fail_fast and not observation.passed:
                     stop.set()
+                tell(index, observation, _settled(observation, stop.is_set()))
                 return observation
+            tell(index, observation, "waiting", waits[index].way(min(delay, remaining)))
             if await pausing.pause(waits[index], call, contexts[index], observation, stop,
                                    min(delay, remaining), remaining):
+                tell(index, observation, "stopped")
                 return observation  # another probe failed fast: stop waiting on this one
             if waits[index].watch is None:  # a watch waits for news, a poll backs off
                 delay = min(delay * BACKOFF, waits[index].max_interval)
@@ -200,6 +217,14 @@ async def _attempt_within(
 
         verdict = Verdict(False, "an answer", "no answer before the gate's timeout")
         return attempt.as_observation(call, verdict, number)
+
+
+def _settled(observation: Observation, stopping: bool) -> progress.State:
+    if observation.passed:
+        return "passed"
+    if observation.fail_fast:
+        return "failed fast"
+    return "stopped" if stopping else "timed out"
 
 
 def _outcome(finals: Sequence[Observation], waited: bool) -> Outcome:

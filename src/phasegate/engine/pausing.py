@@ -40,6 +40,10 @@ class Waiting:
         self.watch = None
         self.polling_because = because
 
+    def way(self, poll_delay: float) -> str:
+        """How the check waits for its next attempt, in a word or two."""
+        return "watch" if self.watch is not None else f"every {poll_delay:.2g}s"
+
     def describe(self) -> float | str:
         """What the gate's intervals record: "watch", seconds, or how and why it polled."""
         if self.watch is not None:

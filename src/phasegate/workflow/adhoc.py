@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from phasegate.engine import progress
 from phasegate.engine.gate import GateResult
 from phasegate.errors import PlanError
 from phasegate.observation import Observation
@@ -49,11 +50,12 @@ async def probe(
     context: str | None = None,
     kubeconfig: str | None = None,
     namespace: str | None = None,
+    on_wait: progress.Listener | None = None,
 ) -> StageResult:
     recorded = single_gate.GateRun("probe", "probe", call.name, _summary, {"probe": call.kind})
     return await single_gate.run(store, recorded, [call], Target(namespace=namespace),
                                  base_dir or Path.cwd(), timeout, on_observation,
-                                 context=context, kubeconfig=kubeconfig)
+                                 context=context, kubeconfig=kubeconfig, on_wait=on_wait)
 
 
 def _summary(result: GateResult) -> str:

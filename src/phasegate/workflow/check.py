@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from phasegate.engine import progress
 from phasegate.engine.gate import GateResult
 from phasegate.errors import PlanError
 from phasegate.observation import Observation
@@ -122,6 +123,7 @@ async def check(
     *,
     context: str | None = None,
     kubeconfig: str | None = None,
+    on_wait: progress.Listener | None = None,
 ) -> StageResult:
     recorded = single_gate.GateRun(
         "check", "R", "reality check", _summary, {}, plan_name=plan.metadata.name,
@@ -129,7 +131,7 @@ async def check(
     manifests_valid(plan)
     return await single_gate.run(store, recorded, assumption_calls(plan), plan.target,
                                  plan.base_dir, timeout, on_observation, context=context,
-                                 kubeconfig=kubeconfig, inputs=plan.inputs)
+                                 kubeconfig=kubeconfig, inputs=plan.inputs, on_wait=on_wait)
 
 
 def _summary(result: GateResult) -> str:

@@ -70,7 +70,8 @@ async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
     store.finish_step(step, "passed", summary)
     ctx = session.with_extras(phase_started=started)
     result = await recorded_gate.run(store, run_id, "I", f"{label} · gate", phase.gate, ctx,
-                                     phase.timeout, session.on_observation)
+                                     phase.timeout, session.on_observation,
+                                     on_wait=session.on_wait)
     if result.passed:
         session.say(f"I · {label}: gate passed in {result.duration:.1f} s")
         return PhaseOutcome(index, phase.name, "passed", summary)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from phasegate.engine import progress as waits
 from phasegate.errors import ActionError
 from phasegate.plan.model import Plan
 from phasegate.store.evidence import EvidenceStore
@@ -56,7 +57,8 @@ class RunResult:
 
 
 async def start(plan: Plan, store: EvidenceStore, command: str, options: RunOptions,
-                progress: Progress | None = None, confirm: Confirm | None = None) -> RunResult:
+                progress: Progress | None = None, confirm: Confirm | None = None, *,
+                on_wait: waits.Listener | None = None) -> RunResult:
     check.manifests_valid(plan)  # bad input is exit 2 before anything is recorded
     calls = check.assumption_calls(plan) if "R" in options.stages else []
     needs_kube = bool(plan.phases or plan.tracers) and bool(set(options.stages) - {"R"})
@@ -74,7 +76,8 @@ async def start(plan: Plan, store: EvidenceStore, command: str, options: RunOpti
         run_id = store.start_run(command, plan_name=plan.metadata.name,
                                  plan_path=str(plan.source) if plan.source else None,
                                  plan_hash=plan.content_hash, meta=meta)
-        session = Session(store, run_id, plan, resolved.context, progress=progress)
+        session = Session(store, run_id, plan, resolved.context, progress=progress,
+                          on_wait=on_wait)
         return await run_stages(session, options, confirm, done=set(), passed_phases=set())
     finally:
         await target.release()
@@ -111,7 +114,8 @@ async def _stage(session: Session, stage: str, options: RunOptions, confirm: Con
                  else check.assumption_calls(session.plan))
         session.say(f"R · reality check: {len(calls)} assumptions")
         gate = await recorded_gate.run(session.store, session.run_id, "R", "reality check",
-                                       calls, session.ctx, 0, session.on_observation)
+                                       calls, session.ctx, 0, session.on_observation,
+                                       on_wait=session.on_wait)
         if not gate.passed:
             failed = "; ".join(f"{o.name}: {o.observed}" for o in gate.finals if not o.passed)
             return _stop(result, "R", f"reality check failed — {failed}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from phasegate.engine import gate
+from phasegate.engine import gate, progress
 from phasegate.observation import Observation
 from phasegate.plan.probe_call import ProbeCall
 from phasegate.probes.base import ProbeContext
@@ -29,6 +29,8 @@ async def run(
     ctx: ProbeContext,
     timeout: float,
     on_observation: Callable[[Observation], None] | None = None,
+    *,
+    on_wait: progress.Listener | None = None,
 ) -> gate.GateResult:
     step_id = store.start_step(run_id, stage, name, timeout=timeout or None)
 
@@ -38,7 +40,8 @@ async def run(
             on_observation(observation)
 
     try:
-        result = await gate.evaluate(calls, ctx, timeout, record)
+        result = await gate.evaluate(calls, ctx, timeout, record, on_wait=on_wait,
+                                     label=f"{stage} · {name}")
     except BaseException as exc:
         store.finish_step(step_id, stopping.status_of(exc), str(exc))
         raise

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from phasegate.engine import progress as waits
 from phasegate.errors import PlanError
 from phasegate.store.evidence import EvidenceStore
 from phasegate.workflow import changes, check, pipeline, stopping, target
@@ -17,7 +18,8 @@ from phasegate.workflow.session import Progress, Session
 async def resume(store: EvidenceStore, ref: str, progress: Progress | None = None, *,
                  approve: str | None = None, yes: bool = False,
                  confirm: pipeline.Confirm | None = None,
-                 reapply_changed: bool = False) -> pipeline.RunResult:
+                 reapply_changed: bool = False,
+                 on_wait: waits.Listener | None = None) -> pipeline.RunResult:
     """Continue a run from where it stopped; refuse if the plan changed since it started.
 
     A run that stopped before its plan was approved needs approval again (``approve``,
@@ -66,7 +68,8 @@ async def resume(store: EvidenceStore, ref: str, progress: Progress | None = Non
                   + (f"; closed as abandoned (cut short): {', '.join(cut_short)}"
                      if cut_short else ""))
         store.finish_step(step, "passed", detail)
-        session = Session(store, run.id, plan, resolved.context, progress=progress)
+        session = Session(store, run.id, plan, resolved.context, progress=progress,
+                          on_wait=on_wait)
         for c in changed:
             session.say(f"resume · re-applying changed {c.describe()}")
         return await pipeline.run_stages(session, options, confirm, done, passed_phases)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from phasegate.engine import progress as waits
 from phasegate.kube import connections
 from phasegate.kube.client import KubeClient
 from phasegate.observation import Observation
@@ -24,6 +25,7 @@ class Session:
     ctx: ProbeContext
     on_observation: Callable[[Observation], None] | None = None
     progress: Progress | None = None
+    on_wait: waits.Listener | None = None  # every probe a gate waits for, as it waits
 
     def client(self) -> KubeClient:
         return connections.client_for(self.ctx)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from phasegate.engine import progress
 from phasegate.engine.gate import GateResult
 from phasegate.observation import Observation
 from phasegate.plan.model import Target
@@ -48,6 +49,7 @@ async def run(
     context: str | None = None,
     kubeconfig: str | None = None,
     inputs: dict[str, Any] | None = None,
+    on_wait: progress.Listener | None = None,
 ) -> StageResult:
     try:
         resolved = await target.resolve(declared, base_dir, calls, context=context,
@@ -58,7 +60,8 @@ async def run(
                                  meta=meta or None)
         try:
             result = await recorded_gate.run(store, run_id, recorded.stage, recorded.name, calls,
-                                             resolved.context, timeout, on_observation)
+                                             resolved.context, timeout, on_observation,
+                                             on_wait=on_wait)
         except BaseException as exc:
             store.finish_run(run_id, stopping.status_of(exc), stopping.summary_of(exc, run_id))
             raise

@@ -86,7 +86,8 @@ async def _fire(session: Session, tracer: Tracer, namespace: str, scratch: bool,
                                                           namespace))
     result = await recorded_gate.run(session.store, session.run_id, "0",
                                      f"tracer {tracer.name} · gate", tracer.gate, ctx,
-                                     tracer.timeout, session.on_observation)
+                                     tracer.timeout, session.on_observation,
+                                     on_wait=session.on_wait)
     if result.passed:
         evidence = f"passed in {result.duration:.1f} s"
     else:

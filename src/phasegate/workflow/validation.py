@@ -24,7 +24,8 @@ async def validate(session: Session, journal_run: str | None = None) -> Validati
     calls += list(session.plan.validation)
     session.say(f"V · validating {len(calls)} probes")
     result = await recorded_gate.run(session.store, session.run_id, "V", "all gates again",
-                                     calls, session.ctx, 60.0, session.on_observation)
+                                     calls, session.ctx, 60.0, session.on_observation,
+                                     on_wait=session.on_wait)
     step = session.store.start_step(session.run_id, "V", "rollback rehearsal")
     try:
         with stopping.closed_on_stop(session.store, step):
