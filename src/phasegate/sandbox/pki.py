@@ -115,6 +115,27 @@ def issue_serving(
     return _serving(directory, stem, stem, dns, ips, issuer, issuer_key)
 
 
+def issue_client(
+    directory: Path, ident: Identity, valid_for: dt.timedelta = VALIDITY
+) -> tuple[bytes, bytes]:
+    """(certificate PEM, key PEM) of a new client identity signed by the CA ``generate`` wrote
+    into ``directory``, valid from now for ``valid_for`` (certificate rotation in tests)."""
+    issuer = x509.load_pem_x509_certificate(ca_cert(directory).read_bytes())
+    issuer_key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), None)
+    if not isinstance(issuer_key, ec.EllipticCurvePrivateKey):
+        raise TypeError(f"{directory / 'ca.key'} is not the sandbox's EC CA key")
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        _builder(_name(ident.user, ident.groups), issuer.subject, key.public_key(), valid_for)
+        .add_extension(_key_usage(ca=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(issuer_key, hashes.SHA256())
+    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM), pem
+
+
 def _serving(
     directory: Path,
     stem: str,
@@ -143,7 +164,8 @@ def _name(common_name: str, orgs: tuple[str, ...] = ()) -> x509.Name:
 
 
 def _builder(
-    subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey
+    subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey,
+    valid_for: dt.timedelta = VALIDITY,
 ) -> x509.CertificateBuilder:
     # Back-date a little: the components compare against their own clocks.
     now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
@@ -154,7 +176,7 @@ def _builder(
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
-        .not_valid_after(now + VALIDITY)
+        .not_valid_after(now + dt.timedelta(minutes=5) + valid_for)
     )
 
 
