@@ -112,3 +112,29 @@ def exec_config(cluster: SandboxInfo, user: dict[str, Any]) -> dict[str, Any]:
                                                         "user": "exec-user"}}]
     config["current-context"] = "exec"
     return config
+
+
+STATUS_PLUGIN = '''#!{python}
+"""An exec credential plugin: after {delay}s, prints the status of the Nth run from
+statuses.json (the last one from then on)."""
+import json, pathlib, time
+here = pathlib.Path(__file__).parent
+with (here / "runs.log").open("a") as log:
+    log.write("{{}}\\n")
+time.sleep({delay})
+statuses = json.loads((here / "statuses.json").read_text())
+n = len((here / "runs.log").read_text().splitlines())
+print(json.dumps({{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+                  "status": statuses[min(n, len(statuses)) - 1]}}))
+'''
+
+
+def status_plugin(directory: Path, statuses: list[dict[str, Any]], delay: float = 0.0) -> Path:
+    """A real plugin script handing out ExecCredential ``statuses`` in turn, each after
+    ``delay`` seconds."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "statuses.json").write_text(json.dumps(statuses))
+    script = directory / "credential-plugin"
+    script.write_text(STATUS_PLUGIN.format(python=sys.executable, delay=delay))
+    script.chmod(0o755)
+    return script

@@ -8,7 +8,8 @@ or the API answers 401. Every token is registered as a secret where it is read.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Generator
+import ssl
+from collections.abc import AsyncGenerator, Callable, Generator
 from pathlib import Path
 
 import httpx
@@ -56,10 +57,15 @@ class TokenFile(httpx.Auth):
 
 
 class Plugin(httpx.Auth):
-    """Bearer tokens from an exec plugin; the plugin runs in a thread, not in the event loop."""
+    """Credentials from an exec plugin, asked for on the first request, never at load: the
+    plugin runs in a thread, so a slow one does not stop the event loop. A token signs the
+    request; a client certificate travels with it (``CREDENTIAL``) to
+    :class:`phasegate.kube.exec_transport.CertRotating`, which connects with it."""
 
-    def __init__(self, plugin: exec_plugin.Plugin) -> None:
+    def __init__(self, plugin: exec_plugin.Plugin,
+                 tls_for: Callable[[exec_plugin.Issued], ssl.SSLContext]) -> None:
         self.plugin = plugin
+        self.tls_for = tls_for  # the cluster's TLS settings with the plugin's certificate
 
     def sync_auth_flow(
         self, request: httpx.Request
@@ -68,7 +74,7 @@ class Plugin(httpx.Auth):
         response = yield self._sign(request, issued)
         if response.status_code == 401:
             fresh = self.plugin.credential(stale=issued)
-            if fresh.token != issued.token:
+            if fresh != issued:
                 yield self._sign(request, fresh)
 
     async def async_auth_flow(
@@ -80,11 +86,17 @@ class Plugin(httpx.Auth):
         response = yield self._sign(request, issued)
         if response.status_code == 401:
             fresh = await asyncio.to_thread(self.plugin.credential, issued)
-            if fresh.token != issued.token:
+            if fresh != issued:
                 yield self._sign(request, fresh)
 
     @staticmethod
     def _sign(request: httpx.Request, issued: exec_plugin.Issued) -> httpx.Request:
+        request.extensions[CREDENTIAL] = issued
         if issued.token:
             request.headers["Authorization"] = f"Bearer {issued.token}"
+        else:
+            request.headers.pop("Authorization", None)
         return request
+
+
+CREDENTIAL = "phasegate.exec_credential"

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from phasegate.errors import ProbeError, WatchRefused
+from phasegate.kube import auth, exec_transport
 from phasegate.kube.kubeconfig import Credentials
 
 Json = dict[str, Any]
@@ -43,11 +44,16 @@ class Resource:
 class KubeClient:
     def __init__(self, credentials: Credentials, timeout: float = 30.0) -> None:
         self.credentials = credentials
+        plugin = credentials.auth if isinstance(credentials.auth, auth.Plugin) else None
         self._http = httpx.AsyncClient(
             base_url=credentials.server,
             verify=credentials.ssl_context,
             auth=credentials.auth,
-            proxy=credentials.proxy,
+            proxy=credentials.proxy if plugin is None else None,
+            # an exec plugin's client certificate is renewed: its connections are too
+            transport=exec_transport.CertRotating(plugin, credentials.ssl_context,
+                                                  credentials.server, credentials.proxy)
+            if plugin is not None else None,
             headers={"User-Agent": "phasegate"},
             timeout=httpx.Timeout(timeout, connect=5.0),
             event_hooks={"request": [self._name_server]} if credentials.tls_server_name else None,

@@ -23,7 +23,7 @@ from phasegate.errors import TargetError
 
 API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
 MODES = ("Never", "IfAvailable", "Always")
-_TIMEOUT = 120.0  # a non-interactive plugin that hangs must not hang the run
+TIMEOUT = 120.0  # a non-interactive plugin that hangs must not hang the run
 _CLUSTER_EXTENSION = "client.authentication.k8s.io/exec"
 
 
@@ -100,13 +100,13 @@ class Plugin:
                 [self.command, *self.args], env=env, stdout=subprocess.PIPE,
                 stdin=None if interactive else subprocess.DEVNULL,
                 stderr=None if interactive else subprocess.PIPE,
-                timeout=None if interactive else _TIMEOUT, check=False)
+                timeout=None if interactive else TIMEOUT, check=False)
         except FileNotFoundError:
             raise self._error("is not installed (not found)") from None
         except PermissionError:
             raise self._error("cannot be run (permission denied)") from None
         except subprocess.TimeoutExpired:
-            raise self._error(f"did not finish within {_TIMEOUT:.0f}s") from None
+            raise self._error(f"did not finish within {TIMEOUT:.0f}s") from None
         if done.returncode != 0:
             said = (done.stderr or b"").decode(errors="replace").strip().splitlines()[-3:]
             quoted = secrets.mask(" / ".join(said))

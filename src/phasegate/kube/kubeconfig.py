@@ -12,6 +12,7 @@ import binascii
 import shutil
 import ssl
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,11 +50,7 @@ def load(path: str | None, context: str) -> Credentials:
     if not server:
         raise TargetError(f"kubeconfig {cluster.file}: cluster {cluster.name!r} has no server")
     tls = _ssl_context(cluster, user)
-    plugin = _plugin(user, cluster)
-    if plugin is not None:
-        issued = plugin.credential()  # a missing or failing plugin is an error now
-        if issued.cert and issued.key:
-            _load_chain(tls, _private_file(issued.cert), _private_file(issued.key), user)
+    plugin = _plugin(user, cluster)  # run at the first request (in a thread), not now
     proxy = cluster.body.get("proxy-url")
     if proxy:
         secrets.register_url(str(proxy))
@@ -64,7 +61,8 @@ def load(path: str | None, context: str) -> Credentials:
         user=user_name,
         namespace=entry.body.get("namespace"),
         ssl_context=tls,
-        auth=auth.Plugin(plugin) if plugin is not None else _auth(user),
+        auth=auth.Plugin(plugin, _plugin_tls(cluster, user)) if plugin is not None
+        else _auth(user),
         kubeconfig=str(entry.file),
         tls_server_name=str(cluster.body.get("tls-server-name") or "") or None,
         proxy=str(proxy) if proxy else None,
@@ -90,6 +88,22 @@ def _plugin(user: Entry, cluster: Entry) -> exec_plugin.Plugin | None:
     if not isinstance(spec, dict):
         raise TargetError(f"kubeconfig {user.file}: user {user.name!r}: exec is not a mapping")
     return exec_plugin.plugin(spec, user.name, user.file, cluster.body, cluster.file)
+
+
+def _plugin_tls(cluster: Entry, user: Entry) -> Callable[[exec_plugin.Issued], ssl.SSLContext]:
+    def tls_for(issued: exec_plugin.Issued) -> ssl.SSLContext:
+        """The cluster's TLS settings with the certificate and key the plugin gave."""
+        context = _ssl_context(cluster, user)
+        if issued.cert and issued.key:
+            cert, key = _private_file(issued.cert), _private_file(issued.key)
+            try:
+                _load_chain(context, cert, key, user)
+            finally:  # loaded into memory: the key need not stay on disk
+                cert.unlink(missing_ok=True)
+                key.unlink(missing_ok=True)
+        return context
+
+    return tls_for
 
 
 def _auth(user: Entry) -> httpx.Auth | None:
