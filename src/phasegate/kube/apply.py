@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from phasegate.errors import ActionError, ProbeError
-from phasegate.kube import objects, snapshot
+from phasegate.kube import crd_waves, objects, snapshot
 from phasegate.kube.client import Json, KubeClient, Resource, status_message, warnings_of
 from phasegate.kube.manifests import Manifest
 
@@ -31,14 +31,33 @@ class Applied:
 
 
 async def apply_all(
-    client: KubeClient, manifests: list[Manifest], namespace: str, *, dry_run: bool = False
+    client: KubeClient, manifests: list[Manifest], namespace: str, *, dry_run: bool = False,
+    into: list[Applied] | None = None,
 ) -> list[Applied]:
-    results = []
-    for manifest in manifests:
-        results.append(await apply_one(client, manifest, namespace, dry_run=dry_run))
-        if manifest.kind == "CustomResourceDefinition" and not dry_run:
-            await _until_established(client, manifest.name)
+    """Apply in waves (``crd_waves``): Namespaces and CRDs, then — once every new CRD's
+    kinds are served — the rest, so a resource never races the CRD the same apply
+    installs. Each result is appended to ``into`` as soon as it is known, so a caller
+    keeps what was applied before a refusal."""
+    results = [] if into is None else into
+    for wave in crd_waves.waves(manifests):
+        applied = await _apply_wave(client, wave, namespace, dry_run=dry_run, into=results)
+        crds = [r.live for r in applied if r.live.get("kind") == crd_waves.CRD]
+        if crds and not dry_run:
+            await crd_waves.until_served(client, crds)
     return results
+
+
+async def _apply_wave(
+    client: KubeClient, wave: list[Manifest], namespace: str, *, dry_run: bool,
+    into: list[Applied],
+) -> list[Applied]:
+    """One wave's objects, which do not depend on each other."""
+    applied = []
+    for manifest in wave:
+        result = await apply_one(client, manifest, namespace, dry_run=dry_run)
+        into.append(result)
+        applied.append(result)
+    return applied
 
 
 async def apply_one(
@@ -89,19 +108,6 @@ async def _resource(client: KubeClient, manifest: Manifest) -> Resource:
         raise ActionError(f"{api_version}/{manifest.kind} is not served by this cluster "
                           f"({manifest.source}): is its CRD installed?")
     return found
-
-
-async def _until_established(client: KubeClient, name: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
-    while time.monotonic() < deadline:
-        crd = await client.get(path)
-        established = objects.condition(crd or {}, "Established")
-        if established and established.get("status") == "True":
-            client.forget_discovery()
-            return
-        await asyncio.sleep(0.1)
-    raise ActionError(f"CRD {name} did not become Established within {timeout:g} s")
 
 
 def _trim(previous: Json | None, applied: Json) -> Json | None:

@@ -53,8 +53,7 @@ async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
         client = session.client()
         results: list[apply.Applied] = []
         try:
-            for manifest in loaded:
-                results.append(await apply.apply_one(client, manifest, session.namespace))
+            await apply.apply_all(client, loaded, session.namespace, into=results)
         finally:
             # recorded even when an object is refused: what was applied must be rolled back
             store.add_artifact(run_id, APPLIED + phase.name, json.dumps(_journal(results)),
