@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from phasegate.sandbox import SandboxInfo, connect
 from tests.integration.cli_helpers import phasegate
 from tests.integration.k8s_helpers import deployment, evaluate, held_image, write_yaml
+from tests.integration.public_material import public_root
 
 pytestmark = pytest.mark.cluster
 
@@ -62,17 +62,6 @@ def test_a_fitting_plan_has_no_high_divergence(
     result = evaluate(cluster, namespace, [{"k8s.divergence": {"apply": "ok.yaml"}}],
                       base_dir=tmp_path)
     assert result.passed, result.finals[0].observed
-
-
-def public_root() -> Path:
-    """The directory ``../shared/public/…`` is relative to: the repository root, or in a
-    git worktree the main checkout's root (the public material sits beside it)."""
-    repo = Path(__file__).resolve().parents[2]
-    if (repo / "../shared/public").is_dir():
-        return repo
-    common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                            cwd=repo, capture_output=True, text=True, check=True).stdout
-    return Path(common.strip()).parent
 
 
 def test_stock_manifests_in_a_restricted_namespace_are_a_high_divergence(
