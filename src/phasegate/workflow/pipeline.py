@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from phasegate.engine import progress as waits
-from phasegate.errors import ActionError
+from phasegate.errors import ActionError, PlanError
 from phasegate.plan.model import Plan
 from phasegate.store.evidence import EvidenceStore
 from phasegate.workflow import (
@@ -166,6 +166,11 @@ async def _approve_step(session: Session, options: RunOptions, confirm: Confirm 
     except ActionError as exc:
         session.store.finish_step(step, "failed", str(exc))
         return _stop(result, "P", f"the server refuses the plan's manifests: {exc}")
+    except PlanError as exc:  # a manifest no one can apply here: bad input, exit 2
+        session.store.finish_step(step, "refused", str(exc))
+        _stop(result, "P", str(exc))
+        result.status = "refused"
+        return True
     result.plan_hash = computed.hash
     result.preview = computed.to_dict()
     session.store.add_artifact(session.run_id, "plan preview", computed.markdown(),

@@ -11,6 +11,7 @@ from typing import Any
 
 from phasegate.kube import apply, manifests
 from phasegate.kube.client import Json
+from phasegate.workflow import served_later
 from phasegate.workflow.session import Session
 
 VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "uid",
@@ -20,9 +21,10 @@ VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "uid",
 @dataclass(frozen=True)
 class ObjectChange:
     ref: str
-    action: str  # create, change, unchanged
+    action: str  # create, change, unchanged; deferred: its kind is served only later
     fields: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    note: str = ""  # for deferred: "created after phase 1"
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ class Preview:
                       f"Rollback: {phase.rollback}", "", "| object | change | fields |",
                       "|---|---|---|"]
             for change in phase.objects:
-                lines.append(f"| {change.ref} | {change.action} | {', '.join(change.fields)} |")
+                action = change.note or change.action
+                lines.append(f"| {change.ref} | {action} | {', '.join(change.fields)} |")
             for change in phase.objects:
                 lines += [f"- warning on {change.ref}: {w}" for w in change.warnings]
             lines.append("")
@@ -66,11 +69,20 @@ async def compute(session: Session) -> Preview:
     digest.update(json.dumps(session.plan.inputs, sort_keys=True, default=str).encode())
     phases = []
     planned_namespaces: set[str] = set()
-    for phase in session.plan.phases:
-        loaded = manifests.load(phase.apply, session.plan.base_dir, session.plan.inputs)
+    every = [manifests.load(phase.apply, session.plan.base_dir, session.plan.inputs)
+             for phase in session.plan.phases]
+    planned_crds = served_later.PlannedCrds(every)
+    for index, (phase, loaded) in enumerate(zip(session.plan.phases, every, strict=True),
+                                            start=1):
         changes = []
         for manifest in loaded:
             digest.update(json.dumps(manifest.obj, sort_keys=True, default=str).encode())
+            deferred = await served_later.not_served_yet(client, planned_crds, manifest, index,
+                                                         session.namespace)
+            if deferred is not None:  # not dry-run-able yet: its manifest alone is hashed
+                digest.update(deferred.note.encode())
+                changes.append(ObjectChange(deferred.ref, "deferred", note=deferred.note))
+                continue
             if manifest.kind == "Namespace":
                 planned_namespaces.add(manifest.name)
             namespace = (manifest.obj.get("metadata") or {}).get("namespace") or session.namespace
