@@ -68,7 +68,7 @@ def test_check_verifies_assumed_and_manifest_images(registry: Pushed, tmp_path: 
 
     result = phasegate("check", str(tmp_path / "plan.yaml"), *store, env=env)
     assert result.returncode == 1, result.stdout + result.stderr
-    run_id = json.loads(phasegate("runs", "--json", *store).stdout)[0]["id"]
+    run_id = json.loads(phasegate("runs", "--json", *store).stdout)["runs"][0]["id"]
     out = tmp_path / "evidence.json"
     assert phasegate("evidence", run_id[:15], "--format", "json", "-o", str(out), *store
                      ).returncode == 0

@@ -91,7 +91,7 @@ def test_check_records_evidence_in_three_formats_with_the_same_facts(
     assert result.returncode == 1
     assert "gate failed" in result.stdout
 
-    listed = json.loads(phasegate("runs", "--json", *store).stdout)
+    listed = json.loads(phasegate("runs", "--json", *store).stdout)["runs"]
     run_id = listed[0]["id"]
     assert listed[0]["status"] == "failed"
 

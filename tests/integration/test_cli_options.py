@@ -67,3 +67,42 @@ def test_quiet_draws_no_live_line_on_a_terminal(
         assert HIDE_CURSOR not in shown and HIDE_CURSOR not in after
     else:
         assert HIDE_CURSOR in shown
+
+
+@pytest.mark.parametrize("args", [["version"], ["version", "--json"], ["--json", "version"]])
+def test_version_answers_without_loading_the_command_line_stack(args: list[str]) -> None:
+    # The 150 ms goal (bench/startup.py) is met by never importing typer, rich or pydantic
+    # for `version`: tested by what is imported, which a loaded machine cannot blur.
+    import subprocess
+    import sys
+
+    from tests.integration.cli_helpers import PHASEGATE
+
+    result = subprocess.run([sys.executable, "-X", "importtime", PHASEGATE, *args],
+                            capture_output=True, text=True, check=True)
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+    assert not {"typer", "rich", "pydantic", "click"} & imported
+    typed = phasegate(*args)
+    if "--json" in args:
+        assert json.loads(typed.stdout)["version"] == json.loads(result.stdout)["version"]
+    else:
+        assert result.stdout.startswith("phasegate ")
+
+
+def test_version_by_the_full_command_line_says_the_same(tmp_path: Path) -> None:
+    fast = phasegate("version", "--json")
+    full = phasegate("-v", "version", "--json")  # -v is not on the fast path
+    assert fast.returncode == full.returncode == 0
+    assert json.loads(fast.stdout) == json.loads(full.stdout)
+
+
+def test_shell_completion_is_on() -> None:
+    script = phasegate("--show-completion", "bash", env={"SHELL": "/bin/bash"})
+    assert script.returncode == 0 and "_PHASEGATE_COMPLETE" in script.stdout
+    completed = phasegate(env={"_PHASEGATE_COMPLETE": "complete_bash",
+                               "COMP_WORDS": "phasegate ru", "COMP_CWORD": "1"})
+    assert completed.stdout.split() == ["run", "runs"]
+    options = phasegate(env={"_PHASEGATE_COMPLETE": "complete_bash",
+                             "COMP_WORDS": "phasegate runs --st", "COMP_CWORD": "2"})
+    assert options.stdout.split() == ["--store"]
+    assert "--install-completion" in phasegate("--help").stdout

@@ -29,7 +29,7 @@ def test_the_project_file_is_found_upward_and_its_paths_are_its_own(tmp_path: Pa
     assert (tmp_path / "data" / "evidence.db").is_file()
     assert not (deeper / ".phasegate").exists()
     listed = phasegate("runs", "--json", cwd=tmp_path, env=NO_DEFAULTS)
-    assert [r["command"] for r in json.loads(listed.stdout)] == ["probe"]
+    assert [r["command"] for r in json.loads(listed.stdout)["runs"]] == ["probe"]
 
 
 def test_file_then_environment_then_flags(tmp_path: Path) -> None:

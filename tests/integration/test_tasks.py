@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from phasegate.cli.main import app
+from phasegate.cli.app import app
 from tests.fixtures.registry import WRONG_IP, Pushed, RegistryPKI, need
 from tests.fixtures.servers import git
 from tests.fixtures.tls_servers import ReissuableTLS

@@ -145,12 +145,12 @@ def runs(
         terminal.print(f"no runs recorded yet in {evidence.describe()}")
     else:
         terminal.render(render.runs_table(found))
-    terminal.emit([
+    terminal.emit({"runs": [
         {"id": r.id, "command": r.command, "plan": r.plan_name, "status": r.status,
          "started": r.started.isoformat(),
          "finished": r.finished.isoformat() if r.finished else None, "summary": r.summary}
         for r in found
-    ])
+    ]})
 
 
 def show(
@@ -248,6 +248,10 @@ def schema(
 
 def version(json_output: JsonOption = False) -> None:
     """Print phasegate's version."""
-    from phasegate import __version__ as found
+    import json
 
-    typer.echo(f'{{"version": "{found}"}}' if json_output else f"phasegate {found}")
+    from phasegate import __version__ as found
+    from phasegate.cli import documents
+
+    typer.echo(json.dumps(documents.stamped({"version": found})) if json_output
+               else f"phasegate {found}")

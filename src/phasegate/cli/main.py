@@ -2,84 +2,53 @@
 
 Signals are routed first, before typer and the commands load: Ctrl-C or SIGTERM at any
 moment leave with exit 3 and one line, never a traceback or a bare 130/143. Commands
-that record a run stop at a safe point instead (``common.run_async``)."""
+that record a run stop at a safe point instead (``common.run_async``).
+
+``phasegate version`` is answered here, before typer is imported: typer alone costs about
+100 ms of start-up on each invocation (it loads pydantic to convert parameters)."""
 
 from __future__ import annotations
 
-from phasegate.cli import signals
+import sys
+from typing import Any
+
+from phasegate.cli import exit_codes, signals
 
 signals.leave_quietly()
 
-import typer  # noqa: E402 (after the signals are routed)
-
-from phasegate.cli import (  # noqa: E402
-    commands,
-    common_options,
-    exit_codes,
-    report_commands,
-    tasks_commands,
-    workflow_commands,
-)
-
-app = typer.Typer(
-    name="phasegate",
-    help="Run infrastructure changes through gates that demand evidence.\n\n"
-    "Exit codes: 0 passed, 1 a gate failed, 2 bad input or unusable target, 3 interrupted.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-@app.callback()
-def _root(
-    verbose: common_options.VerboseOption = 0,
-    quiet: common_options.QuietOption = False,
-    json_output: common_options.JsonOption = False,
-    store: common_options.StoreOption = None,
-    kubeconfig: common_options.KubeconfigOption = None,
-    context: common_options.ContextOption = None,
-) -> None:
-    common_options.before_the_subcommand(verbose, quiet, json_output, store, kubeconfig,
-                                         context)
-
-
-app.command("probe")(commands.probe)
-app.command("check")(commands.check)
-app.command("tracer")(workflow_commands.tracer)
-app.command("plan")(workflow_commands.plan)
-app.command("apply")(workflow_commands.apply)
-app.command("validate")(workflow_commands.validate)
-app.command("run")(workflow_commands.run)
-app.command("resume")(workflow_commands.resume)
-app.command("runs")(commands.runs)
-app.command("show")(commands.show)
-app.command("evidence")(commands.evidence)
-app.command("schema")(commands.schema)
-app.command("version")(commands.version)
-app.add_typer(tasks_commands.app, name="tasks")
-app.add_typer(report_commands.app, name="report")
-app.command("retro")(report_commands.retro)
-app.command("patterns")(report_commands.patterns)
-
-
-def _mount_sandbox() -> None:
-    try:
-        from phasegate.cli import sandbox
-    except ImportError:  # the sandbox module is optional in trimmed installs
-        return
-    app.add_typer(sandbox.app, name="sandbox",
-                  help="a local Kubernetes control plane to try phasegate against")
-
-
-_mount_sandbox()
-common_options.mount(app)
+_VERSION_FLAGS = {"--json", "-q", "--quiet"}
 
 
 def main() -> None:
+    if _answered_at_once(sys.argv[1:]):
+        return
+    from phasegate.cli import app
+
     try:
-        app()
+        app.app()
     except KeyboardInterrupt:
         raise SystemExit(exit_codes.INTERRUPTED) from None
+
+
+def _answered_at_once(args: list[str]) -> bool:
+    """``version`` with no option but --json/-q, on either side: printed without typer."""
+    if args.count("version") != 1 or not set(args) - {"version"} <= _VERSION_FLAGS:
+        return False
+    from phasegate import __version__ as found
+    from phasegate.cli import documents
+
+    if "--json" in args:
+        import json
+
+        print(json.dumps(documents.stamped({"version": found})))
+    else:
+        print(f"phasegate {found}")
+    return True
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # ``from phasegate.cli.main import app`` (CliRunner tests)
+        from phasegate.cli import app as tree
+
+        return tree.app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

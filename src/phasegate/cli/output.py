@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from phasegate import secrets
-from phasegate.cli import exit_codes
+from phasegate.cli import documents, exit_codes
 
 if TYPE_CHECKING:
     from phasegate.cli.waits import WaitDisplay
@@ -50,10 +50,11 @@ class Terminal:
         if not self.json_mode:
             self.out.print(renderable)
 
-    def emit(self, document: Any) -> None:
-        """The one JSON document a --json command prints."""
+    def emit(self, document: dict[str, Any]) -> None:
+        """The one JSON document a --json command prints, with its ``schema_version``."""
         if self.json_mode:
-            text = json.dumps(secrets.mask_data(document), indent=2, default=str)
+            text = json.dumps(secrets.mask_data(documents.stamped(document)), indent=2,
+                              default=str)
             sys.stdout.write(text + "\n")
 
     def progress(self, text: str) -> None:
@@ -88,9 +89,8 @@ class Terminal:
         message = secrets.mask(str(error)) or type(error).__name__
         if self.json_mode:
             kind = type(error).__name__
-            sys.stdout.write(
-                json.dumps({"error": {"type": kind, "message": message, "exit_code": code}}) + "\n"
-            )
+            said = {"type": kind, "message": message, "exit_code": code}
+            sys.stdout.write(json.dumps(documents.stamped({"error": said})) + "\n")
         else:
             self.err.print(f"[bold red]error:[/] {_escape(message)}")
         raise SystemExit(code)

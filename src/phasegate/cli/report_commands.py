@@ -176,8 +176,9 @@ def _deliver(terminal: Terminal, facts: dict[str, Any], text: str, fmt: str,
              output: Path | None, what: str) -> None:
     import json
 
-    from phasegate.cli import common
+    from phasegate.cli import common, documents
 
+    facts = documents.stamped(facts)  # -f json is the --json document, written elsewhere
     rendered = text if fmt == "md" else json.dumps(facts, indent=2, default=str) + "\n"
     if output is None:
         if terminal.json_mode:

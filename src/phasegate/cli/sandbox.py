@@ -70,7 +70,7 @@ def up(
     except sandbox.SandboxError as exc:
         _fail(str(exc))
     if json_output:
-        print(json.dumps(info.summary()))
+        print(_document(info.summary()))
         return
     out.print(f"[green]sandbox '{info.name}' is up[/] at {info.api_url}")
     out.print(f"  kubeconfig  {info.kubeconfig}")
@@ -95,7 +95,7 @@ def down(name: NameOpt = "default", json_output: JsonOpt = False) -> None:
     except (sandbox.SandboxError, OSError) as exc:
         _fail(f"Stopping sandbox '{name}' failed: {exc}")
     if json_output:
-        print(json.dumps({"name": name, "stopped": stopped}))
+        print(_document({"name": name, "stopped": stopped}))
     elif stopped:
         out.print(f"sandbox '{name}' stopped and removed")
     else:
@@ -109,16 +109,8 @@ def status(json_output: JsonOpt = False) -> None:
 
     found = sandbox.status()
     if json_output:
-        print(
-            json.dumps(
-                {
-                    "sandboxes": [
-                        {**s.info.summary(), "running": s.running, "healthy": s.healthy}
-                        for s in found
-                    ]
-                }
-            )
-        )
+        print(_document({"sandboxes": [
+            {**s.info.summary(), "running": s.running, "healthy": s.healthy} for s in found]}))
         return
     if not found:
         out.print("no sandbox is running (start one with `phasegate sandbox up`)")
@@ -131,6 +123,12 @@ def status(json_output: JsonOpt = False) -> None:
             out.print(f"  registry    {s.info.registry}")
         for comp, alive in s.running.items():
             out.print(f"  {comp:<24} {'running' if alive else '[red]not running[/]'}")
+
+
+def _document(document: dict[str, Any]) -> str:
+    from phasegate.cli import documents
+
+    return json.dumps(documents.stamped(document))
 
 
 def _progress(message: str) -> None:
