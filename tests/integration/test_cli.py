@@ -278,3 +278,32 @@ def test_json_evidence_carries_structured_data_and_matches_its_schema(
     schema = phasegate("schema", "--for", "evidence")
     assert schema.returncode == 0, schema.stderr
     jsonschema.Draft202012Validator(json.loads(schema.stdout)).validate(facts)
+
+
+def test_probe_expands_env_placeholders_as_plans_do_and_masks_them(
+    http_service: HttpService, tmp_path: Path
+) -> None:
+    store = ["--store", str(tmp_path / "e.db")]
+    env = {"PG_PROBE_BASE": http_service.url}
+    spec = '{http: {url: "${env:PG_PROBE_BASE}/health", status: 200}}'
+    result = phasegate("probe", spec, "--json", *store, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["observations"][0]["passed"] is True
+    exported = phasegate("evidence", "latest", "-f", "md", *store)
+    for text in (result.stdout, result.stderr, exported.stdout):
+        assert http_service.url not in text  # an environment value is a secret
+    missing = phasegate("probe", '{http: {url: "${env:PG_PROBE_UNSET}/x"}}', *store)
+    assert missing.returncode == 2
+    assert "<probe>:1:14: http.url: environment variable PG_PROBE_UNSET is not set" in \
+        missing.stderr
+    literal = phasegate("probe", '{file: {path: "/nowhere/$${env:HOME}"}}', "--json", *store)
+    assert json.loads(literal.stdout)["observations"][0]["name"] == "file /nowhere/${env:HOME}"
+
+
+def test_probe_takes_inputs_as_plans_do(tmp_path: Path) -> None:
+    store = ["--store", str(tmp_path / "e.db")]
+    (tmp_path / "values.yaml").write_text("where: /etc/hostname\n")
+    spec = '{file: {path: "${input.where}"}}'
+    assert phasegate("probe", spec, "-i", f"@{tmp_path / 'values.yaml'}", *store).returncode == 0
+    missing = phasegate("probe", spec, *store)
+    assert missing.returncode == 2 and "input 'where' is not given" in missing.stderr

@@ -39,7 +39,9 @@ def _terminal(json_mode: bool) -> Terminal:
 
 def probe(
     spec: Annotated[str, typer.Argument(help="a probe as YAML/JSON, e.g. '{tcp: {host: h, "
-                                        "port: 80}}', or @file.yaml")],
+                                        "port: 80}}', or @file.yaml; ${env:NAME} and "
+                                        "${input.key} are expanded as in plans")],
+    inputs: InputOption = None,
     timeout: TimeoutOption = None,
     context: ContextOption = None,
     kubeconfig: KubeconfigOption = None,
@@ -52,10 +54,12 @@ def probe(
 ) -> None:
     """Ask reality one question. Exit 0 when the probe passes, 1 when it does not."""
     from phasegate.cli import common
+    from phasegate.plan import inputs as plan_inputs
     from phasegate.workflow import adhoc
 
     terminal = _terminal(json_output)
-    call = common.guarded(terminal, adhoc.parse, spec)
+    values = common.guarded(terminal, plan_inputs.parse_input_args, inputs or [])
+    call = common.guarded(terminal, adhoc.parse, spec, values)
     seconds = common.parse_timeout(terminal, timeout)
     evidence = common.guarded(terminal, common.open_store, store)
     with terminal.waits(f"probing {call.name} …") as display:
