@@ -1,7 +1,9 @@
 """Server-side apply (field manager ``phasegate``) and delete that waits for finalizers.
 
 Each applied object is recorded as created, updated or unchanged, with its previous live
-state: the basis for rolling back.
+state: the basis for rolling back. Apply never forces by default: a field another manager
+owns (an HPA's ``spec.replicas``) is a conflict (``kube.conflicts``), unless the caller
+asks for force, and then what was taken from whom is kept with the result.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from phasegate.errors import ActionError, ProbeError
-from phasegate.kube import crd_waves, objects, snapshot
+from phasegate.kube import conflicts, crd_waves, objects, snapshot
 from phasegate.kube.client import Json, KubeClient, Resource, status_message, warnings_of
 from phasegate.kube.manifests import Manifest
 
@@ -28,11 +30,12 @@ class Applied:
     warnings: tuple[str, ...] = ()
     source: str = ""
     live: Json = field(default_factory=dict)
+    taken: tuple[conflicts.Conflict, ...] = ()  # fields forced away from other managers
 
 
 async def apply_all(
     client: KubeClient, manifests: list[Manifest], namespace: str, *, dry_run: bool = False,
-    into: list[Applied] | None = None,
+    into: list[Applied] | None = None, force: bool = False,
 ) -> list[Applied]:
     """Apply in waves (``crd_waves``): Namespaces and CRDs, then — once every new CRD's
     kinds are served — the rest, so a resource never races the CRD the same apply
@@ -40,7 +43,8 @@ async def apply_all(
     keeps what was applied before a refusal."""
     results = [] if into is None else into
     for wave in crd_waves.waves(manifests):
-        applied = await _apply_wave(client, wave, namespace, dry_run=dry_run, into=results)
+        applied = await _apply_wave(client, wave, namespace, dry_run=dry_run, into=results,
+                                    force=force)
         crds = [r.live for r in applied if r.live.get("kind") == crd_waves.CRD]
         if crds and not dry_run:
             await crd_waves.until_served(client, crds)
@@ -49,20 +53,24 @@ async def apply_all(
 
 async def _apply_wave(
     client: KubeClient, wave: list[Manifest], namespace: str, *, dry_run: bool,
-    into: list[Applied],
+    into: list[Applied], force: bool = False,
 ) -> list[Applied]:
     """One wave's objects, which do not depend on each other."""
     applied = []
     for manifest in wave:
-        result = await apply_one(client, manifest, namespace, dry_run=dry_run)
+        result = await apply_one(client, manifest, namespace, dry_run=dry_run, force=force)
         into.append(result)
         applied.append(result)
     return applied
 
 
 async def apply_one(
-    client: KubeClient, manifest: Manifest, namespace: str, *, dry_run: bool = False
+    client: KubeClient, manifest: Manifest, namespace: str, *, dry_run: bool = False,
+    force: bool = False,
 ) -> Applied:
+    """Apply ``manifest`` as field manager ``phasegate``. A field another manager owns raises
+    ``conflicts.ApplyConflict``; with ``force`` it is taken, and ``Applied.taken`` says so
+    (the apply is first tried without force, to learn what force takes)."""
     resource = await _resource(client, manifest)
     obj = dict(manifest.obj)
     target_namespace = None
@@ -73,11 +81,19 @@ async def apply_one(
         obj["metadata"] = metadata
     path = resource.path(target_namespace, manifest.name)
     previous = await client.get(path)
-    params = {"fieldManager": FIELD_MANAGER, "force": "true"}
+    params = {"fieldManager": FIELD_MANAGER}
     if dry_run:
         params["dryRun"] = "All"
-    response = await client.request("PATCH", path, params=params, content=json.dumps(obj),
+    content = json.dumps(obj)
+    response = await client.request("PATCH", path, params=params, content=content,
                                     content_type="application/apply-patch+yaml")
+    taken = conflicts.of(response)
+    if taken and not force:
+        raise conflicts.ApplyConflict(_ref(manifest, target_namespace), manifest.source, taken)
+    if taken:
+        response = await client.request("PATCH", path, params={**params, "force": "true"},
+                                        content=content,
+                                        content_type="application/apply-patch+yaml")
     warnings = tuple(warnings_of(response))
     if response.status_code >= 400:
         raise ActionError(
@@ -95,7 +111,12 @@ async def apply_one(
     else:
         action = "updated"
     return Applied(objects.ref(live), action, _trim(previous, live), warnings, manifest.source,
-                   live)
+                   live, taken)
+
+
+def _ref(manifest: Manifest, namespace: str | None) -> str:
+    return f"{manifest.kind} {namespace}/{manifest.name}" if namespace else (
+        f"{manifest.kind} {manifest.name}")
 
 
 async def _resource(client: KubeClient, manifest: Manifest) -> Resource:

@@ -86,6 +86,9 @@ class Phase(Model):
     gate: list[Probe] = Field(default_factory=list)
     timeout: Duration = 300.0
     rollback: Literal["auto", "none"] | list[RollbackStep] = "auto"
+    force: bool = Field(False, description=(
+        "take fields other field managers own (server-side apply force); without it such a "
+        "conflict fails the phase"))
 
 
 class Plan(Model):

@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from phasegate.errors import ActionError, PhasegateError
-from phasegate.kube import apply, manifests
+from phasegate.kube import apply, conflicts, manifests
 from phasegate.plan.model import Phase
 from phasegate.workflow import changes, recorded_gate, rollback, stopping
 from phasegate.workflow.session import Session
 
 APPLIED = rollback.APPLIED
+CONFLICTS = "conflicts: "  # + phase name: the fields another manager owns, as JSON
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,12 @@ async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
         client = session.client()
         results: list[apply.Applied] = []
         try:
-            await apply.apply_all(client, loaded, session.namespace, into=results)
+            await apply.apply_all(client, loaded, session.namespace, into=results,
+                                  force=phase.force)
+        except conflicts.ApplyConflict as exc:
+            store.add_artifact(run_id, CONFLICTS + phase.name, json.dumps(
+                [{"object": exc.ref, **c.to_dict()} for c in exc.conflicts]), "application/json")
+            raise
         finally:
             # recorded even when an object is refused: what was applied must be rolled back
             store.add_artifact(run_id, APPLIED + phase.name, json.dumps(_journal(results)),
@@ -65,7 +71,8 @@ async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
     except BaseException as exc:
         store.finish_step(step, stopping.status_of(exc), str(exc))
         raise
-    summary = ", ".join(f"{r.ref} {r.action}" for r in results)
+    summary = ", ".join(f"{r.ref} {r.action}" + (
+        f" (force: took {conflicts.describe(r.taken)})" if r.taken else "") for r in results)
     store.finish_step(step, "passed", summary)
     ctx = session.with_extras(phase_started=started)
     result = await recorded_gate.run(store, run_id, "I", f"{label} · gate", phase.gate, ctx,
@@ -100,6 +107,7 @@ def _journal(results: list[apply.Applied]) -> list[dict[str, Any]]:
          "apiVersion": r.live.get("apiVersion"), "kind": r.live.get("kind"),
          "name": r.live.get("metadata", {}).get("name"),
          "namespace": r.live.get("metadata", {}).get("namespace"), "warnings": list(r.warnings),
-         "uid": r.live.get("metadata", {}).get("uid")}
+         "uid": r.live.get("metadata", {}).get("uid"),
+         **({"forced": [c.to_dict() for c in r.taken]} if r.taken else {})}
         for r in results
     ]

@@ -9,8 +9,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from phasegate.kube import apply, manifests
-from phasegate.kube.client import Json
+from phasegate.kube import apply, conflicts, manifests
+from phasegate.kube.client import Json, KubeClient
 from phasegate.workflow import served_later
 from phasegate.workflow.session import Session
 
@@ -21,10 +21,15 @@ VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "uid",
 @dataclass(frozen=True)
 class ObjectChange:
     ref: str
-    action: str  # create, change, unchanged; deferred: its kind is served only later
+    # create, change, unchanged; conflict (fails the phase: no force); deferred: its kind
+    # is served only later
+    action: str
     fields: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     note: str = ""  # for deferred: "created after phase 1"
+    # fields another manager owns that this apply changes: {field, manager, subresource,
+    # api_version}; with the phase's `force: true` they are taken, otherwise the phase fails
+    conflicts: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class PhasePreview:
     gate: list[str]
     timeout: float
     rollback: str
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,8 +64,19 @@ class Preview:
                 lines.append(f"| {change.ref} | {action} | {', '.join(change.fields)} |")
             for change in phase.objects:
                 lines += [f"- warning on {change.ref}: {w}" for w in change.warnings]
+                lines += _conflict_lines(change, phase.force)
             lines.append("")
         return "\n".join(lines)
+
+
+def _conflict_lines(change: ObjectChange, force: bool) -> list[str]:
+    if not change.conflicts:
+        return []
+    owned = conflicts.describe([conflicts.Conflict(**c) for c in change.conflicts])
+    if force:
+        return [f"- force takes from other managers on {change.ref}: {owned}"]
+    return [f"- conflict on {change.ref}: {owned} — applying this phase fails; leave these "
+            "fields out of the manifest, or set `force: true` on the phase to take them"]
 
 
 async def compute(session: Session) -> Preview:
@@ -92,20 +109,35 @@ async def compute(session: Session) -> Preview:
                 changes.append(ObjectChange(f"{manifest.kind} {namespace}/{manifest.name}",
                                             "create", [], ["its namespace is created by the plan"]))
                 continue
-            result = await apply.apply_one(client, manifest, session.namespace, dry_run=True)
+            result, found = await _dry_run(client, manifest, session.namespace, phase.force)
+            owned = [c.to_dict() for c in found]
             live = result.previous
             digest.update(str((live or {}).get("metadata", {}).get("resourceVersion")).encode())
             if live is None:
                 changes.append(ObjectChange(result.ref, "create", [], list(result.warnings)))
                 continue
             fields = differences(_comparable(live), _comparable(result.live))
-            changes.append(ObjectChange(result.ref, "change" if fields else "unchanged", fields,
-                                        list(result.warnings)))
+            action = ("conflict" if found and not phase.force
+                      else "change" if fields else "unchanged")
+            changes.append(ObjectChange(result.ref, action, fields, list(result.warnings),
+                                        conflicts=owned))
         rollback = phase.rollback if isinstance(phase.rollback, str) else (
             f"{len(phase.rollback)} explicit step(s)")
         phases.append(PhasePreview(phase.name, changes, [g.name for g in phase.gate],
-                                   phase.timeout, rollback))
+                                   phase.timeout, rollback, phase.force))
     return Preview(session.plan.metadata.name, digest.hexdigest()[:16], phases)
+
+
+async def _dry_run(client: KubeClient, manifest: manifests.Manifest, namespace: str,
+                   force: bool) -> tuple[apply.Applied, tuple[conflicts.Conflict, ...]]:
+    """The dry-run result and the fields other managers own that it changes. Without
+    force a conflict fails the apply; the forced dry run still says what would change."""
+    try:
+        result = await apply.apply_one(client, manifest, namespace, dry_run=True, force=force)
+    except conflicts.ApplyConflict as exc:
+        result = await apply.apply_one(client, manifest, namespace, dry_run=True, force=True)
+        return result, exc.conflicts
+    return result, result.taken
 
 
 def _comparable(obj: Json) -> Json:
