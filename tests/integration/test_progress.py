@@ -183,3 +183,68 @@ def test_a_phase_gate_in_a_ci_log_says_each_change_once(
     observed = [line.split(gate, 1)[1].split(": ", 1)[1].split(" (waiting for")[0]
                 for line in rollout]
     assert all(a != b for a, b in itertools.pairwise(observed)), rollout  # changes only
+
+
+@pytest.mark.cluster
+def test_a_tracer_on_a_terminal_shows_its_cleanup_waiting_for_the_namespace_to_go(
+    cluster: SandboxInfo, tmp_path: Path, fresh_namespace: str
+) -> None:
+    (tmp_path / "web.yaml").write_text(json.dumps(deployment("web", 1, image=held_image(cluster))))
+    (tmp_path / "plan.yaml").write_text(
+        "apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: waits}\n"
+        "target: {context: phasegate-local, namespace: \"${input.namespace}\"}\n"
+        "tracers:\n  - name: web\n    apply: web.yaml\n    timeout: 90s\n"
+        "    gate: [{k8s.rollout: {name: web}}]\n")
+    screen = on_a_terminal("tracer", "plan.yaml", *args(cluster, tmp_path, fresh_namespace),
+                           cwd=tmp_path)
+    assert screen.returncode == 0, screen.raw
+    # the scratch namespace takes 5 s or more to go: its wait is drawn live, ticking
+    gone = [line for line in screen.lines
+            if re.search(r"Namespace pg-tracer-\S+: waiting for gone · now terminating", line)]
+    assert gone, screen.lines
+    assert all(re.search(r" · \d+\.\ds / 2m00s · polled every 0\.5s$", line) for line in gone)
+    assert len({re.search(r"(\d+\.\d)s / 2m00s", line).group(1)  # type: ignore[union-attr]
+                for line in gone}) >= 5
+    assert any(line.startswith("0 · tracer cleanup pg-tracer-") for line in screen.lines)
+
+
+@pytest.mark.cluster
+def test_a_tracer_in_a_ci_log_says_its_cleanup_wait_once_per_change(
+    cluster: SandboxInfo, tmp_path: Path, fresh_namespace: str
+) -> None:
+    (tmp_path / "web.yaml").write_text(json.dumps(deployment("web", 1, image=held_image(cluster))))
+    (tmp_path / "plan.yaml").write_text(
+        "apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: waits}\n"
+        "target: {context: phasegate-local, namespace: \"${input.namespace}\"}\n"
+        "tracers:\n  - name: web\n    apply: web.yaml\n    timeout: 90s\n"
+        "    gate: [{k8s.rollout: {name: web}}]\n")
+    result = subprocess.run([PHASEGATE, "tracer", "plan.yaml", "--json",
+                             *args(cluster, tmp_path, fresh_namespace)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "passed"
+    cleanup = [line for line in result.stderr.splitlines() if "] Namespace pg-tracer-" in line]
+    assert cleanup[0].startswith("… [0 · tracer cleanup pg-tracer-")
+    assert "terminating" in cleanup[0] and "(waiting for gone; " in cleanup[0]
+    assert re.search(r"^✔ .*: passed after \d+\.\ds — gone$", cleanup[-1])
+    observed = [line.split("(waiting for")[0] for line in cleanup[:-1]]
+    assert len(observed) == len(set(observed))  # at 2 polls a second for 5 s: changes only
+    assert len(cleanup) < 8
+
+
+def test_tasks_verify_in_a_log_says_a_waiting_criterion_once_per_change(tmp_path: Path) -> None:
+    (tmp_path / "tasks" / "active").mkdir(parents=True)
+    (tmp_path / "tasks" / "active" / "T-1.md").write_text(
+        "---\nid: T-1\ntitle: the late file\npriority: high\nstatus: active\n"
+        "created: 2026-12-01\ncriteria:\n  - text: the late file is there\n"
+        "    verify: {file: {path: late.txt}, interval: 0.1, max_interval: 0.2}\n---\n")
+    appears = _AppearsAfter(tmp_path / "late.txt", "late.txt: missing")
+    code, stdout, stderr = _piped("tasks", "verify", "T-1", "--timeout", "30s", "--json",
+                                  "--store", "e.db", cwd=tmp_path, appears=appears)
+    assert code == 0, stderr
+    assert json.loads(stdout)["passed"]
+    waits = [line for line in stderr if "file late.txt:" in line]
+    assert len(waits) == 2, stderr
+    assert waits[0].startswith("… [") and "missing (waiting for exists; " in waits[0]
+    assert waits[1].startswith("✔ [") and ": passed after " in waits[1]
+    assert _attempts(tmp_path / "e.db", "file late.txt") >= 6

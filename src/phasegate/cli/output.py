@@ -79,10 +79,6 @@ class Terminal:
         if self._display is not None:
             self._display.close()
 
-    def waiting(self, message: str) -> WaitDisplay:
-        """A live status line while something waits (people only, and only on a terminal)."""
-        return self.waits(message)
-
     def abort(self, error: BaseException, code: int = exit_codes.BAD_INPUT) -> NoReturn:
         """Leave with one paragraph, never a traceback."""
         self.close_waits()  # the live lines go before the one paragraph comes

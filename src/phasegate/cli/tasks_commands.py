@@ -199,9 +199,10 @@ def verify_task(
     task = common.guarded(terminal, files.find, directory, task_id)
     seconds = common.parse_timeout(terminal, timeout)
     evidence = common.guarded(terminal, common.open_store, store)
-    with terminal.waiting(f"verifying {len(task.criteria)} criteria of {task.id} …"):
+    with terminal.waits(f"verifying {len(task.criteria)} criteria of {task.id} …") as display:
         result = common.run_async(terminal, verify.verify(
-            task, directory, evidence, values, seconds, context=context, kubeconfig=kubeconfig))
+            task, directory, evidence, values, seconds, context=context, kubeconfig=kubeconfig,
+            on_wait=display))
     terminal.print(f"[bold]{task.id}[/] — {_escape(task.title)}")
     terminal.render(_criteria_table(result.results))
     style = "green" if result.passed else "red"

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from phasegate.engine import progress
 from phasegate.errors import PlanError
 from phasegate.observation import Observation
 from phasegate.plan.model import Target
@@ -143,6 +144,7 @@ async def verify(
     context: str | None = None,
     kubeconfig: str | None = None,
     on_observation: Callable[[Observation], None] | None = None,
+    on_wait: progress.Listener | None = None,
 ) -> Verification:
     """Ask every criterion's probe (concurrently), record it all, log it in the task file."""
     from phasegate.workflow import recorded_gate, stopping, target
@@ -170,7 +172,8 @@ async def verify(
                                   seen.observed, seen.expected, seen.finished, run_id,
                                   blocked_by=() if seen.passed else blockers)
                 gate = await recorded_gate.run(store, run_id, STAGE, step_name(criterion),
-                                               [call], resolved.context, timeout, on_observation)
+                                               [call], resolved.context, timeout, on_observation,
+                                               on_wait=on_wait)
                 final = gate.finals[0]
                 status = "passed" if final.passed else ("error" if final.error else "failed")
                 return Result(criterion, status, final.observed, final.expected,

@@ -9,6 +9,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from phasegate.engine import progress
 from phasegate.errors import ActionError, PhasegateError, PlanError
 from phasegate.kube import apply, connections, manifests
 from phasegate.kube.client import KubeClient, status_message
@@ -63,8 +64,9 @@ async def _fire(session: Session, tracer: Tracer, namespace: str, scratch: bool,
         try:
             if scratch:
                 # a resume after kill -9 can find the scratch namespace still going away
-                seconds = await until_namespace_gone(client, namespace, only_if_terminating=True,
-                                                     say=session.say)
+                seconds = await until_namespace_gone(
+                    client, namespace, only_if_terminating=True, say=session.say,
+                    on_wait=session.on_wait, gate=f"0 · tracer {tracer.name} · apply")
                 if seconds is not None:
                     waited = (f" (after waiting {seconds:.1f} s for the terminating "
                               f"{namespace} to go)")
@@ -119,7 +121,9 @@ async def _clean_up(session: Session, applied: list[apply.Applied], scratch: boo
                 left.append(f"{item.ref} ({exc})")
         if scratch and applied:
             try:
-                await _delete_namespace(client, namespace, wait=not left)
+                await _delete_namespace(client, namespace, wait=not left,
+                                        on_wait=session.on_wait,
+                                        gate=f"0 · tracer cleanup {namespace}")
                 removed.append(f"Namespace {namespace}")
             except PhasegateError as exc:
                 left.append(f"Namespace {namespace} ({exc})")
@@ -130,12 +134,13 @@ async def _clean_up(session: Session, applied: list[apply.Applied], scratch: boo
     return "; ".join(left)
 
 
-async def _delete_namespace(client: KubeClient, name: str, wait: bool) -> None:
+async def _delete_namespace(client: KubeClient, name: str, wait: bool,
+                            on_wait: progress.Listener | None, gate: str) -> None:
     response = await client.request("DELETE", f"/api/v1/namespaces/{name}")
     if response.status_code >= 400 and response.status_code != 404:
         raise ActionError(f"deleting namespace {name} refused: {status_message(response)}")
     if wait:
-        await until_namespace_gone(client, name)
+        await until_namespace_gone(client, name, on_wait=on_wait, gate=gate)
     elif response.status_code != 404:
         raise ActionError("deletion requested; it completes once what is left is gone")
 
@@ -143,10 +148,13 @@ async def _delete_namespace(client: KubeClient, name: str, wait: bool) -> None:
 async def until_namespace_gone(client: KubeClient, name: str, *,
                                only_if_terminating: bool = False,
                                timeout: float = NAMESPACE_GONE_TIMEOUT,
-                               say: Progress | None = None) -> float | None:
+                               say: Progress | None = None,
+                               on_wait: progress.Listener | None = None,
+                               gate: str = "") -> float | None:
     """Wait until namespace ``name`` no longer exists; with ``only_if_terminating``, return
     at once unless it is being deleted. Returns the seconds waited (None: no wait); on
-    timeout, says what holds it (its conditions)."""
+    timeout, says what holds it (its conditions). ``on_wait`` hears the wait as a gate's
+    probe would, under the label ``gate``."""
     path = f"/api/v1/namespaces/{name}"
     started = time.monotonic()
     deadline = started + timeout
@@ -156,14 +164,27 @@ async def until_namespace_gone(client: KubeClient, name: str, *,
         return None
     if say is not None:
         say(f"0 · namespace {name} is still terminating: waiting until it is gone")
+    attempt = 1
+
+    def tell(state: progress.State, observed: str) -> None:
+        if on_wait is not None:
+            on_wait(progress.ProbeWait(gate, 0, f"Namespace {name}", state, "gone", observed,
+                                       time.monotonic() - started, timeout, attempt,
+                                       "every 0.5s"))
+
     while current is not None:
+        held = [c.get("message", "") for c in (current.get("status") or {}).get(
+            "conditions") or [] if c.get("status") == "True"]
+        observed = "terminating" + (f": {'; '.join(held)}" if held else "")
         if time.monotonic() >= deadline:
-            held = [c.get("message", "") for c in (current.get("status") or {}).get(
-                "conditions") or [] if c.get("status") == "True"]
+            tell("timed out", observed)
             raise ActionError(f"namespace {name} still terminating after {timeout:g} s"
                               + (f": {'; '.join(held)}" if held else ""))
+        tell("waiting", observed)
         await asyncio.sleep(0.5)
+        attempt += 1
         current = await client.get(path)
+    tell("passed", "gone")
     return time.monotonic() - started
 
 
