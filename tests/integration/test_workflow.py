@@ -191,10 +191,15 @@ def test_sigint_during_a_tracer_stops_with_exit_3_and_cleans_up(
     command = [PHASEGATE, "tracer", str(plan), "--kubeconfig", str(cluster.kubeconfig),
                "--store", str(tmp_path / "e.db"), "--reports", str(tmp_path / "r")]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:  # the tracer's gate says when it waits: stop it then
+        seen.append(line)
+        if line.startswith("… [0 · tracer stuck · gate]"):
+            break
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=60)
-    assert process.returncode == 3, out + err
+    assert process.returncode == 3, out + "".join(seen) + err
     with sqlite3.connect(tmp_path / "e.db") as db:
         status = db.execute("select status from runs").fetchone()[0]
         cleanup = db.execute("select status from steps where name like 'tracer cleanup%'")
