@@ -181,3 +181,11 @@ def comparable(obj: Json) -> Json:
     if metadata.get("annotations") == {}:
         del metadata["annotations"]
     return kept
+
+
+def owners(obj: Json) -> list[tuple[str, ...]]:
+    """Who owns which fields (server-side apply's managedFields), without the times."""
+    return sorted((entry.get("manager", ""), entry.get("operation", ""),
+                   entry.get("subresource", ""), json.dumps(entry.get("fieldsV1"), sort_keys=True))
+                  for entry in obj["metadata"].get("managedFields") or []
+                  if not entry.get("subresource"))  # status: the controllers'

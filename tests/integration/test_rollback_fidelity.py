@@ -7,21 +7,15 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from phasegate.kube import apply, manifests
-from phasegate.kube.client import KubeClient
 from phasegate.sandbox import SandboxInfo, connect
 from phasegate.sandbox.api import wait_for
-from phasegate.workflow import rollback
 from tests.integration import rollback_objects as objects
 from tests.integration.cli_helpers import phasegate
-from tests.integration.k8s_helpers import held_image, with_client, write_yaml
+from tests.integration.k8s_helpers import held_image, write_yaml
 from tests.integration.workflow_helpers import args
 
 pytestmark = pytest.mark.cluster
@@ -47,7 +41,9 @@ def test_rollback_restores_every_kind_as_it_was(
         objects.write_before(api, namespace, image)
         paths = [objects.path_of(o) for o in (*objects.by_kubectl(namespace),
                                               *objects.by_phasegate(namespace, image))]
-        before = {path: objects.comparable(api.get(path) or {}) for path in paths}
+        live_before = {path: api.get(path) or {} for path in paths}
+        before = {path: objects.comparable(obj) for path, obj in live_before.items()}
+        owned_before = {path: objects.owners(obj) for path, obj in live_before.items()}
         owner = before[objects.path_of(objects.by_kubectl(namespace)[3])]["metadata"]["uid"]
     changes = objects.phase_changes(namespace, image, owner)
     write_yaml(tmp_path / "phase.yaml", *changes)
@@ -59,9 +55,20 @@ def test_rollback_restores_every_kind_as_it_was(
     assert "rolled back" in detail, detail
 
     with connect(cluster) as api:
-        after = {path: objects.comparable(api.get(path) or {}) for path in paths}
+        live_after = {path: api.get(path) or {} for path in paths}
         for created in changes[-2:]:
             assert api.get(objects.path_of(created)) is None, created["metadata"]["name"]
+        # each field is owned as before, so applying the phase again without force meets
+        # no conflict with the rollback's own writes
+        reapplied = {objects.path_of(change): api.request(
+            "PATCH", objects.path_of(change), change, params={"fieldManager": "phasegate"},
+            content_type="application/apply-patch+yaml") for change in changes[:-2]}
+    owned_after = {path: objects.owners(obj) for path, obj in live_after.items()}
+    assert owned_after == owned_before, json.dumps(
+        {p: (owned_before[p], owned_after[p]) for p in paths
+         if owned_after[p] != owned_before[p]}, indent=1)
+    assert {path: r.status_code for path, r in reapplied.items() if r.status_code >= 400} == {}
+    after = {path: objects.comparable(obj) for path, obj in live_after.items()}
     rotated = f"/api/v1/namespaces/{namespace}/secrets/rotated"
     # a Secret's old values are never kept: the one value the phase changed stays changed
     assert after[rotated]["data"]["password"] == base64.b64encode(
@@ -79,90 +86,45 @@ def test_rollback_restores_every_kind_as_it_was(
         assert base64.b64encode(value.encode()) not in stored
 
 
-def _journal_entry(applied: apply.Applied) -> dict[str, Any]:
-    meta = applied.live["metadata"]
-    return {"ref": applied.ref, "action": applied.action, "previous": applied.previous,
-            "apiVersion": applied.live["apiVersion"], "kind": applied.live["kind"],
-            "name": meta["name"], "namespace": meta.get("namespace"), "uid": meta["uid"]}
-
-
-def _config_map(name: str, **metadata: Any) -> manifests.Manifest:
-    return manifests.Manifest({"apiVersion": "v1", "kind": "ConfigMap",
-                               "metadata": {"name": name, **metadata},
-                               "data": {"by": "the phase"}}, "test")
-
-
-def test_a_created_object_made_again_by_someone_else_is_not_deleted(
-    cluster: SandboxInfo, namespace: str
+def test_a_field_the_api_will_not_change_back_is_kept_and_named(
+    cluster: SandboxInfo, tmp_path: Path, namespace: str
 ) -> None:
-    path = f"/api/v1/namespaces/{namespace}/configmaps/extra"
-
-    async def work(client: KubeClient) -> str:
-        created = await apply.apply_one(client, _config_map("extra"), namespace)
-        with connect(cluster) as api:  # someone else replaces it under the same name
-            api.request("DELETE", path).raise_for_status()
-            api.create(path.rsplit("/", 1)[0], {"metadata": {"name": "extra"},
-                                                "data": {"by": "someone else"}})
-        return await rollback.restore(client, [_journal_entry(created)])
-
-    done = with_client(cluster, namespace, work)
+    """A bound claim's size can only grow: the rollback restores the rest of the claim (a
+    label the phase added is removed) and names the size it could not shrink."""
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+             "metadata": {"name": "data", "namespace": namespace},
+             "spec": {"storageClassName": namespace, "accessModes": ["ReadWriteOnce"],
+                      "resources": {"requests": {"storage": "1Gi"}}}}
+    path = objects.path_of(claim)
     with connect(cluster) as api:
-        survivor = api.get(path) or {}
-    assert survivor.get("data") == {"by": "someone else"}
-    assert (f"ConfigMap {namespace}/extra not deleted: the one the phase created" in done
-            and f"held by UID {survivor['metadata']['uid']}" in done), done
+        api.create("/apis/storage.k8s.io/v1/storageclasses", {
+            "metadata": {"name": namespace}, "provisioner": "kubernetes.io/no-provisioner",
+            "allowVolumeExpansion": True, "volumeBindingMode": "Immediate"})
+        api.create("/api/v1/persistentvolumes", {"metadata": {"name": namespace}, "spec": {
+            "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+            "storageClassName": namespace, "hostPath": {"path": f"/tmp/{namespace}"},
+            "claimRef": {"namespace": namespace, "name": "data"}}})
+        api.request("PATCH", path, claim, content_type="application/apply-patch+yaml",
+                    params={"fieldManager": "phasegate", "force": "true"}).raise_for_status()
+        wait_for("the claim bound", lambda: (api.get(path) or {}).get(
+            "status", {}).get("phase") == "Bound", 30)
+        before = objects.comparable(api.get(path) or {})
+    grown = json.loads(json.dumps(claim))
+    grown["metadata"]["labels"] = {"phase/added": "yes"}
+    grown["spec"]["resources"]["requests"]["storage"] = "2Gi"
+    write_yaml(tmp_path / "phase.yaml", grown)
 
-
-def test_deletion_is_awaited_by_uid_not_by_name(cluster: SandboxInfo, namespace: str) -> None:
-    """The phase's object is held by a finalizer; when it is released someone else makes
-    a same-named object at once: the wait ends (ours is gone), it does not wait for the
-    name to be free."""
-    path = f"/api/v1/namespaces/{namespace}/configmaps/held"
-
-    def release_and_replace() -> None:
-        with connect(cluster) as api:
-            wait_for("the deletion to start",
-                     lambda: "deletionTimestamp" in (api.get(path) or {}).get("metadata", {}),
-                     10)
-            api.request("PATCH", path, {"metadata": {"finalizers": None}},
-                        content_type="application/merge-patch+json").raise_for_status()
-            api.create(path.rsplit("/", 1)[0], {"metadata": {"name": "held"},
-                                                "data": {"by": "someone else"}})
-
-    async def work(client: KubeClient) -> str:
-        created = await apply.apply_one(
-            client, _config_map("held", finalizers=["phasegate.test/hold"]), namespace)
-        releaser = threading.Thread(target=release_and_replace)
-        releaser.start()
-        try:
-            return await rollback.restore(client, [_journal_entry(created)])
-        finally:
-            releaser.join()
-
-    started = time.monotonic()
-    done = with_client(cluster, namespace, work)
-    assert time.monotonic() - started < 20, done
+    result = phasegate("apply", _failing_plan(tmp_path, namespace), "--yes", "--json",
+                       *args(cluster, tmp_path, namespace))
+    assert result.returncode == 1, result.stdout + result.stderr
+    detail = json.loads(result.stdout)["detail"]
     with connect(cluster) as api:
-        assert (api.get(path) or {}).get("data") == {"by": "someone else"}
-    assert f"deleted ConfigMap {namespace}/held" in done or "held by UID" in done, done
-
-
-def test_an_updated_object_made_again_by_someone_else_is_left_and_said(
-    cluster: SandboxInfo, namespace: str
-) -> None:
-    path = f"/api/v1/namespaces/{namespace}/configmaps/shared"
-
-    async def work(client: KubeClient) -> str:
-        await apply.apply_one(client, _config_map("shared"), namespace)
-        updated = await apply.apply_one(client, _config_map("shared", labels={"a": "b"}),
-                                        namespace)
-        with connect(cluster) as api:
-            api.request("DELETE", path).raise_for_status()
-            api.create(path.rsplit("/", 1)[0], {"metadata": {"name": "shared"},
-                                                "data": {"by": "someone else"}})
-        return await rollback.restore(client, [_journal_entry(updated)])
-
-    done = with_client(cluster, namespace, work)
-    with connect(cluster) as api:
-        assert (api.get(path) or {}).get("data") == {"by": "someone else"}
-    assert f"ConfigMap {namespace}/shared not restored: it was deleted and made again" in done
+        after = objects.comparable(api.get(path) or {})
+        api.request("DELETE", f"/api/v1/persistentvolumes/{namespace}")
+        api.request("DELETE", f"/apis/storage.k8s.io/v1/storageclasses/{namespace}")
+    assert after["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    after["spec"]["resources"]["requests"]["storage"] = "1Gi"
+    assert after == before  # the label the phase added is gone
+    assert (f"restored PersistentVolumeClaim {namespace}/data except "
+            "spec.resources.requests.storage kept as it is now (the API refuses to change "
+            "it back:") in detail, detail

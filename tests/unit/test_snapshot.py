@@ -20,15 +20,27 @@ def test_a_secret_keeps_no_value_and_no_last_applied_but_says_which_changed() ->
     assert kept is not None
     assert kept["data"] == {"a": snapshot.UNCHANGED, "b": snapshot.REDACTED}
     assert kept["metadata"]["annotations"] == {"x": "y"}
-    assert "managedFields" not in kept["metadata"]
+    assert kept["metadata"]["managedFields"] == [{}]  # ownership is given back on rollback
 
 
-def test_other_kinds_keep_last_applied() -> None:
+def test_other_kinds_are_kept_whole() -> None:
     before = {"kind": "ConfigMap", "data": {"a": "1"},
               "metadata": {"name": "c", "annotations": {LAST: "{}"}, "managedFields": [{}]}}
-    assert snapshot.keep(before, before) == {
-        "kind": "ConfigMap", "data": {"a": "1"},
-        "metadata": {"name": "c", "annotations": {LAST: "{}"}}}
+    assert snapshot.keep(before, before) == before
+
+
+def test_ownership_is_the_snapshots_but_for_managers_who_wrote_since() -> None:
+    def entry(manager: str, fields: str, operation: str = "Apply") -> dict:
+        return {"manager": manager, "operation": operation, "fieldsV1": {fields: {}}}
+
+    previous = {"metadata": {"managedFields": [entry("phasegate", "f:a"),
+                                               entry("ctl", "f:b", "Update")]}}
+    written = {"metadata": {"managedFields": [entry("phasegate", "f:a", "Update"),
+                                              entry("ctl", "f:b", "Update")]}}
+    live = {"metadata": {"managedFields": [entry("phasegate", "f:a", "Update"),
+                                           entry("ctl", "f:c", "Update")]}}
+    assert snapshot.ownership(previous, written, live, "phasegate") == [
+        entry("phasegate", "f:a"), entry("ctl", "f:c", "Update")]
 
 
 def test_a_secret_body_takes_live_values_and_names_those_not_restored() -> None:

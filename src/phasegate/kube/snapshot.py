@@ -3,7 +3,9 @@ puts it back over the live object.
 
 A snapshot is the object as it was, everything the user owns included (spec, labels,
 annotations with kubectl's ``last-applied-configuration``, owner references, finalizers),
-minus ``managedFields`` (large, rebuilt by the server). A Secret's values never reach the
+with its ``managedFields`` (who owns which field: given back after the restoring write,
+which would otherwise make phasegate's own update the owner of every field it put back,
+and a later apply without force conflict with it). A Secret's values never reach the
 store: each value is replaced by a marker saying whether the phase changed it, and a
 Secret's ``last-applied-configuration`` (which holds its values) is dropped.
 """
@@ -30,7 +32,6 @@ def keep(previous: Json | None, applied: Json | None) -> Json | None:
         return None
     kept = dict(previous)
     metadata = dict(kept.get("metadata") or {})
-    metadata.pop("managedFields", None)
     if kept.get("kind") == "Secret":
         if "annotations" in metadata:
             metadata["annotations"] = {k: v for k, v in (metadata["annotations"] or {}).items()
@@ -90,6 +91,23 @@ def _secret_values(result: Json, live: Json) -> list[str]:
         return []
     return [f"the value{'s' * (len(lost) > 1)} of {', '.join(sorted(lost))} not restored "
             "(a Secret's values are never kept)"]
+
+
+def ownership(previous: Json, written: Json, live: Json, manager: str) -> list[Json]:
+    """The managedFields to give back: the snapshot's, except for each other manager whose
+    fields changed since the restoring write (``written``: what that write, by ``manager``,
+    returned) — someone who wrote meanwhile owns what they wrote."""
+    def key(entry: Json) -> tuple[str, str, str]:
+        return (entry.get("manager", ""), entry.get("operation", ""),
+                entry.get("subresource", ""))
+
+    restoring = (manager, "Update", "")  # the restoring write's own entry: never kept
+    ours = {key(e): e.get("fieldsV1") for e in written["metadata"].get("managedFields") or []}
+    result = {key(e): e for e in previous["metadata"].get("managedFields") or []}
+    for entry in live["metadata"].get("managedFields") or []:
+        if key(entry) != restoring and ours.get(key(entry)) != entry.get("fieldsV1"):
+            result[key(entry)] = entry
+    return list(result.values())
 
 
 MISSING = object()

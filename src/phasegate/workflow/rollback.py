@@ -114,6 +114,8 @@ async def _put_back(client: KubeClient, path: str, ref: str, previous: dict[str,
         method, target = ("POST", path.rsplit("/", 1)[0]) if live is None else ("PUT", path)
         response = await client.request(method, target, params=params, body=body)
         if response.status_code < 400:
+            if not dry_run and previous["metadata"].get("managedFields"):
+                notes += await _give_back_ownership(client, path, previous, response.json())
             return _restored(ref, live is None, conflicts, notes, kept)
         refused = _refused_fields(response, body, live) if live is not None else {}
         refused = {f: why for f, why in refused.items() if f not in kept}  # else: no progress
@@ -125,6 +127,25 @@ async def _put_back(client: KubeClient, path: str, ref: str, previous: dict[str,
             raise ActionError(f"restoring refused{tries}: {status_message(response)}")
         conflicts += 1
         await asyncio.sleep(0.05 * 2 ** conflicts)
+
+
+async def _give_back_ownership(client: KubeClient, path: str, previous: dict[str, Any],
+                               written: dict[str, Any]) -> list[str]:
+    """Set managedFields back to the snapshot's (the restoring write made phasegate's update
+    the owner of what it put back). Nothing else changes, so no field moves again."""
+    live = written
+    for _ in range(CONFLICT_ATTEMPTS):
+        patch = {"metadata": {"resourceVersion": live["metadata"]["resourceVersion"],
+                              "managedFields": snapshot.ownership(previous, written, live,
+                                                                 apply.FIELD_MANAGER)}}
+        response = await client.request("PATCH", path, body=patch,
+                                        content_type="application/merge-patch+json")
+        if response.status_code < 400:
+            return []
+        if response.status_code != 409 or (fresh := await client.get(path)) is None:
+            break
+        live = fresh
+    return [f"field ownership not given back ({status_message(response)})"]
 
 
 MAX_KEPT_FIELDS = 10  # fields left at their live value before a refusal is final
