@@ -48,7 +48,8 @@ class Terminal:
 
     def render(self, renderable: Any) -> None:
         if not self.json_mode:
-            self.out.print(renderable)
+            # not cropped: a name longer than the line is left whole for the terminal to wrap
+            self.out.print(renderable, crop=False)
 
     def emit(self, document: dict[str, Any]) -> None:
         """The one JSON document a --json command prints, with its ``schema_version``."""

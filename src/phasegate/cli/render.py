@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
+    from phasegate.cli.fitted import Fitted
     from phasegate.engine.gate import GateResult
     from phasegate.observation import Observation
     from phasegate.store.records import RunBundle, RunRecord
@@ -29,17 +28,16 @@ def mark(observation: Observation) -> str:
     return "[red]✘ error[/]" if observation.error else "[red]✘ fail[/]"
 
 
-def observations_table(observations: list[Observation] | tuple[Observation, ...]) -> Table:
+def observations_table(observations: list[Observation] | tuple[Observation, ...]) -> Fitted:
     from rich.markup import escape
-    from rich.table import Table
 
-    table = Table(show_edge=False, header_style="bold")
-    for column in ("", "probe", "expected", "observed", "attempts", "time"):
-        table.add_column(column, overflow="fold")
-    for o in observations:
-        table.add_row(mark(o), escape(o.name), escape(o.expected), escape(o.observed),
-                      str(o.attempt), f"{o.duration * 1000:.0f} ms")
-    return table
+    from phasegate.cli import fitted
+
+    return fitted.Fitted(
+        ["", "probe", "expected", "observed", "attempts", "time"],
+        [[mark(o), escape(o.name), escape(o.expected), escape(o.observed), str(o.attempt),
+          f"{o.duration * 1000:.0f} ms"] for o in observations],
+        whole=(0, 4, 5))
 
 
 def gate_summary(result: GateResult) -> str:
@@ -55,16 +53,16 @@ def gate_summary(result: GateResult) -> str:
     return f"{words[result.outcome]}: {passed}/{total} passed in {result.duration:.2f} s"
 
 
-def runs_table(runs: list[RunRecord]) -> Table:
-    from rich.table import Table
+def runs_table(runs: list[RunRecord]) -> Fitted:
+    from rich.markup import escape
 
-    table = Table(show_edge=False, header_style="bold")
-    for column in ("run", "command", "plan", "status", "started", "summary"):
-        table.add_column(column, overflow="fold")
-    for run in runs:
-        table.add_row(run.id, run.command, run.plan_name or "", styled_status(run.status),
-                      run.started.strftime("%Y-%m-%d %H:%M:%S"), _short(run.summary))
-    return table
+    from phasegate.cli import fitted
+
+    return fitted.Fitted(
+        ["run", "command", "plan", "status", "started", "summary"],
+        [[run.id, escape(run.command), escape(run.plan_name or ""), styled_status(run.status),
+          run.started.strftime("%Y-%m-%d %H:%M:%S"), _short(run.summary)] for run in runs],
+        whole=(0, 1, 3, 4))
 
 
 def run_document(bundle: RunBundle) -> dict[str, Any]:

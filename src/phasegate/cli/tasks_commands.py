@@ -364,13 +364,10 @@ def _task_doc(task: Task, results: tuple[Result, ...], blockers: list[str]) -> d
 
 
 def _queue_table(built: Queue, states: dict[str, tuple[Result, ...]]) -> Any:
-    from rich.table import Table
-
+    from phasegate.cli import fitted
     from phasegate.tasks import verify
 
-    table = Table(show_edge=False, header_style="bold")
-    for column in ("#", "task", "priority", "where", "verified", "title", "waits for"):
-        table.add_column(column, overflow="fold")
+    table = []
     rows = [*built.ready, *built.blocked]
     for index, entry in enumerate(rows, start=1):
         task = entry.task
@@ -381,23 +378,22 @@ def _queue_table(built: Queue, states: dict[str, tuple[Result, ...]]) -> Any:
             verified += f" +{counted.attested} attested"
         if counted.blocked:
             verified += f", {counted.blocked} blocked by {', '.join(counted.blockers)}"
-        table.add_row(str(index) if not entry.blocked else "—", task.id, task.priority,
+        table.append([str(index) if not entry.blocked else "—", task.id, task.priority,
                       task.folder, verified, _escape(task.title),
-                      ", ".join(entry.blockers) or "")
-    return table
+                      ", ".join(entry.blockers) or ""])
+    return fitted.Fitted(["#", "task", "priority", "where", "verified", "title", "waits for"],
+                         table, whole=(0, 1, 2, 3))
 
 
 def _criteria_table(results: tuple[Result, ...]) -> Any:
-    from rich.table import Table
-
+    from phasegate.cli import fitted
     from phasegate.reports import clock
 
-    table = Table(show_edge=False, header_style="bold")
-    for column in ("#", "criterion", "check", "result", "observed", "when"):
-        table.add_column(column, overflow="fold")
+    table = []
     for result in results:
         c = result.criterion
         when = clock.ago(result.at) if result.at else ""
-        table.add_row(str(c.number), _escape(c.text), c.kind,
-                      _MARKS.get(result.status, result.status), _escape(result.observed), when)
-    return table
+        table.append([str(c.number), _escape(c.text), c.kind,
+                      _MARKS.get(result.status, result.status), _escape(result.observed), when])
+    return fitted.Fitted(["#", "criterion", "check", "result", "observed", "when"], table,
+                         whole=(0, 3))

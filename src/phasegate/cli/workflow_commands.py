@@ -183,16 +183,15 @@ def _markdown(text: str) -> object:
 
 def _tracer_table(result: RunResult) -> object:
     from rich.markup import escape
-    from rich.table import Table
 
-    table = Table(title="tracer bullets", show_edge=False, header_style="bold")
-    for column in ("bullet", "assumption", "result", "evidence"):
-        table.add_column(column, overflow="fold")
-    for tracer in result.tracers:
-        verdict = "[green]passed[/]" if tracer.passed else "[red]failed[/]"
-        table.add_row(escape(tracer.name), escape(tracer.assumption), verdict,
-                      escape(tracer.evidence))
-    return table
+    from phasegate.cli import fitted
+
+    return fitted.Fitted(
+        ["bullet", "assumption", "result", "evidence"],
+        [[escape(t.name), escape(t.assumption),
+          "[green]passed[/]" if t.passed else "[red]failed[/]", escape(t.evidence)]
+         for t in result.tracers],
+        whole=(2,), title="tracer bullets")
 
 
 def _finish(terminal: Terminal, result: RunResult) -> None:

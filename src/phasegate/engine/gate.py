@@ -42,6 +42,17 @@ class GateResult:
     def passed(self) -> bool:
         return self.outcome == "passed"
 
+    @property
+    def words(self) -> str:
+        """The outcome as people read it ("timed out", "failed fast"); ``outcome`` is for
+        machines (--json, the store)."""
+        return OUTCOME_WORDS[self.outcome]
+
+
+OUTCOME_WORDS: dict[str, str] = {"passed": "passed", "failed": "failed",
+                                 "timed_out": "timed out", "fail_fast": "failed fast",
+                                 "error": "could not decide"}
+
 
 async def evaluate(
     calls: Sequence[ProbeCall],

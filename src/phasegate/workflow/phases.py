@@ -82,8 +82,8 @@ async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
         session.say(f"I · {label}: gate passed in {result.duration:.1f} s")
         return PhaseOutcome(index, phase.name, "passed", summary)
     failed = "; ".join(f"{o.name}: {o.observed}" for o in result.finals if not o.passed)
-    session.say(f"I · {label}: gate {result.outcome} — {failed}")
-    return await _fail(session, index, phase, f"gate {result.outcome}: {failed}")
+    session.say(f"I · {label}: gate {result.words} — {failed}")
+    return await _fail(session, index, phase, f"gate {result.words}: {failed}")
 
 
 async def _fail(session: Session, index: int, phase: Phase, reason: str) -> PhaseOutcome:
