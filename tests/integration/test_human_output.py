@@ -21,6 +21,9 @@ def test_a_long_name_is_never_broken_mid_word(columns: str, tmp_path: Path) -> N
     shown = phasegate("show", "latest", "--store", str(tmp_path / "e.db"),
                       env={"COLUMNS": columns})
     assert LONG in shown.stdout, shown.stdout
+    evidence_line = next(line for line in result.stdout.splitlines()
+                         if line.startswith("evidence: run "))
+    assert evidence_line.endswith("--format md)")  # one line, however narrow
     runs = phasegate("runs", "--store", str(tmp_path / "e.db"), env={"COLUMNS": columns})
     run_id = shown.stdout.split()[1]
     assert run_id in runs.stdout, runs.stdout

@@ -33,13 +33,15 @@ class Terminal:
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     def print(self, text: str = "", **kwargs: Any) -> None:
+        # a line of text is never broken by us (a path or ref in it stays whole to copy);
+        # the terminal wraps what is longer than it is wide
         if not self.json_mode:
-            self.out.print(secrets.mask(text), **kwargs)
+            self.out.print(secrets.mask(text), **{"soft_wrap": True, **kwargs})
 
     def say(self, text: str) -> None:
         """Plain text (data, not markup): brackets in it are printed as they are."""
         if not self.json_mode:
-            self.out.print(_escape(secrets.mask(text)))
+            self.out.print(_escape(secrets.mask(text)), soft_wrap=True)
 
     def note(self, text: str) -> None:
         """Side remarks for people; on stderr so stdout stays clean for pipes."""
