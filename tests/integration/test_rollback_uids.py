@@ -107,3 +107,18 @@ def test_an_updated_object_made_again_by_someone_else_is_left_and_said(
     with connect(cluster) as api:
         assert (api.get(path) or {}).get("data") == {"by": "someone else"}
     assert f"ConfigMap {namespace}/shared not restored: it was deleted and made again" in done
+
+
+def test_the_rehearsal_deletes_nothing(cluster: SandboxInfo, namespace: str) -> None:
+    """The rollback rehearsal (validation) sends the delete of a created object with its
+    UID precondition as a dry run: the server only validates it."""
+    path = f"/api/v1/namespaces/{namespace}/configmaps/kept"
+
+    async def work(client: KubeClient) -> str:
+        created = await apply.apply_one(client, _config_map("kept"), namespace)
+        return await rollback.restore(client, [_journal_entry(created)], dry_run=True)
+
+    done = with_client(cluster, namespace, work)
+    assert f"deleted ConfigMap {namespace}/kept" in done, done
+    with connect(cluster) as api:
+        assert api.get(path) is not None, "the rehearsal deleted the object"

@@ -180,7 +180,10 @@ def _restored(ref: str, recreated: bool, conflicts: int, notes: list[str],
 
 
 async def _dry_run_delete(client: KubeClient, path: str, uid: str | None) -> None:
-    options = {"preconditions": {"uid": uid}} if uid else None
+    # DeleteOptions in a body make the API server ignore the query: dryRun goes in the body
+    options: dict[str, Any] = {"dryRun": ["All"]}
+    if uid:
+        options["preconditions"] = {"uid": uid}
     response = await client.request("DELETE", path, params={"dryRun": "All"}, body=options)
     if response.status_code >= 400 and response.status_code != 404:
         raise ActionError(f"deleting {path} (dry run) refused: {status_message(response)}")
