@@ -34,14 +34,12 @@ async def run(
 ) -> gate.GateResult:
     step_id = store.start_step(run_id, stage, name, timeout=timeout or None)
 
-    def record(observation: Observation) -> None:
-        store.record(run_id, step_id, observation)
-        if on_observation is not None:
-            on_observation(observation)
+    def record(observations: Sequence[Observation]) -> None:
+        store.record_many(run_id, step_id, observations)
 
     try:
-        result = await gate.evaluate(calls, ctx, timeout, record, on_wait=on_wait,
-                                     label=f"{stage} · {name}")
+        result = await gate.evaluate(calls, ctx, timeout, on_observation, on_wait=on_wait,
+                                     label=f"{stage} · {name}", on_observations=record)
     except BaseException as exc:
         store.finish_step(step_id, stopping.status_of(exc), str(exc))
         raise
