@@ -6,10 +6,12 @@ import asyncio
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from phasegate.engine import gate
+from phasegate.observation import Observation
 from phasegate.plan import probe_call
 from phasegate.probes.base import ProbeContext
 from phasegate.store import evidence
@@ -195,3 +197,34 @@ def test_a_failed_write_stops_the_gate_and_every_made_observation_is_offered(
     result = asyncio.run(gate.evaluate(many, ProbeContext(base_dir=tmp_path),
                                        on_observation=lambda o: recorded.append(o.name)))
     assert result.passed and recorded == [o.name for o in result.observations]
+
+
+def test_a_gate_hands_its_observations_over_in_order_in_batches(tmp_path: Path) -> None:
+    for i in range(40):
+        (tmp_path / f"f{i}.txt").write_text(f"line {i}\n")
+    calls = [probe_call.build({"file": {"path": f"f{i % 40}.txt", "markers": [f"line {i % 40}"]},
+                               "name": f"file-{i}"}) for i in range(1200)]
+    batches: list[list[str]] = []
+    each: list[str] = []
+    result = asyncio.run(gate.evaluate(
+        calls, ProbeContext(base_dir=tmp_path), 0,
+        lambda o: each.append(o.name),
+        on_observations=lambda batch: batches.append([o.name for o in batch])))
+    assert result.passed
+    made = [o.name for o in result.observations]
+    assert [name for batch in batches for name in batch] == made == each
+    assert all(len(batch) <= gate._Writer.BATCH for batch in batches)
+
+
+def test_a_batch_of_observations_is_one_transaction_read_back_in_order(tmp_path: Path) -> None:
+    store = evidence.EvidenceStore(str(tmp_path / "e.db"))
+    run = store.start_run("check")
+    step = store.start_step(run, "R", "reality check")
+    now = datetime.now(UTC)
+    made = [Observation("file", f"file-{i}", {"path": f"f{i}"}, True, "exists", "present", "",
+                        now, now, 1) for i in range(300)]
+    ids = store.record_many(run, step, made)
+    assert ids == sorted(ids) and len(set(ids)) == 300
+    assert store.record_many(run, step, []) == []
+    read = store.load(run).steps[0].observations
+    assert [o.name for o in read] == [o.name for o in made]
