@@ -236,6 +236,15 @@ class EvidenceStore:
         )
         return int(result.inserted_primary_key[0])
 
+    def find_artifact(self, name: str) -> str | None:
+        """The content of the newest artifact called ``name``, in any run (None: none is)."""
+        artifacts = tables.artifacts
+        query = (select(artifacts.c.content).where(artifacts.c.name == name)
+                 .order_by(artifacts.c.id.desc()).limit(1))
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else str(row[0])
+
     def runs(self, limit: int = 20) -> list[RunRecord]:
         query = select(tables.runs).order_by(tables.runs.c.started_at.desc(),
                                              tables.runs.c.id.desc()).limit(limit)

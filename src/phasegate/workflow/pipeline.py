@@ -19,6 +19,7 @@ from phasegate.workflow import (
     preview,
     recorded_gate,
     records,
+    review,
     stopping,
     target,
     tracers,
@@ -173,6 +174,8 @@ async def _approve_step(session: Session, options: RunOptions, confirm: Confirm 
         return True
     result.plan_hash = computed.hash
     result.preview = computed.to_dict()
+    review.record(session.store, session.run_id, computed.hash, session.plan,
+                  computed.rendered, computed.reviewed)
     session.store.add_artifact(session.run_id, "plan preview", computed.markdown(),
                                "text/markdown")
     session.say(f"P · plan hash {computed.hash}")
@@ -184,7 +187,8 @@ async def _approve_step(session: Session, options: RunOptions, confirm: Confirm 
         approved = options.approve == computed.hash
         how = "--approve hash" if approved else (
             f"refused: approved hash {options.approve} but the plan now hashes to "
-            f"{computed.hash} (something changed since it was computed)")
+            f"{computed.hash} (something changed since it was computed: "
+            f"{review.what_changed(session.store, options.approve, computed.hash)})")
     elif options.yes:
         approved, how = True, "approved with --yes (whatever was computed)"
     elif confirm is not None:

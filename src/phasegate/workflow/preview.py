@@ -1,21 +1,16 @@
 """Stage P — the plan, rendered: per phase the objects that would be created or changed
 (a server-side dry-run compared with the live object), its gate, timeout and rollback, and
-one content hash over the plan, its inputs, its manifests and the live state it saw."""
+one content hash over what was reviewed (``workflow.review``)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from phasegate.kube import apply, conflicts, manifests
 from phasegate.kube.client import Json, KubeClient
-from phasegate.workflow import served_later
+from phasegate.workflow import review, served_later
 from phasegate.workflow.session import Session
-
-VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "uid",
-                     "creationTimestamp")
 
 
 @dataclass(frozen=True)
@@ -47,9 +42,13 @@ class Preview:
     plan: str
     hash: str
     phases: list[PhasePreview]
+    # what the hash covers, kept by workflow.review; never in to_dict (a Secret's values)
+    rendered: list[Json] = field(default_factory=list, repr=False)
+    reviewed: list[review.Entry] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"plan": self.plan, "hash": self.hash,
+                "phases": [asdict(phase) for phase in self.phases]}
 
     def markdown(self) -> str:
         lines = [f"# Plan {self.plan}", "", f"Plan hash: `{self.hash}`", ""]
@@ -81,9 +80,8 @@ def _conflict_lines(change: ObjectChange, force: bool) -> list[str]:
 
 async def compute(session: Session) -> Preview:
     client = session.client()
-    digest = hashlib.sha256()
-    digest.update(session.plan.content_hash.encode())
-    digest.update(json.dumps(session.plan.inputs, sort_keys=True, default=str).encode())
+    rendered: list[Json] = []
+    reviewed: list[review.Entry] = []
     phases = []
     planned_namespaces: set[str] = set()
     every = [manifests.load(phase.apply, session.plan.base_dir, session.plan.inputs)
@@ -93,12 +91,12 @@ async def compute(session: Session) -> Preview:
                                             start=1):
         changes = []
         for manifest in loaded:
-            digest.update(json.dumps(manifest.obj, sort_keys=True, default=str).encode())
+            rendered.append(manifest.obj)
             deferred = await served_later.not_served_yet(client, planned_crds, manifest, index,
                                                          session.namespace)
             if deferred is not None:  # not dry-run-able yet: its manifest alone is hashed
-                digest.update(deferred.note.encode())
                 changes.append(ObjectChange(deferred.ref, "deferred", note=deferred.note))
+                reviewed.append(review.Entry(deferred.ref, f"deferred ({deferred.note})"))
                 continue
             if manifest.kind == "Namespace":
                 planned_namespaces.add(manifest.name)
@@ -108,24 +106,28 @@ async def compute(session: Session) -> Preview:
                 # the plan creates this namespace first: the server cannot dry-run into it yet
                 changes.append(ObjectChange(f"{manifest.kind} {namespace}/{manifest.name}",
                                             "create", [], ["its namespace is created by the plan"]))
+                reviewed.append(review.Entry(changes[-1].ref, "create"))
                 continue
             result, found = await _dry_run(client, manifest, session.namespace, phase.force)
             owned = [c.to_dict() for c in found]
             live = result.previous
-            digest.update(str((live or {}).get("metadata", {}).get("resourceVersion")).encode())
             if live is None:
                 changes.append(ObjectChange(result.ref, "create", [], list(result.warnings)))
+                reviewed.append(review.Entry(result.ref, "create"))
                 continue
-            fields = differences(_comparable(live), _comparable(result.live))
+            after = review.normalized(result.live)
+            fields = differences(review.normalized(live), after)
             action = ("conflict" if found and not phase.force
                       else "change" if fields else "unchanged")
             changes.append(ObjectChange(result.ref, action, fields, list(result.warnings),
                                         conflicts=owned))
+            reviewed.append(review.Entry(result.ref, action, fields, owned, after))
         rollback = phase.rollback if isinstance(phase.rollback, str) else (
             f"{len(phase.rollback)} explicit step(s)")
         phases.append(PhasePreview(phase.name, changes, [g.name for g in phase.gate],
                                    phase.timeout, rollback, phase.force))
-    return Preview(session.plan.metadata.name, digest.hexdigest()[:16], phases)
+    return Preview(session.plan.metadata.name,
+                   review.digest(session.plan, rendered, reviewed), phases, rendered, reviewed)
 
 
 async def _dry_run(client: KubeClient, manifest: manifests.Manifest, namespace: str,
@@ -138,15 +140,6 @@ async def _dry_run(client: KubeClient, manifest: manifests.Manifest, namespace: 
         result = await apply.apply_one(client, manifest, namespace, dry_run=True, force=True)
         return result, exc.conflicts
     return result, result.taken
-
-
-def _comparable(obj: Json) -> Json:
-    trimmed = {k: v for k, v in obj.items() if k != "status"}
-    metadata = dict(trimmed.get("metadata") or {})
-    for key in VOLATILE_METADATA:
-        metadata.pop(key, None)
-    trimmed["metadata"] = metadata
-    return trimmed
 
 
 def differences(before: Any, after: Any, path: str = "") -> list[str]:
