@@ -43,12 +43,16 @@ class PlanError(PhasegateError):
         super().__init__(self.render())
 
     def render(self) -> str:
-        where = self.file or "<plan>"
-        if self.line is not None:
-            where += f":{self.line}"
-            if self.column is not None:
-                where += f":{self.column}"
-        text = f"{where}: "
+        if self.file is None and self.line is None:
+            where = ""  # a flag or an input on the command line: it names itself
+        else:
+            where = self.file or "<plan>"
+            if self.line is not None:
+                where += f":{self.line}"
+                if self.column is not None:
+                    where += f":{self.column}"
+            where += ": "
+        text = where
         if self.path:
             text += f"{self.path}: "
         text += self.message

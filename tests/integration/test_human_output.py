@@ -69,3 +69,20 @@ def test_a_failed_phase_says_how_in_words(
     assert raw not in result.stdout + result.stderr
     shown = phasegate("show", "latest", "--store", str(tmp_path / "e.db"))
     assert raw not in shown.stdout and words in shown.stdout, shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [(["schema", "--for", "nope"], "error: --for 'nope': expected plan, task or evidence\n"),
+     (["probe", "{file: {path: /x}}", "--timeout", "soon"], "error: --timeout: "),
+     (["probe", "{file: {path: /x}}", "-i", "nokey"], "error: input 'nokey' is neither")],
+    ids=["schema --for", "--timeout", "--input"],
+)
+def test_a_bad_flag_is_named_without_pretending_to_be_a_plan(
+    args: list[str], said: str, tmp_path: Path
+) -> None:
+    result = phasegate(*args, "--store", str(tmp_path / "e.db")) if args[0] != "schema" \
+        else phasegate(*args)
+    assert result.returncode == 2
+    assert result.stderr.startswith(said), result.stderr
+    assert "<plan>" not in result.stderr
