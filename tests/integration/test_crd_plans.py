@@ -124,6 +124,8 @@ def test_resources_of_crds_from_an_earlier_phase_are_planned_approved_and_hashed
               f"  - name: routes\n    apply: gateway.yaml\n{GATE}")
     plan = _plan(tmp_path, phases)
     common = args(cluster, tmp_path, fresh_namespace)
+    checked = phasegate("check", str(plan), *common[:-2])  # check writes no reports
+    assert checked.returncode == 0, checked.stdout + checked.stderr  # no divergence: planned
     shown = phasegate("plan", str(plan), *common)
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert f"HTTPRoute {fresh_namespace}/shop" in shown.stdout
@@ -172,6 +174,14 @@ def test_a_kind_no_crd_serves_is_refused_at_plan_naming_file_and_kind(
     said = " ".join((planned.stdout + planned.stderr).split())
     assert f"odd.yaml#1: {api_version} {kind} 'odd'" in said and words in said
     assert "Traceback" not in said
+
+    checked = phasegate("check", str(plan), "--json",
+                        *args(cluster, tmp_path, fresh_namespace)[:-2])
+    assert checked.returncode == 1, checked.stdout + checked.stderr  # a HIGH divergence
+    (divergence,) = json.loads(checked.stdout)["observations"][0]["data"]["divergences"]
+    assert divergence["message"].startswith(
+        f"no CRD in the cluster or the plan serves {api_version}/{kind} (in ")
+    assert divergence["message"].endswith("odd.yaml#1)")
 
 
 def test_apply_waits_for_each_crd_to_be_served_before_the_resources(

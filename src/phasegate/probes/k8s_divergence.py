@@ -20,7 +20,7 @@ from pydantic import Field
 
 from phasegate import fields
 from phasegate.errors import ActionError, ProbeError
-from phasegate.kube import apply, connections, manifests, quantity
+from phasegate.kube import apply, connections, crd_waves, manifests, quantity
 from phasegate.kube.client import Json, KubeClient, raise_for_status
 from phasegate.observation import Verdict
 from phasegate.probes.base import ProbeContext, ProbeParams
@@ -73,31 +73,39 @@ async def check_divergence(params: DivergenceParams, ctx: ProbeContext) -> Verdi
 
 
 async def _served(client: KubeClient, loaded: list[manifests.Manifest]) -> list[Divergence]:
-    planned_crds = {(m.obj.get("spec") or {}).get("group") for m in loaded
-                    if m.kind == "CustomResourceDefinition"}
+    planned_crds = crd_waves.planned_kinds(loaded)
+    planned_groups = {v.rpartition("/")[0] for v, _ in planned_crds}
     found = []
     for manifest in loaded:
         api_version = str(manifest.obj["apiVersion"])
         if await client.resource(api_version, manifest.kind) is not None:
             continue
+        if (api_version, manifest.kind) in planned_crds:
+            continue  # the plan installs this CRD itself
         group = api_version.rpartition("/")[0]
         ref = f"{manifest.kind} {manifest.name}"
-        if group in planned_crds:
-            continue  # the plan installs this CRD itself
+        where = f" (in {manifest.source})"
         served = await client.group_versions(group) if group else []
         moved = await _served_elsewhere(client, manifest.kind)
         if moved:
             found.append(Divergence("HIGH", ref, f"{api_version} is not served; {manifest.kind} "
-                                    f"is served as {moved}", f"change apiVersion to {moved}"))
+                                    f"is served as {moved}{where}",
+                                    f"change apiVersion to {moved}"))
         elif served:
             found.append(Divergence("HIGH", ref, f"{api_version} is not served (removed or not "
-                                    f"yet enabled); the server serves {', '.join(served)}",
+                                    f"yet enabled); the server serves {', '.join(served)}{where}",
                                     f"change apiVersion to {served[0]}"))
-        elif group and "." in group and not group.endswith("k8s.io"):
-            found.append(Divergence("HIGH", ref, f"no CRD serves {api_version}/{manifest.kind}",
-                                    "install the operator or CRD first (or add it to a phase)"))
+        elif group and (group in planned_groups
+                        or ("." in group and not group.endswith("k8s.io"))):
+            kinds = sorted({k for v, k in planned_crds if v.rpartition("/")[0] == group})
+            fix = (f"check apiVersion and kind: the plan's CRDs of {group} serve "
+                   f"{', '.join(kinds)}" if kinds else
+                   "install the operator or CRD first (or add it to a phase)")
+            found.append(Divergence("HIGH", ref, f"no CRD in the cluster or the plan serves "
+                                    f"{api_version}/{manifest.kind}{where}", fix))
         else:
-            found.append(Divergence("HIGH", ref, f"{api_version}/{manifest.kind} is not served",
+            found.append(Divergence("HIGH", ref,
+                                    f"{api_version}/{manifest.kind} is not served{where}",
                                     "check the apiVersion and kind"))
     return found
 
