@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -53,10 +54,17 @@ PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
     ({}, {"client-certificate-data": "%%%", "client-key-data": "%%%"},
      "client-certificate-data"),
     ({"certificate-authority-data": "bm90IGEgY2VydGlmaWNhdGU="}, {}, "certificate authority"),
+    # the certificate is there, its key is not (or is not base64): the key is named
+    ({}, {"client-certificate": "client.crt", "client-key": "no-such.key"}, "no-such.key"),
+    ({}, {"client-certificate-data": base64.b64encode(PEM.encode()).decode(),
+          "client-key-data": "%%%"}, "client-key-data"),
+    ({}, {"tokenFile": "token-directory"}, "token-directory"),
 ])
 def test_a_missing_file_or_bad_data_names_the_file_and_entry(
     tmp_path: Path, cluster: dict[str, Any], user: dict[str, Any], named: str
 ) -> None:
+    (tmp_path / "client.crt").write_text(PEM)
+    (tmp_path / "token-directory").mkdir()  # a tokenFile that is there but cannot be read
     config = kubeconfig(tmp_path / "kubeconfig", cluster=cluster, user=user)
     printed = refused(config, tmp_path)
     assert str(config) in printed and named in printed
@@ -73,9 +81,12 @@ def test_a_context_naming_an_undefined_user_names_it(tmp_path: Path) -> None:
 
 class _NotKubernetes(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        body = b"<html><body>Welcome to nginx!</body></html>"
+        # /broken/version claims JSON and is not; anything else is a web page
+        json_lie = self.path.startswith("/broken/")
+        body = b'{"major": "1", "gitVer' if json_lie else \
+            b"<html><body>Welcome to nginx!</body></html>"
         self.send_response(200)
-        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Type", "application/json" if json_lie else "text/html")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -97,6 +108,14 @@ def test_a_server_that_is_not_kubernetes_names_the_url(web_server: str, tmp_path
     config = kubeconfig(tmp_path / "kubeconfig", server=web_server)
     printed = refused(config, tmp_path)
     assert f"{web_server}/version" in printed and "text/html" in printed
+
+
+def test_a_version_that_claims_json_and_is_not_names_the_url(
+    web_server: str, tmp_path: Path
+) -> None:
+    config = kubeconfig(tmp_path / "kubeconfig", server=f"{web_server}/broken")
+    printed = refused(config, tmp_path)
+    assert f"{web_server}/broken/version" in printed and "not a Kubernetes JSON" in printed
 
 
 V1 = "client.authentication.k8s.io/v1"
