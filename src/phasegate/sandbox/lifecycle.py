@@ -157,11 +157,13 @@ def _start(
             lambda: plain.get(f"http://127.0.0.1:{etcd_port}/health").status_code == 200,
             ("etcd",),
         )
-    # The other components retry until the API server answers, so starting them now
-    # overlaps their own start-up with the API server's.
-    say("starting kube-apiserver, kube-controller-manager, kube-scheduler, kwok, image-puller")
+    # The scheduler, kwok and the puller retry until the API server answers, so starting
+    # them now overlaps their start-up with the API server's. The controller-manager does
+    # not: it gives up (exits) when /healthz stays forbidden for it while the API server is
+    # still bootstrapping its RBAC roles, which a loaded machine makes last; so it starts
+    # once /readyz (which includes that bootstrap) answers.
+    say("starting kube-apiserver, kube-scheduler, kwok, image-puller")
     launch("kube-apiserver", components.apiserver(lay))
-    launch("kube-controller-manager", components.controller_manager(lay))
     launch("kube-scheduler", components.scheduler(lay))
     launch("kwok", components.kwok(lay, stage_files))
     launch("image-puller", components.image_puller(lay, info.registry, info.registry_ca))
@@ -171,6 +173,8 @@ def _start(
             lambda: api.request("GET", "/readyz").status_code == 200,
             ("kube-apiserver", "etcd"),
         )
+        say("starting kube-controller-manager")
+        launch("kube-controller-manager", components.controller_manager(lay))
         say(f"creating {info.nodes} fake nodes and the restricted user's namespace")
         bootstrap.create_nodes(api, info.nodes)
         bootstrap.create_restricted_access(api)
