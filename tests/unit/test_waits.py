@@ -128,3 +128,33 @@ def test_a_gate_asked_once_says_nothing(tmp_path: Path) -> None:
     result = asyncio.run(gate.evaluate([call], ProbeContext(base_dir=tmp_path), 0,
                                        on_wait=events.append))
     assert not result.passed and events == []
+
+
+def test_a_probe_that_fails_fast_stops_the_others_and_each_says_how_it_settled(
+    tmp_path: Path,
+) -> None:
+    # a tool that fails once, then is gone: the second attempt fails fast ("not found")
+    tool = tmp_path / "tool"
+    tool.write_text('#!/bin/sh\nrm -- "$0"\nexit 1\n')
+    tool.chmod(0o755)
+    waiting = probe_call.build({"file": {"path": "never.txt"}, "interval": 0.05,
+                                "max_interval": 0.05})
+    vanishing = probe_call.build({"command": {"run": [str(tool)]}, "interval": 0.3})
+    events: list[ProbeWait] = []
+    result = asyncio.run(gate.evaluate([waiting, vanishing], ProbeContext(base_dir=tmp_path),
+                                       30, on_wait=events.append, label="g"))
+    assert result.outcome == "fail_fast"
+    settled = {e.index: e for e in events if e.state != "waiting"}
+    assert settled[1].state == "failed fast" and "not found" in settled[1].observed
+    assert settled[0].state == "stopped"  # it waited, then another probe failed fast
+    assert [e.state for e in events if e.index == 1] == ["waiting", "failed fast"]
+
+
+def test_a_probe_that_runs_out_of_time_says_timed_out(tmp_path: Path) -> None:
+    call = probe_call.build({"file": {"path": "never.txt"}, "interval": 0.05})
+    events: list[ProbeWait] = []
+    result = asyncio.run(gate.evaluate([call], ProbeContext(base_dir=tmp_path), 0.5,
+                                       on_wait=events.append))
+    assert result.outcome == "timed_out"
+    assert events[-1].state == "timed out" and events[-1].observed == "missing"
+    assert all(e.state == "waiting" for e in events[:-1])
