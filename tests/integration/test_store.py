@@ -13,6 +13,7 @@ import pytest
 
 from phasegate.errors import StoreError
 from phasegate.observation import Observation
+from phasegate.store import tables
 from phasegate.store.evidence import EvidenceStore
 
 WRITER = textwrap.dedent(
@@ -70,7 +71,8 @@ def test_unknown_and_ambiguous_runs_are_clear_errors(tmp_path: Path) -> None:
 def test_schema_is_migrated_to_head(tmp_path: Path) -> None:
     EvidenceStore(str(tmp_path / "e.db"))
     with sqlite3.connect(tmp_path / "e.db") as db:
-        assert db.execute("select version_num from alembic_version").fetchone() == ("0001",)
+        assert db.execute("select version_num from alembic_version").fetchone() == (
+            tables.HEAD_REVISION,)
         assert db.execute("pragma journal_mode").fetchone() == ("wal",)
 
 

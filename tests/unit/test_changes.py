@@ -3,11 +3,12 @@ a changed file, and only that file, is named."""
 
 from __future__ import annotations
 
-import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from phasegate.plan.loader import load_plan
-from phasegate.store.records import ArtifactRecord
+from phasegate.store import records
+from phasegate.store.records import StepRecord
 from phasegate.workflow import changes
 
 
@@ -23,23 +24,25 @@ def _plan(tmp_path: Path) -> Path:
     return plan
 
 
-def _recorded(plan_path: Path, inputs: dict[str, str]) -> list[ArtifactRecord]:
+def _recorded(plan_path: Path, inputs: dict[str, str]) -> list[StepRecord]:
+    """The apply steps a run of the plan records: each with its manifests' fingerprints."""
     from phasegate.kube import manifests
 
     plan = load_plan(plan_path, inputs)
     found = []
-    for index, phase in enumerate(plan.phases):
+    for index, phase in enumerate(plan.phases, start=1):
         files = changes.fingerprint(manifests.load(phase.apply, plan.base_dir, plan.inputs),
                                     plan.base_dir)
-        found.append(ArtifactRecord(index, changes.RENDERED + phase.name, "application/json",
-                                    json.dumps(files), None))
+        found.append(StepRecord(index, "I", f"phase {index}: {phase.name} · apply", "passed",
+                                datetime.now(UTC), None, None, "", kind=records.APPLY,
+                                phase=phase.name, phase_index=index, fingerprints=files))
     return found
 
 
 def test_only_the_changed_file_of_a_passed_phase_is_named(tmp_path: Path) -> None:
     plan_path = _plan(tmp_path)
     before = _recorded(plan_path, {"v": "1"})
-    assert json.loads(before[0].content).keys() == {"m/a.yaml", "m/b.yaml"}
+    assert before[0].fingerprints.keys() == {"m/a.yaml", "m/b.yaml"}
     plan = load_plan(plan_path, {"v": "1"})
     assert changes.changed_since(plan, before, {"one", "two"}) == []
     (tmp_path / "m" / "a.yaml").write_text(

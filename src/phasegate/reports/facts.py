@@ -48,6 +48,10 @@ def _step(step: StepRecord) -> dict[str, Any]:
     return {
         "stage": step.stage,
         "name": step.name,
+        "kind": step.kind,
+        "phase": step.phase,
+        "phase_index": step.phase_index,
+        "tracer": step.tracer,
         "status": step.status,
         "started": step.started.isoformat(),
         "finished": step.finished.isoformat() if step.finished else None,

@@ -94,7 +94,7 @@ def occurrences(failures: Sequence[FailureRecord]) -> list[Occurrence]:
             text = failure.observation.observed
             check = failure.observation.name
         else:
-            kind = signatures.step_kind(failure.stage, failure.step)
+            kind = signatures.step_kind(failure.stage, failure.kind)
             text = failure.detail
             check = failure.step
         signature = classify(kind, text, failure.step_status)

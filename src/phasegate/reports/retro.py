@@ -17,12 +17,10 @@ from typing import Any
 
 from phasegate.observation import Observation
 from phasegate.reports import clock, patterns, signatures
-from phasegate.store import checks
+from phasegate.store import checks, records
 from phasegate.store.records import RunBundle, StepRecord
 
 PLAN_COMMANDS = ("run", "apply", "check", "validate", "tracer", "plan")
-_PHASE = re.compile(r"^phase (\d+): (.+) · (apply|gate|rollback)$")
-_TRACER = re.compile(r"^tracer (.+) · (apply|gate)$")
 EXCERPT = 400
 
 
@@ -130,7 +128,7 @@ def collect(bundle: RunBundle, plan: PlanFacts | None = None,
             "gates_passed": sum(1 for s in gates if s.status == "passed"),
             "gates_failed": sum(1 for s in gates if s.status != "passed"),
             "gates_passed_first_time": len(first_time),
-            "rollbacks": sum(1 for s in steps if s.name.endswith("· rollback")),
+            "rollbacks": sum(1 for s in steps if s.kind == records.ROLLBACK),
             "retries": sum(r["attempts"] - 1 for r in retries),
             "observations": sum(len(s.observations) for s in steps),
             "time_lost": round(sum(item["lost"] for item in lost), 3),
@@ -185,7 +183,7 @@ def _failures(steps: tuple[StepRecord, ...]) -> list[dict[str, Any]]:
                 "signature": signature.key, "reason": signature.reason})
         if not failed and step.status in ("failed", "error", "refused", "timed out",
                                           "needs attestation"):
-            kind = signatures.step_kind(step.stage, step.name)
+            kind = signatures.step_kind(step.stage, step.kind)
             signature = signatures.classify(kind, step.detail)
             found.append({
                 "stage": step.stage, "step": step.name, "check": None, "probe": None,
@@ -258,21 +256,19 @@ def _alignment(bundle: RunBundle, plan: PlanFacts | None) -> dict[str, Any]:
     executed: dict[str, dict[str, Any]] = {}
     tracers: dict[str, str] = {}
     for step in bundle.steps:
-        phase = _PHASE.match(step.name) if step.stage == "I" else None
-        if phase:
-            entry = executed.setdefault(phase.group(2), {"phase": phase.group(2),
-                                                         "index": int(phase.group(1)),
-                                                         "status": "applied"})
-            if phase.group(3) == "gate":
+        if step.stage == "I" and step.phase is not None:
+            entry = executed.setdefault(step.phase, {"phase": step.phase,
+                                                     "index": step.phase_index,
+                                                     "status": "applied"})
+            if step.kind == records.GATE:
                 entry["status"] = "passed" if step.status == "passed" else f"gate {step.status}"
-            elif phase.group(3) == "rollback":
+            elif step.kind == records.ROLLBACK:
                 entry["status"] = "rolled back" if step.status == "passed" else \
                     "rollback failed"
             elif step.status != "passed":
                 entry["status"] = f"apply {step.status}"
-        tracer = _TRACER.match(step.name) if step.stage == "0" else None
-        if tracer and tracer.group(2) == "gate":
-            tracers[tracer.group(1)] = step.status
+        if step.stage == "0" and step.tracer is not None and step.kind == records.GATE:
+            tracers[step.tracer] = step.status
     stages = list(dict.fromkeys(s.stage for s in bundle.steps))
     wanted = list(run.meta.get("stages") or [])
     drift: list[str] = []

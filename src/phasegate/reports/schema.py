@@ -45,7 +45,16 @@ def evidence_schema() -> dict[str, Any]:
             "observed": {"type": "string"}, "at": _TIME})},
     }, "one probe of a step: its last attempt decides, earlier ones are history")
     step = _object({
-        "stage": {"type": "string"}, "name": {"type": "string"}, "status": {"type": "string"},
+        "stage": {"type": "string"},
+        "name": {"type": "string", "description": "for people; the fields below say where "
+                 "the step belongs"},
+        "kind": {"type": "string", "description": "apply, gate, rollback, cleanup, plan, "
+                 "rehearsal, resume, criterion, decision; empty for a step of none of these"},
+        "phase": {"type": ["string", "null"], "description": "the phase's name (stage I)"},
+        "phase_index": {"type": ["integer", "null"], "minimum": 1,
+                        "description": "the phase's place in the plan, from 1"},
+        "tracer": {"type": ["string", "null"], "description": "the tracer's name (stage 0)"},
+        "status": {"type": "string"},
         "started": _TIME, "finished": _MAYBE_TIME, "duration": _SECONDS,
         "timeout": _SECONDS, "detail": {"type": "string"},
         "checks": {"type": "array", "items": {"$ref": "#/$defs/Check"}},

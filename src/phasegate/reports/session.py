@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from phasegate.reports import clock, patterns, signatures
-from phasegate.store import checks
+from phasegate.store import checks, records
 from phasegate.store.records import RunBundle, StepRecord
 
 VERIFY = "tasks verify"
@@ -172,7 +172,7 @@ def _metrics(bundles: Sequence[RunBundle], processed: list[dict[str, Any]]) -> d
         "gates_passed": sum(1 for s in gates if s.status == "passed"),
         "gates_passed_first_time": _first_time(bundles),
         "gates_failed": sum(1 for s in gates if s.status != "passed"),
-        "rollbacks": sum(1 for b in bundles for s in b.steps if s.name.endswith("· rollback")),
+        "rollbacks": sum(1 for b in bundles for s in b.steps if s.kind == records.ROLLBACK),
         "time_per_stage": {stage: round(seconds, 3) for stage, seconds in stages.items()},
     }
 
@@ -238,7 +238,7 @@ def _seen(issue: dict[str, Any], outcome: _Outcome, step: StepRecord, run_id: st
         issue["history"].append({"at": outcome.at.isoformat(), "run_id": run_id,
                                  "observed": outcome.observed})
     signature = patterns.classify(
-        outcome.probe or signatures.step_kind(step.stage, step.name), outcome.observed,
+        outcome.probe or signatures.step_kind(step.stage, step.kind), outcome.observed,
         step.status)
     issue.update({"probe": outcome.probe, "observed": outcome.observed,
                   "evidence": outcome.detail, "last_seen": outcome.at.isoformat(),

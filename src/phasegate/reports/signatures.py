@@ -137,11 +137,16 @@ def normalise(text: str) -> str:
     return (first[:80] + "…") if len(first) > 80 else (first or "failed")
 
 
-def step_kind(stage: str, step: str) -> str:
-    """What failed when a step failed without a probe: ``apply``, ``rollback``, …"""
-    tail = step.rsplit(" · ", 1)[-1].strip()
-    if tail and tail != step:
-        return tail
+# the steps of phases and tracers a signature names by kind; any other step by its stage
+ACTIONS = frozenset({"apply", "gate", "rollback"})
+
+
+def step_kind(stage: str, kind: str) -> str:
+    """What failed when a step failed without a probe, from the step's fields: a phase's or
+    tracer's ``apply``, ``gate`` or ``rollback``, or else the step's stage (``P``, ``V``,
+    ``task``, …)."""
+    if stage in ("I", "0") and kind in ACTIONS:
+        return kind
     return stage or "step"
 
 

@@ -23,6 +23,7 @@ from phasegate.store.records import (
     FailureRecord,
     RunBundle,
     RunRecord,
+    StepPlace,
     StepRecord,
 )
 
@@ -54,6 +55,10 @@ def _values(run_id: str, step_id: int | None, o: Observation) -> dict[str, Any]:
         observed=secrets.mask(o.observed), detail=secrets.mask(o.detail),
         data=_json(o.data), started_at=o.started, finished_at=o.finished,
     )
+
+
+def _masked(text: str | None) -> str | None:
+    return None if text is None else secrets.mask(text)
 
 
 class _Insert:
@@ -141,14 +146,30 @@ class EvidenceStore:
             )
         )
 
-    def start_step(self, run_id: str, stage: str, name: str, timeout: float | None = None) -> int:
+    def start_step(self, run_id: str, stage: str, name: str, timeout: float | None = None,
+                   place: StepPlace | None = None) -> int:
+        """A running step; ``place`` says where it belongs in the plan (kind, phase, …)."""
+        where = place or StepPlace()
         result = self._write(
             insert(tables.steps).values(
                 run_id=run_id, stage=stage, name=secrets.mask(name), status="running",
-                started_at=_now(), timeout=timeout, detail="",
+                started_at=_now(), timeout=timeout, detail="", kind=where.kind,
+                phase=_masked(where.phase), phase_index=where.phase_index,
+                tracer=_masked(where.tracer),
             )
         )
         return int(result.inserted_primary_key[0])
+
+    def record_journal(self, step_id: int, entries: Sequence[dict[str, Any]]) -> None:
+        """What an apply step applied (rollback reads it back): each object's ref, action,
+        source and state before, as plain data attached to the step."""
+        self._write(update(tables.steps).where(tables.steps.c.id == step_id).values(
+            journal=_json(list(entries))))
+
+    def record_fingerprints(self, step_id: int, files: dict[str, str]) -> None:
+        """The digest of each manifest file an apply step rendered (resume compares them)."""
+        self._write(update(tables.steps).where(tables.steps.c.id == step_id).values(
+            fingerprints=_json(files)))
 
     def finish_step(self, step_id: int, status: str, detail: str = "") -> None:
         self._write(
@@ -297,7 +318,7 @@ class EvidenceStore:
         checks_query = (
             select(observations, steps.c.stage.label("step_stage"),
                    steps.c.name.label("step_name"), steps.c.status.label("step_status"),
-                   steps.c.detail.label("step_detail"))
+                   steps.c.detail.label("step_detail"), steps.c.kind.label("step_kind"))
             .join(steps, steps.c.id == observations.c.step_id)
             .join(runs, runs.c.id == observations.c.run_id)
             .where(observations.c.step_id.in_(failed_steps), *window)
@@ -328,10 +349,11 @@ class EvidenceStore:
                     found.append(FailureRecord(
                         by_id[step["run_id"]], step["step_stage"], step["step_name"],
                         step["step_status"], check.last, step["step_detail"],
-                        check.last.finished))
+                        check.last.finished, step["step_kind"]))
         found += [
             FailureRecord(by_id[row["run_id"]], row["stage"], row["name"], row["status"], None,
-                          row["detail"], _utc(row["finished_at"] or row["started_at"]) or _now())
+                          row["detail"], _utc(row["finished_at"] or row["started_at"]) or _now(),
+                          row["kind"])
             for row in step_rows
         ]
         return sorted(found, key=lambda f: (f.at, f.run.id))
@@ -421,6 +443,9 @@ def _step(row: Any, observations: list[Observation]) -> StepRecord:
         id=row["id"], stage=row["stage"], name=row["name"], status=row["status"],
         started=_utc(row["started_at"]) or _now(), finished=_utc(row["finished_at"]),
         timeout=row["timeout"], detail=row["detail"], observations=tuple(observations),
+        kind=row["kind"] or "", phase=row["phase"], phase_index=row["phase_index"],
+        tracer=row["tracer"], journal=tuple(json.loads(row["journal"] or "[]")),
+        fingerprints=json.loads(row["fingerprints"] or "{}"),
     )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 metadata = MetaData()
 
@@ -47,6 +47,14 @@ steps = Table(
     Column("finished_at", DateTime(timezone=True)),
     Column("timeout", Float),
     Column("detail", Text, nullable=False, default=""),
+    # where the step belongs in its plan, as fields (never parsed back out of ``name``)
+    Column("kind", String(20), nullable=False, default=""),
+    Column("phase", String(255)),
+    Column("phase_index", Integer),
+    Column("tracer", String(255)),
+    # what the step did, as JSON: an apply step's journal and its manifests' fingerprints
+    Column("journal", Text),
+    Column("fingerprints", Text),
     Index("ix_steps_run", "run_id"),
 )
 

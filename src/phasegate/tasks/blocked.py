@@ -9,6 +9,7 @@ from phasegate.engine import gate
 from phasegate.observation import Observation
 from phasegate.plan.probe_call import ProbeCall
 from phasegate.probes.base import ProbeContext
+from phasegate.store import records
 from phasegate.store.evidence import EvidenceStore
 from phasegate.tasks import model
 
@@ -24,7 +25,7 @@ async def ask(store: EvidenceStore, run_id: str, stage: str, name: str, call: Pr
     waiting proves nothing. The step passes on a pass; anything else is blocked."""
     from phasegate.workflow import stopping
 
-    step = store.start_step(run_id, stage, name)
+    step = store.start_step(run_id, stage, name, place=records.StepPlace(records.CRITERION))
 
     def record(observation: Observation) -> None:
         store.record(run_id, step, observation)

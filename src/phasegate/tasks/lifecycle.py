@@ -18,6 +18,7 @@ from typing import Any
 
 from phasegate.errors import ActionError, PlanError
 from phasegate.reports import clock
+from phasegate.store import records
 from phasegate.store.evidence import EvidenceStore
 from phasegate.tasks import files, model, queue, verify
 from phasegate.tasks.model import Task
@@ -142,7 +143,8 @@ def _open(store: EvidenceStore, command: str, task: Task, meta: dict[str, Any]) 
 
 
 def _close(store: EvidenceStore, run_id: str, status: str, text: str) -> None:
-    step = store.start_step(run_id, verify.STAGE, "decision")
+    step = store.start_step(run_id, verify.STAGE, "decision",
+                            place=records.StepPlace(records.DECISION))
     store.finish_step(step, status, text)
     store.finish_run(run_id, status, text)
 

@@ -23,6 +23,7 @@ from phasegate.observation import Observation
 from phasegate.plan.model import Target
 from phasegate.plan.probe_call import ProbeCall
 from phasegate.reports import clock
+from phasegate.store import records
 from phasegate.store.evidence import EvidenceStore
 from phasegate.store.records import RunRecord
 from phasegate.tasks import blocked, files, model, queue
@@ -31,6 +32,7 @@ from phasegate.tasks.model import Criterion, Task
 VERIFY = "tasks verify"
 ATTEST = "tasks attest"
 STAGE = "task"
+CRITERION_STEP = records.StepPlace(records.CRITERION)
 BLOCKED = model.BLOCKED
 # what 'command: any' accepts: commands that ask the target (rendering a plan or running its
 # tracers alone proves nothing of the plan's state)
@@ -173,7 +175,7 @@ async def verify(
                                   blocked_by=() if seen.passed else blockers)
                 gate = await recorded_gate.run(store, run_id, STAGE, step_name(criterion),
                                                [call], resolved.context, timeout, on_observation,
-                                               on_wait=on_wait)
+                                               on_wait=on_wait, place=CRITERION_STEP)
                 final = gate.finals[0]
                 status = "passed" if final.passed else ("error" if final.error else "failed")
                 return Result(criterion, status, final.observed, final.expected,
@@ -249,7 +251,7 @@ def step_name(criterion: Criterion) -> str:
 def _plan_run(store: EvidenceStore, run_id: str, criterion: Criterion,
               params: model.PlanRunParams, base: Path, blockers: tuple[str, ...]) -> Result:
     """"Plan run passed": the latest finished run of the plan, from the store."""
-    step = store.start_step(run_id, STAGE, step_name(criterion))
+    step = store.start_step(run_id, STAGE, step_name(criterion), place=CRITERION_STEP)
     started = clock.now()
     commands = PLAN_COMMANDS if params.command == "any" else (params.command,)
     runs = [r for r in store.find_runs(commands=commands, plan_name=params.plan, limit=50)
@@ -307,7 +309,7 @@ def _plan_run(store: EvidenceStore, run_id: str, criterion: Criterion,
 
 def _attestation(store: EvidenceStore, run_id: str, criterion: Criterion,
                  known: Result | None, blockers: tuple[str, ...]) -> Result:
-    step = store.start_step(run_id, STAGE, step_name(criterion))
+    step = store.start_step(run_id, STAGE, step_name(criterion), place=CRITERION_STEP)
     if known is not None and known.status == "attested":
         store.finish_step(step, "attested", f"attested by {known.by} {clock.stamp(known.at)}: "
                                             f"{known.observed} (run {known.run_id})")
@@ -340,7 +342,7 @@ def attest(task: Task, number: int, reason: str, store: EvidenceStore,
     meta = {"task": task.id, "criterion": number, "key": criterion.key, "text": criterion.text,
             "reason": reason, "by": who}
     run_id = store.start_run(ATTEST, plan_name=task.id, plan_path=str(task.path), meta=meta)
-    step = store.start_step(run_id, STAGE, step_name(criterion))
+    step = store.start_step(run_id, STAGE, step_name(criterion), place=CRITERION_STEP)
     store.finish_step(step, "attested", f"attested by {who}: {reason}")
     store.finish_run(run_id, "passed", f"criterion {number} attested by {who}: {reason}")
     files.log_entry(task.path, f"attest: criterion {number} attested by {who}: {reason} "

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from phasegate.kube import manifests
 from phasegate.plan.model import Plan
-from phasegate.store.evidence import EvidenceStore
-
-RENDERED = "rendered: "
+from phasegate.store import records
 
 
 @dataclass(frozen=True)
@@ -37,24 +36,20 @@ def fingerprint(loaded: list[manifests.Manifest], base_dir: Path) -> dict[str, s
     return {file: digest.hexdigest()[:16] for file, digest in sorted(digests.items())}
 
 
-def record(store: EvidenceStore, run_id: str, phase: str, files: dict[str, str]) -> None:
-    store.add_artifact(run_id, RENDERED + phase, json.dumps(files, sort_keys=True),
-                       "application/json")
-
-
-def recorded(artifacts: Any) -> dict[str, dict[str, str]]:
-    """The latest fingerprint recorded per phase in a run's artifacts."""
+def recorded(steps: Sequence[records.StepRecord]) -> dict[str, dict[str, str]]:
+    """The latest fingerprint recorded per phase by a run's apply steps."""
     found: dict[str, dict[str, str]] = {}
-    for artifact in artifacts:
-        if artifact.name.startswith(RENDERED):
-            found[artifact.name[len(RENDERED):]] = json.loads(artifact.content)
+    for step in steps:
+        if step.kind == records.APPLY and step.phase is not None and step.fingerprints:
+            found[step.phase] = step.fingerprints
     return found
 
 
-def changed_since(plan: Plan, artifacts: Any, phases: set[str]) -> list[Changed]:
+def changed_since(plan: Plan, steps: Sequence[records.StepRecord],
+                  phases: set[str]) -> list[Changed]:
     """Which of ``phases`` (passed earlier) would apply something else now, with the files.
     A phase recorded before fingerprints existed cannot be compared and is not listed."""
-    before = recorded(artifacts)
+    before = recorded(steps)
     found = []
     for index, phase in enumerate(plan.phases, start=1):
         if phase.name not in phases or phase.name not in before:

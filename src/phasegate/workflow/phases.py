@@ -11,6 +11,7 @@ from typing import Any
 from phasegate.errors import ActionError, PhasegateError
 from phasegate.kube import apply, conflicts, manifests
 from phasegate.plan.model import Phase
+from phasegate.store import records
 from phasegate.workflow import changes, recorded_gate, rollback, stopping
 from phasegate.workflow.session import Session
 
@@ -45,12 +46,12 @@ async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
     store, run_id = session.store, session.run_id
     label = f"phase {index}: {phase.name}"
     session.say(f"I · {label}: applying {', '.join(phase.apply) or 'nothing'}")
-    step = store.start_step(run_id, "I", f"{label} · apply")
+    step = store.start_step(run_id, "I", f"{label} · apply",
+                            place=_place(records.APPLY, index, phase))
     started = datetime.now(UTC)
     try:
         loaded = manifests.load(phase.apply, session.plan.base_dir, session.plan.inputs)
-        changes.record(store, run_id, phase.name,
-                       changes.fingerprint(loaded, session.plan.base_dir))
+        store.record_fingerprints(step, changes.fingerprint(loaded, session.plan.base_dir))
         client = session.client()
         results: list[apply.Applied] = []
         try:
@@ -62,7 +63,9 @@ async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
             raise
         finally:
             # recorded even when an object is refused: what was applied must be rolled back
-            store.add_artifact(run_id, APPLIED + phase.name, json.dumps(_journal(results)),
+            journal = _journal(results)
+            store.record_journal(step, journal)
+            store.add_artifact(run_id, APPLIED + phase.name, json.dumps(_shown(journal)),
                                "application/json")
     except ActionError as exc:
         store.finish_step(step, "failed", str(exc))
@@ -77,7 +80,8 @@ async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
     ctx = session.with_extras(phase_started=started)
     result = await recorded_gate.run(store, run_id, "I", f"{label} · gate", phase.gate, ctx,
                                      phase.timeout, session.on_observation,
-                                     on_wait=session.on_wait)
+                                     on_wait=session.on_wait,
+                                     place=_place(records.GATE, index, phase))
     if result.passed:
         session.say(f"I · {label}: gate passed in {result.duration:.1f} s")
         return PhaseOutcome(index, phase.name, "passed", summary)
@@ -89,7 +93,8 @@ async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
 async def _fail(session: Session, index: int, phase: Phase, reason: str) -> PhaseOutcome:
     if phase.rollback == "none":
         return PhaseOutcome(index, phase.name, "failed", f"{reason}; rollback: none")
-    step = session.store.start_step(session.run_id, "I", f"phase {index}: {phase.name} · rollback")
+    step = session.store.start_step(session.run_id, "I", f"phase {index}: {phase.name} · rollback",
+                                    place=_place(records.ROLLBACK, index, phase))
     try:
         with stopping.closed_on_stop(session.store, step):
             done = await rollback.roll_back(session, phase)
@@ -99,6 +104,16 @@ async def _fail(session: Session, index: int, phase: Phase, reason: str) -> Phas
     session.store.finish_step(step, "passed", done)
     session.say(f"I · phase {index} {phase.name}: rolled back — {done}")
     return PhaseOutcome(index, phase.name, "rolled back", f"{reason}; rolled back: {done}")
+
+
+def _place(kind: str, index: int, phase: Phase) -> records.StepPlace:
+    return records.StepPlace(kind, phase=phase.name, phase_index=index)
+
+
+def _shown(journal: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The journal as the evidence shows it: what was done to which object, without the
+    snapshots of the objects before (those stay on the step, for rollback)."""
+    return [{k: v for k, v in entry.items() if k != "previous"} for entry in journal]
 
 
 def _journal(results: list[apply.Applied]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from typing import Any
 from phasegate.engine import progress as waits
 from phasegate.errors import ActionError, PlanError
 from phasegate.plan.model import Plan
+from phasegate.store import records as store_records
 from phasegate.store.evidence import EvidenceStore
 from phasegate.workflow import (
     check,
@@ -155,7 +156,8 @@ async def _stage(session: Session, stage: str, options: RunOptions, confirm: Con
 
 async def _approve(session: Session, options: RunOptions, confirm: Confirm | None,
                    result: RunResult) -> bool:
-    step = session.store.start_step(session.run_id, "P", "plan and approval")
+    step = session.store.start_step(session.run_id, "P", "plan and approval",
+                                    place=store_records.StepPlace(store_records.PLAN))
     with stopping.closed_on_stop(session.store, step):
         return await _approve_step(session, options, confirm, result, step)
 

@@ -8,8 +8,11 @@ from phasegate.engine import gate, progress
 from phasegate.observation import Observation
 from phasegate.plan.probe_call import ProbeCall
 from phasegate.probes.base import ProbeContext
+from phasegate.store import records
 from phasegate.store.evidence import EvidenceStore
 from phasegate.workflow import stopping
+
+GATE = records.StepPlace(records.GATE)
 
 STEP_STATUS = {
     "passed": "passed",
@@ -31,8 +34,9 @@ async def run(
     on_observation: Callable[[Observation], None] | None = None,
     *,
     on_wait: progress.Listener | None = None,
+    place: records.StepPlace = GATE,
 ) -> gate.GateResult:
-    step_id = store.start_step(run_id, stage, name, timeout=timeout or None)
+    step_id = store.start_step(run_id, stage, name, timeout=timeout or None, place=place)
 
     def record(observations: Sequence[Observation]) -> None:
         store.record_many(run_id, step_id, observations)

@@ -10,6 +10,7 @@ from typing import Any
 
 from phasegate.engine import progress as waits
 from phasegate.errors import PlanError
+from phasegate.store import records
 from phasegate.store.evidence import EvidenceStore
 from phasegate.workflow import changes, check, pipeline, stopping, target
 from phasegate.workflow.session import Progress, Session
@@ -45,10 +46,10 @@ async def resume(store: EvidenceStore, ref: str, progress: Progress | None = Non
     check.manifests_valid(plan)
     done = {step.stage for step in bundle.steps if step.stage in ("R", "0", "P")
             and _stage_passed(bundle, step.stage)}
-    passed_phases = {step.name.split(": ", 1)[1].rsplit(" · ", 1)[0] for step in bundle.steps
-                     if step.stage == "I" and step.name.endswith(" · gate")
-                     and step.status == "passed"}
-    changed = changes.changed_since(plan, bundle.artifacts, passed_phases)
+    passed_phases = {step.phase for step in bundle.steps if step.stage == "I"
+                     and step.kind == records.GATE and step.status == "passed"
+                     and step.phase is not None}
+    changed = changes.changed_since(plan, bundle.steps, passed_phases)
     if changed and not reapply_changed:
         raise PlanError(_changed_refusal(run.id, run.plan_path, changed), file=run.plan_path)
     passed_phases -= {c.phase for c in changed}
@@ -62,7 +63,8 @@ async def resume(store: EvidenceStore, ref: str, progress: Progress | None = Non
                                         inputs=plan.inputs, needs_kube=bool(plan.phases))
         cut_short = stopping.abandon_cut_short(store, run.id)
         store.reopen_run(run.id)
-        step = store.start_step(run.id, "resume", "resumed")
+        step = store.start_step(run.id, "resume", "resumed",
+                                place=records.StepPlace(records.RESUME))
         detail = (f"skipping stages {sorted(done)} and passed phases {sorted(passed_phases)}"
                   + "".join(f"; re-applying changed {c.describe()}" for c in changed)
                   + (f"; closed as abandoned (cut short): {', '.join(cut_short)}"

@@ -5,7 +5,6 @@ delete or run commands; ``none`` leaves everything as it is."""
 from __future__ import annotations
 
 import asyncio
-import json
 import shlex
 from typing import Any
 
@@ -15,20 +14,21 @@ from phasegate.errors import ActionError, PhasegateError
 from phasegate.kube import apply, manifests, snapshot
 from phasegate.kube.client import KubeClient, status_message
 from phasegate.plan.model import Phase, RollbackStep
+from phasegate.store import records
 from phasegate.workflow.session import Session
 
-APPLIED = "applied: "
+APPLIED = "applied: "  # the name of the evidence artifact of what a phase applied (for people)
 
 
 def journals(session: Session, run_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """What each phase applied in a run (this one by default), by phase name, oldest first
-    (a phase has several entries after a resume). One read of the store for all phases."""
+    (a phase has several entries after a resume): the journals of its apply steps. One read
+    of the store for all phases."""
     bundle = session.store.load(run_id or session.run_id)
     entries: dict[str, list[dict[str, Any]]] = {}
-    for artifact in bundle.artifacts:
-        if artifact.name.startswith(APPLIED):
-            entries.setdefault(artifact.name[len(APPLIED):], []).extend(
-                json.loads(artifact.content))
+    for step in bundle.steps:
+        if step.kind == records.APPLY and step.phase is not None:
+            entries.setdefault(step.phase, []).extend(step.journal)
     return entries
 
 

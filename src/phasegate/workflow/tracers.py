@@ -14,6 +14,7 @@ from phasegate.errors import ActionError, PhasegateError, PlanError
 from phasegate.kube import apply, connections, manifests
 from phasegate.kube.client import KubeClient, status_message
 from phasegate.plan.model import Tracer
+from phasegate.store import records
 from phasegate.workflow import recorded_gate, stopping
 from phasegate.workflow.session import Progress, Session
 
@@ -43,7 +44,7 @@ async def run_tracer(session: Session, tracer: Tracer) -> TracerOutcome:
     try:
         outcome = await _fire(session, tracer, namespace, scratch, applied)
     finally:
-        left = await _clean_up(session, applied, scratch, namespace)
+        left = await _clean_up(session, tracer, applied, scratch, namespace)
     if left:
         return TracerOutcome(outcome.name, outcome.assumption, False,
                              f"{outcome.evidence}; cleanup failed, left behind: {left}")
@@ -58,7 +59,8 @@ async def _fire(session: Session, tracer: Tracer, namespace: str, scratch: bool,
                 applied: list[apply.Applied]) -> TracerOutcome:
     """Apply the tracer (``applied`` collects what must be cleaned up) and run its gate."""
     client = session.client()
-    step = session.store.start_step(session.run_id, "0", f"tracer {tracer.name} · apply")
+    step = session.store.start_step(session.run_id, "0", f"tracer {tracer.name} · apply",
+                                    place=records.StepPlace(records.APPLY, tracer=tracer.name))
     waited = ""
     with stopping.closed_on_stop(session.store, step):
         try:
@@ -89,7 +91,8 @@ async def _fire(session: Session, tracer: Tracer, namespace: str, scratch: bool,
     result = await recorded_gate.run(session.store, session.run_id, "0",
                                      f"tracer {tracer.name} · gate", tracer.gate, ctx,
                                      tracer.timeout, session.on_observation,
-                                     on_wait=session.on_wait)
+                                     on_wait=session.on_wait,
+                                     place=records.StepPlace(records.GATE, tracer=tracer.name))
     if result.passed:
         evidence = f"passed in {result.duration:.1f} s"
     else:
@@ -97,13 +100,14 @@ async def _fire(session: Session, tracer: Tracer, namespace: str, scratch: bool,
     return TracerOutcome(tracer.name, tracer.assumption or "", result.passed, evidence)
 
 
-async def _clean_up(session: Session, applied: list[apply.Applied], scratch: bool,
-                    namespace: str) -> str:
+async def _clean_up(session: Session, tracer: Tracer, applied: list[apply.Applied],
+                    scratch: bool, namespace: str) -> str:
     """Delete what the tracer applied, the scratch namespace last (waiting until it is
     gone); returns what is left behind, each with why ("" when nothing)."""
     client = session.client()
     store = session.store
-    step = store.start_step(session.run_id, "0", f"tracer cleanup {namespace}")
+    step = store.start_step(session.run_id, "0", f"tracer cleanup {namespace}",
+                            place=records.StepPlace(records.CLEANUP, tracer=tracer.name))
     removed: list[str] = []
     left: list[str] = []
     with stopping.closed_on_stop(store, step):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from phasegate.errors import PhasegateError
+from phasegate.store import records
 from phasegate.workflow import recorded_gate, rollback, stopping
 from phasegate.workflow.session import Session
 
@@ -26,7 +27,8 @@ async def validate(session: Session, journal_run: str | None = None) -> Validati
     result = await recorded_gate.run(session.store, session.run_id, "V", "all gates again",
                                      calls, session.ctx, 60.0, session.on_observation,
                                      on_wait=session.on_wait)
-    step = session.store.start_step(session.run_id, "V", "rollback rehearsal")
+    step = session.store.start_step(session.run_id, "V", "rollback rehearsal",
+                                    place=records.StepPlace(records.REHEARSAL))
     try:
         with stopping.closed_on_stop(session.store, step):
             applied = rollback.journals(session, journal_run)
