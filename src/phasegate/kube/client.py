@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from phasegate import net_errors
 from phasegate.errors import ProbeError, WatchRefused
 from phasegate.kube import auth, exec_transport
 from phasegate.kube.kubeconfig import Credentials
@@ -88,11 +89,9 @@ class KubeClient:
                 timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
             )
         except httpx.HTTPError as exc:
-            from phasegate.probes.http import describe_transport_error
-
             raise ProbeError(
                 f"Kubernetes API {self.credentials.server} unreachable: "
-                f"{describe_transport_error(exc)}",
+                f"{net_errors.describe_transport_error(exc)}",
                 retryable=True,
             ) from None
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from phasegate import probe_input
 from phasegate.errors import TargetError
 from phasegate.kube import kubeconfig
 from phasegate.kube.client import KubeClient
-from phasegate.probes.base import ProbeContext
 
 _clients: dict[tuple[str, str, int], KubeClient] = {}
 
@@ -22,7 +22,7 @@ class KubeTarget:
     namespace: str = "default"
 
 
-def target_of(ctx: ProbeContext) -> KubeTarget:
+def target_of(ctx: probe_input.ProbeContext) -> KubeTarget:
     target = ctx.extras.get("kube")
     if not isinstance(target, KubeTarget):
         raise TargetError(
@@ -32,7 +32,7 @@ def target_of(ctx: ProbeContext) -> KubeTarget:
     return target
 
 
-def client_for(ctx: ProbeContext) -> KubeClient:
+def client_for(ctx: probe_input.ProbeContext) -> KubeClient:
     target = target_of(ctx)
     key = (target.kubeconfig or "", target.context, id(asyncio.get_running_loop()))
     client = _clients.get(key)
@@ -42,7 +42,7 @@ def client_for(ctx: ProbeContext) -> KubeClient:
     return client
 
 
-def namespace_of(ctx: ProbeContext, given: str | None) -> str:
+def namespace_of(ctx: probe_input.ProbeContext, given: str | None) -> str:
     return given or target_of(ctx).namespace
 
 

@@ -7,30 +7,30 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from phasegate import probe_input
 from phasegate.errors import PhasegateError
 from phasegate.kube import connections, objects, revisions
 from phasegate.kube.client import Json, KubeClient
-from phasegate.probes.base import ProbeContext, ProbeParams
 
 LOG_LINES = 20
 MAX_PODS = 5
 
 
-async def for_object(params: ProbeParams, ctx: ProbeContext) -> str:
+async def for_object(params: probe_input.ProbeParams, ctx: probe_input.ProbeContext) -> str:
     """Diagnostics for a probe naming one object (kind/name/namespace)."""
     return await _for(str(getattr(params, "kind", "")), str(getattr(params, "name", "")),
                       getattr(params, "namespace", None), getattr(params, "api_version", None),
                       ctx)
 
 
-async def for_workload(workload: str, namespace: str | None, ctx: ProbeContext) -> str:
+async def for_workload(workload: str, namespace: str | None, ctx: probe_input.ProbeContext) -> str:
     """Diagnostics for ``Kind/name`` (the ``workload`` of ``k8s.pods``)."""
     kind, _, name = workload.partition("/")
     return await _for(kind, name, namespace, revisions.KINDS.get(kind), ctx)
 
 
 async def _for(kind: str, name: str, namespace: str | None, api_version: str | None,
-               ctx: ProbeContext) -> str:
+               ctx: probe_input.ProbeContext) -> str:
     try:
         client = connections.client_for(ctx)
         resource = await client.find_kind(kind, api_version)
@@ -62,7 +62,7 @@ async def _revision_roles(client: KubeClient, namespace: str, workload: Json) ->
         ("terminating", revision.terminating)) for pod in pods}
 
 
-async def for_selector(namespace: str, selector: str, ctx: ProbeContext) -> str:
+async def for_selector(namespace: str, selector: str, ctx: probe_input.ProbeContext) -> str:
     try:
         client = connections.client_for(ctx)
         return "\n".join(await pods_section(client, namespace, selector))

@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from phasegate import probe_input
 from phasegate.errors import WatchRefused
 from phasegate.kube import connections
 from phasegate.kube.client import Json, KubeClient
-from phasegate.probes.base import ProbeContext, ProbeParams
 
 WatchSpec = dict[str, Any]  # {"path": ..., "rv": ..., "params": {...}}
 
@@ -28,7 +28,8 @@ def spec(path: str, resource_version: str, params: dict[str, Any] | None = None)
     return {"path": path, "rv": resource_version, "params": params or {}}
 
 
-async def wait(params: ProbeParams, ctx: ProbeContext, data: dict[str, Any], budget: float) -> bool:
+async def wait(params: probe_input.ProbeParams, ctx: probe_input.ProbeContext,
+               data: dict[str, Any], budget: float) -> bool:
     listed: list[WatchSpec] = data.get("watch") or []
     specs = [s for s in listed if s.get("rv")]
     if listed and not specs:

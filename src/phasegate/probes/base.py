@@ -3,40 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
-
+from phasegate import probe_input
 from phasegate.observation import Verdict
 
-
-class ProbeParams(BaseModel):
-    """Parameters of a probe. Unknown keys are errors, so typos never pass silently."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    def describe(self) -> str:
-        """A short human name for this probe call, used when the plan gives none."""
-        return ", ".join(f"{k}={v}" for k, v in self.model_dump(exclude_defaults=True).items())
-
-
-@dataclass(frozen=True)
-class ProbeContext:
-    """What a probe may know about where it runs. Plain data; never a handle to change things."""
-
-    base_dir: Path = field(default_factory=Path.cwd)
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    def memo(self) -> dict[str, Any] | None:
-        """What a check keeps between its attempts within one gate (a watch's newest event),
-        or None outside a gate: it never outlives the gate, so no other gate reads it."""
-        found = self.extras.get(GATE_MEMO)
-        return found if isinstance(found, dict) else None
-
-
-GATE_MEMO = "gate_memo"  # the extras key of a gate's per-check memo
+# what a probe is given, defined below probes and kube (both take them); named here too,
+# as the protocol probe authors implement
+ProbeParams = probe_input.ProbeParams
+ProbeContext = probe_input.ProbeContext
+GATE_MEMO = probe_input.GATE_MEMO
 
 
 P = TypeVar("P", bound=ProbeParams)

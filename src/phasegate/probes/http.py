@@ -11,9 +11,9 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, field_validator
 
-from phasegate import fields, secrets
+from phasegate import fields, net_errors, secrets
 from phasegate.observation import Verdict
-from phasegate.probes import capture, jsonpath, tcp
+from phasegate.probes import capture, jsonpath
 from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
 
 _SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|key|password", re.IGNORECASE)
@@ -84,7 +84,7 @@ async def check(params: HttpParams, ctx: ProbeContext) -> Verdict:
     except TimeoutError:
         return Verdict(False, expected, f"timed out after {params.timeout:g} s")
     except httpx.HTTPError as exc:
-        return Verdict(False, expected, describe_transport_error(exc))
+        return Verdict(False, expected, net_errors.describe_transport_error(exc))
     body = response.text
     problems = _problems(params, response, body)
     observed = "; ".join(problems) if problems else f"status {response.status_code}"
@@ -92,40 +92,6 @@ async def check(params: HttpParams, ctx: ProbeContext) -> Verdict:
     detail += capture.cap(body, 8 * 1024)
     data = {"status": response.status_code, "elapsed_ms": response.elapsed.total_seconds() * 1e3}
     return Verdict(not problems, expected, observed, detail=detail, data=data)
-
-
-def describe_transport_error(exc: httpx.HTTPError) -> str:
-    """Name the failure the way an operator would say it."""
-    cause = _os_error_in_chain(exc)
-    if cause is not None and not isinstance(cause, ssl.SSLError):
-        return tcp.describe_os_error(cause)
-    text = str(exc) or type(exc).__name__
-    lowered = text.lower()
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timed out ({type(exc).__name__})"
-    if "connection refused" in lowered or "errno 111" in lowered:
-        return "connection refused"
-    if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
-        return f"TLS failure: {capture.excerpt(text, 200)}"
-    if "name or service not known" in lowered or "nodename nor servname" in lowered:
-        return "name not resolved"
-    return f"{type(exc).__name__}: {capture.excerpt(text, 200)}"
-
-
-def _os_error_in_chain(exc: BaseException) -> OSError | None:
-    """httpx wraps the socket error (sometimes twice); the errno is the operator's answer."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno is not None:
-            return current
-        for inner in getattr(current, "exceptions", ()):  # exception groups from happy eyeballs
-            found = _os_error_in_chain(inner)
-            if found is not None:
-                return found
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def _problems(params: HttpParams, response: httpx.Response, body: str) -> list[str]:

@@ -7,13 +7,14 @@ from typing import Any
 
 from pydantic import Field
 
+from phasegate import probe_input
 from phasegate.kube import connections
 from phasegate.kube.client import KubeClient, Resource
 from phasegate.observation import Verdict
-from phasegate.probes.base import P, ProbeContext, ProbeParams, ProbeSpec
+from phasegate.probes.base import P, ProbeContext, ProbeSpec
 
 
-class ObjectRef(ProbeParams):
+class ObjectRef(probe_input.ProbeParams):
     kind: str = Field(description="kind, e.g. Deployment or a custom resource's kind")
     name: str = Field(description="object name")
     namespace: str | None = Field(None, description="default: the plan's target namespace")

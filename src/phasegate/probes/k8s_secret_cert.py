@@ -11,9 +11,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from phasegate import net_errors
 from phasegate.kube import connections
 from phasegate.observation import Verdict
-from phasegate.probes import tcp, tls
+from phasegate.probes import tls
 from phasegate.probes.base import ProbeContext, ProbeParams
 from phasegate.probes.k8s_common import cluster_probe
 
@@ -85,7 +86,8 @@ async def _served_fingerprint(endpoint: str) -> str:
     try:
         seen = await tls.handshake(host.strip("[]"), int(port), verify=False, timeout=10)
     except (OSError, TimeoutError) as exc:
-        return f"unreachable: {tcp.describe_os_error(exc) if isinstance(exc, OSError) else exc}"
+        said = net_errors.describe_os_error(exc) if isinstance(exc, OSError) else exc
+        return f"unreachable: {said}"
     return seen.certificate.sha256
 
 

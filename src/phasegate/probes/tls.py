@@ -19,9 +19,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field, field_validator
 
-from phasegate import fields
+from phasegate import fields, net_errors
 from phasegate.observation import Verdict
-from phasegate.probes import tcp
 from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
 
 _HOSTNAME_MISMATCH = (62, 64)  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
@@ -105,7 +104,7 @@ async def check(params: TlsParams, ctx: ProbeContext) -> Verdict:
     except ssl.SSLError as exc:
         return Verdict(False, expected, f"TLS handshake failed: {exc.reason or exc}")
     except OSError as exc:
-        return Verdict(False, expected, f"unreachable: {tcp.describe_os_error(exc)}")
+        return Verdict(False, expected, f"unreachable: {net_errors.describe_os_error(exc)}")
     cert = seen.certificate
     problems, fail_fast = certificate_problems(params, seen)
     days = cert.days_left()

@@ -6,11 +6,10 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from phasegate import fields, secrets
-from phasegate.probes.base import ProbeParams
+from phasegate import fields, probe_input, secrets
 
 
-class RegistryAccess(ProbeParams):
+class RegistryAccess(probe_input.ProbeParams):
     ca: str | None = Field(None, description="CA bundle (PEM) trusted besides the system store")
     insecure: bool = Field(False, description="skip TLS verification (recorded as a finding)")
     plain_http: bool = Field(False, description="talk plain HTTP (recorded as a finding)")

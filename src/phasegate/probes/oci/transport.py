@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from phasegate import secrets
+from phasegate import net_errors, secrets
 from phasegate.probes import capture
 from phasegate.probes.oci import credentials, reference, tokens
 
@@ -450,7 +450,7 @@ def _headers_excerpt(response: httpx.Response) -> str:
 
 async def transport_failure(exc: httpx.HTTPError, url: str, target: Target) -> RegistryFailure:
     """Name what went wrong below HTTP; a certificate problem says which names it covers."""
-    from phasegate.probes import http, tls
+    from phasegate.probes import tls
 
     verification = _cert_error(exc)
     if verification is not None:
@@ -461,7 +461,7 @@ async def transport_failure(exc: httpx.HTTPError, url: str, target: Target) -> R
             "tls_failure", f"TLS failure: {observed}", fail_fast=True,
             data={"served_sans": served, "verify_message": verification.verify_message},
         )
-    said = http.describe_transport_error(exc)
+    said = net_errors.describe_transport_error(exc)
     if said.startswith("TLS failure"):
         return RegistryFailure("tls_failure", said, fail_fast=False)
     return RegistryFailure("unreachable", f"unreachable: {said}", fail_fast=False)
