@@ -111,3 +111,6 @@ def test_an_old_layout_run_reports_resumes_rolls_back_and_validates(
         rehearsal, rehearsal
     record = Path(json.loads(validated.stdout)["files"]["deployment_record"]).read_text()
     assert f"Deployment {fresh_namespace}/backend" in record, record
+    with connect(cluster) as api:  # a rehearsal changes nothing
+        for name in ("backend", "web", "admin"):
+            assert api.get(f"/apis/apps/v1/namespaces/{fresh_namespace}/deployments/{name}")
