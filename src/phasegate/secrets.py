@@ -31,6 +31,9 @@ _QUERY_CREDENTIAL = re.compile(
 
 _lock = threading.Lock()
 _forms: set[str] = set()
+# bumped whenever the secrets change: text masked at an older generation must be masked again
+_generation = 0
+_MASKED_AT = "_phasegate_masked_at"
 
 
 def _encoded_forms(value: str) -> set[str]:
@@ -55,8 +58,12 @@ def register(value: str | None) -> None:
     """Treat ``value`` as a secret from now on, in this process."""
     if value is None or len(value) < _MIN_LENGTH:
         return
+    global _generation
+    forms = _encoded_forms(value)
     with _lock:
-        _forms.update(_encoded_forms(value))
+        if not forms <= _forms:
+            _forms.update(forms)
+            _generation += 1
 
 
 def url_credentials(url: str) -> list[str]:
@@ -102,7 +109,25 @@ def mask_data(data: object) -> object:
     return data
 
 
+def generation() -> int:
+    """The current secrets' generation; take it *before* masking, for :func:`mark_masked`."""
+    return _generation
+
+
+def mark_masked(obj: object, at: int) -> None:
+    """Note that every text of ``obj`` (an object owning its data) was masked with the
+    secrets of generation ``at``, so a later writer need not mask it a second time."""
+    obj.__dict__[_MASKED_AT] = at
+
+
+def is_masked(obj: object) -> bool:
+    """Whether ``obj`` was masked with the secrets known now (none registered since)."""
+    return getattr(obj, "__dict__", {}).get(_MASKED_AT) == _generation
+
+
 def forget_all() -> None:
     """Drop every registered secret (tests, and long-lived servers between runs)."""
+    global _generation
     with _lock:
         _forms.clear()
+        _generation += 1

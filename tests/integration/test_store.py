@@ -154,3 +154,32 @@ def test_observations_recorded_from_several_threads_read_back_alike(tmp_path: Pa
     seen = store.load(run).steps[0].observations
     assert [(o.name, o.passed, o.data, o.started) for o in seen] == [
         (f"t{n}", n % 2 == 0, {"n": n}, now) for n in range(5)]
+
+
+def test_an_observation_masked_before_a_secret_was_registered_is_masked_again(
+    tmp_path: Path,
+) -> None:
+    # the store skips masking what the engine masked already, but only with today's secrets
+    import asyncio
+
+    from phasegate import secrets
+    from phasegate.engine import attempt
+    from phasegate.plan import probe_call
+    from phasegate.probes.base import ProbeContext
+
+    token = "late-s3cret-91ab"
+    (tmp_path / "f.txt").write_text(f"holds {token}\n")
+    call = probe_call.build({"file": {"path": "f.txt", "markers": [token]}, "name": token})
+    try:
+        observation = asyncio.run(attempt.run(call, ProbeContext(base_dir=tmp_path)))
+        assert secrets.is_masked(observation)
+        secrets.register(token)
+        assert not secrets.is_masked(observation)
+        store = EvidenceStore(str(tmp_path / "e.db"))
+        run = store.start_run("probe")
+        store.record(run, store.start_step(run, "R", "probe"), observation)
+        store.close()
+    finally:
+        secrets.forget_all()
+    for written in tmp_path.glob("e.db*"):  # the WAL too
+        assert token.encode() not in written.read_bytes()

@@ -48,17 +48,29 @@ def _json(data: object) -> str:
 
 
 def _values(run_id: str, step_id: int | None, o: Observation) -> dict[str, Any]:
+    if secrets.is_masked(o):  # the engine masked it with the secrets known now
+        mask, dump = _unchanged, _plain_json
+    else:
+        mask, dump = secrets.mask, _json
     return dict(
-        run_id=run_id, step_id=step_id, probe=o.probe, name=secrets.mask(o.name),
-        params=_json(o.params), attempt=o.attempt, passed=o.passed,
-        fail_fast=o.fail_fast, error=o.error, expected=secrets.mask(o.expected),
-        observed=secrets.mask(o.observed), detail=secrets.mask(o.detail),
-        data=_json(o.data), started_at=o.started, finished_at=o.finished,
+        run_id=run_id, step_id=step_id, probe=o.probe, name=mask(o.name),
+        params=dump(o.params), attempt=o.attempt, passed=o.passed,
+        fail_fast=o.fail_fast, error=o.error, expected=mask(o.expected),
+        observed=mask(o.observed), detail=mask(o.detail),
+        data=dump(o.data), started_at=o.started, finished_at=o.finished,
     )
 
 
 def _masked(text: str | None) -> str | None:
     return None if text is None else secrets.mask(text)
+
+
+def _unchanged(text: str) -> str:
+    return text
+
+
+def _plain_json(data: object) -> str:
+    return json.dumps(data, sort_keys=True, default=str)
 
 
 class _Insert:
