@@ -10,6 +10,7 @@ answers the same questions as ruamel's (``line``, ``col``, ``key()``, ``value()`
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -104,6 +105,17 @@ class _Scalars:
 
 def build(text: str) -> Any:
     """The single document in ``text`` as positioned containers and plain scalars."""
+    documents = list(_documents(text, single=True))
+    return documents[0] if documents else None
+
+
+def build_all(text: str) -> list[Any]:
+    """Every document in ``text`` (a multi-document manifest file), each as :func:`build`
+    gives it; an empty document is None."""
+    return list(_documents(text, single=False))
+
+
+def _documents(text: str, *, single: bool) -> Iterator[Any]:
     scalars = _Scalars()
     anchors: dict[str, Any] = {}
     stack: list[list[Any]] = []  # [container, pending key or _NO_KEY, merges, key mark]
@@ -138,10 +150,14 @@ def build(text: str) -> Any:
             continue
         elif kind is yaml.DocumentStartEvent:
             documents += 1
-            if documents > 1:
+            if documents > 1 and single:
                 mark = event.start_mark
                 raise TreeError("expected a single document in the stream, but found another "
                                 "document", mark.line, mark.column)
+            continue
+        elif kind is yaml.DocumentEndEvent:
+            yield root
+            root, anchors = None, {}  # anchors belong to their document
             continue
         else:
             continue
@@ -149,7 +165,6 @@ def build(text: str) -> Any:
             _add(stack, node, event.start_mark)
         else:
             root = node
-    return root
 
 
 _NO_KEY = object()
