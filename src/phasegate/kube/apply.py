@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from phasegate.errors import ActionError, ProbeError
-from phasegate.kube import conflicts, crd_waves, objects, snapshot
+from phasegate.kube import bulk, conflicts, crd_waves, objects, snapshot
 from phasegate.kube.client import Json, KubeClient, Resource, status_message, warnings_of
 from phasegate.kube.manifests import Manifest
 
@@ -39,8 +39,8 @@ async def apply_all(
 ) -> list[Applied]:
     """Apply in waves (``crd_waves``): Namespaces and CRDs, then — once every new CRD's
     kinds are served — the rest, so a resource never races the CRD the same apply
-    installs. Each result is appended to ``into`` as soon as it is known, so a caller
-    keeps what was applied before a refusal."""
+    installs. Each wave's results are appended to ``into`` in manifest order once the wave
+    ends, refused or not, so a caller keeps what was applied before a refusal."""
     results = [] if into is None else into
     for wave in crd_waves.waves(manifests):
         applied = await _apply_wave(client, wave, namespace, dry_run=dry_run, into=results,
@@ -55,32 +55,70 @@ async def _apply_wave(
     client: KubeClient, wave: list[Manifest], namespace: str, *, dry_run: bool,
     into: list[Applied], force: bool = False,
 ) -> list[Applied]:
-    """One wave's objects, which do not depend on each other."""
-    applied = []
-    for manifest in wave:
-        result = await apply_one(client, manifest, namespace, dry_run=dry_run, force=force)
-        into.append(result)
-        applied.append(result)
-    return applied
+    """One wave's objects, which do not depend on each other: several in flight at once,
+    their previous states read in advance (``kube.bulk``), results in manifest order."""
+    places = [await place_of(client, m, namespace) for m in wave]
+    keys = [(p.resource.path(p.namespace, p.name) if p else f"?{i}")
+            for i, p in enumerate(places)]
+    # the same object twice: the second apply must see what the first one made
+    distinct = len(set(keys)) == len(keys)
+    known = await bulk.previous_states(client, places) if distinct else {}
+    indexed = list(enumerate(wave))
+
+    async def one(item: tuple[int, Manifest]) -> Applied:
+        index, manifest = item
+        return await apply_one(client, manifest, namespace, dry_run=dry_run, force=force,
+                               previous=known.get(index, FETCH))
+
+    start = len(into)
+    await bulk.in_order(indexed, one, width=bulk.CONCURRENCY if distinct else 1, into=into)
+    return into[start:]
+
+
+class Fetch:
+    """Sentinel: read the previous state with a GET (nothing was read in advance)."""
+
+
+FETCH = Fetch()
+
+
+async def place_of(client: KubeClient, manifest: Manifest, namespace: str
+                   ) -> bulk.Place | None:
+    """Where ``manifest`` goes; None when its kind is not served (its apply says so, in
+    manifest order)."""
+    try:
+        resource, target = await locate(client, manifest, namespace)
+    except ActionError:
+        return None
+    return bulk.Place(resource, target, manifest.name)
+
+
+async def locate(
+    client: KubeClient, manifest: Manifest, namespace: str
+) -> tuple[Resource, str | None]:
+    """The manifest's resource and the namespace it goes to (None: cluster-scoped)."""
+    resource = await _resource(client, manifest)
+    if not resource.namespaced:
+        return resource, None
+    return resource, (manifest.obj.get("metadata") or {}).get("namespace") or namespace
 
 
 async def apply_one(
     client: KubeClient, manifest: Manifest, namespace: str, *, dry_run: bool = False,
-    force: bool = False,
+    force: bool = False, previous: Json | Fetch | None = FETCH,
 ) -> Applied:
     """Apply ``manifest`` as field manager ``phasegate``. A field another manager owns raises
     ``conflicts.ApplyConflict``; with ``force`` it is taken, and ``Applied.taken`` says so
-    (the apply is first tried without force, to learn what force takes)."""
-    resource = await _resource(client, manifest)
+    (the apply is first tried without force, to learn what force takes). ``previous``: the
+    live state read in advance (None: absent), as ``kube.bulk`` does with one list for many
+    objects; by default (``FETCH``) a GET reads it."""
+    resource, target_namespace = await locate(client, manifest, namespace)
     obj = dict(manifest.obj)
-    target_namespace = None
     if resource.namespaced:
-        metadata = dict(obj.get("metadata") or {})
-        target_namespace = metadata.get("namespace") or namespace
-        metadata["namespace"] = target_namespace
-        obj["metadata"] = metadata
+        obj["metadata"] = {**(obj.get("metadata") or {}), "namespace": target_namespace}
     path = resource.path(target_namespace, manifest.name)
-    previous = await client.get(path)
+    if isinstance(previous, Fetch):
+        previous = await client.get(path)
     params = {"fieldManager": FIELD_MANAGER}
     if dry_run:
         params["dryRun"] = "All"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from phasegate.kube import apply, conflicts, manifests
+from phasegate.kube import apply, bulk, conflicts, manifests
 from phasegate.kube.client import Json, KubeClient
 from phasegate.workflow import review, served_later
 from phasegate.workflow.session import Session
@@ -84,31 +84,30 @@ async def compute(session: Session) -> Preview:
     reviewed: list[review.Entry] = []
     phases = []
     planned_namespaces: set[str] = set()
+    namespaces_now: dict[str, bool] = {}
     every = [manifests.load(phase.apply, session.plan.base_dir, session.plan.inputs)
              for phase in session.plan.phases]
     planned_crds = served_later.PlannedCrds(every)
     for index, (phase, loaded) in enumerate(zip(session.plan.phases, every, strict=True),
                                             start=1):
+        # decided one by one (cheap), dry-run together, hashed and shown in manifest order
+        decided = [await _decide(client, planned_crds, planned_namespaces, namespaces_now, m,
+                                 index, session.namespace) for m in loaded]
+        runs = [m for m, d in zip(loaded, decided, strict=True) if d is None]
+        dry_runs = iter(await _dry_runs(client, runs, session.namespace, phase.force))
         changes = []
-        for manifest in loaded:
+        for manifest, skipped in zip(loaded, decided, strict=True):
             rendered.append(manifest.obj)
-            deferred = await served_later.not_served_yet(client, planned_crds, manifest, index,
-                                                         session.namespace)
-            if deferred is not None:  # not dry-run-able yet: its manifest alone is hashed
-                changes.append(ObjectChange(deferred.ref, "deferred", note=deferred.note))
-                reviewed.append(review.Entry(deferred.ref, f"deferred ({deferred.note})"))
+            if isinstance(skipped, served_later.Deferred):
+                # not dry-run-able yet: its manifest alone is hashed
+                changes.append(ObjectChange(skipped.ref, "deferred", note=skipped.note))
+                reviewed.append(review.Entry(skipped.ref, f"deferred ({skipped.note})"))
                 continue
-            if manifest.kind == "Namespace":
-                planned_namespaces.add(manifest.name)
-            namespace = (manifest.obj.get("metadata") or {}).get("namespace") or session.namespace
-            if manifest.kind != "Namespace" and namespace in planned_namespaces and not (
-                    await client.get(f"/api/v1/namespaces/{namespace}")):
-                # the plan creates this namespace first: the server cannot dry-run into it yet
-                changes.append(ObjectChange(f"{manifest.kind} {namespace}/{manifest.name}",
-                                            "create", [], ["its namespace is created by the plan"]))
-                reviewed.append(review.Entry(changes[-1].ref, "create"))
+            if skipped is not None:
+                changes.append(skipped)
+                reviewed.append(review.Entry(skipped.ref, "create"))
                 continue
-            result, found = await _dry_run(client, manifest, session.namespace, phase.force)
+            result, found = next(dry_runs)
             owned = [c.to_dict() for c in found]
             live = result.previous
             if live is None:
@@ -130,14 +129,56 @@ async def compute(session: Session) -> Preview:
                    review.digest(session.plan, rendered, reviewed), phases, rendered, reviewed)
 
 
+async def _decide(client: KubeClient, planned_crds: served_later.PlannedCrds,
+                  planned_namespaces: set[str], namespaces_now: dict[str, bool],
+                  manifest: manifests.Manifest, index: int,
+                  namespace: str) -> served_later.Deferred | ObjectChange | None:
+    """Why ``manifest`` cannot be dry-run yet (its CRD or its namespace comes with the
+    plan); None when it can. Whether a namespace exists is asked once."""
+    deferred = await served_later.not_served_yet(client, planned_crds, manifest, index,
+                                                 namespace)
+    if deferred is not None:
+        return deferred
+    if manifest.kind == "Namespace":
+        planned_namespaces.add(manifest.name)
+        return None
+    target = (manifest.obj.get("metadata") or {}).get("namespace") or namespace
+    if target in planned_namespaces and target not in namespaces_now:
+        namespaces_now[target] = bool(await client.get(f"/api/v1/namespaces/{target}"))
+    if target in planned_namespaces and not namespaces_now[target]:
+        # the plan creates this namespace first: the server cannot dry-run into it yet
+        return ObjectChange(f"{manifest.kind} {target}/{manifest.name}", "create", [],
+                            ["its namespace is created by the plan"])
+    return None
+
+
+DryRun = tuple[apply.Applied, tuple[conflicts.Conflict, ...]]
+
+
+async def _dry_runs(client: KubeClient, loaded: list[manifests.Manifest], namespace: str,
+                    force: bool) -> list[DryRun]:
+    """Every manifest's dry run, several at once, their live states read in advance."""
+    places = [await apply.place_of(client, m, namespace) for m in loaded]
+    known = await bulk.previous_states(client, places)
+
+    async def one(item: tuple[int, manifests.Manifest]) -> DryRun:
+        index, manifest = item
+        return await _dry_run(client, manifest, namespace, force,
+                              known.get(index, apply.FETCH))
+
+    return await bulk.in_order(list(enumerate(loaded)), one)
+
+
 async def _dry_run(client: KubeClient, manifest: manifests.Manifest, namespace: str,
-                   force: bool) -> tuple[apply.Applied, tuple[conflicts.Conflict, ...]]:
+                   force: bool, previous: Json | apply.Fetch | None) -> DryRun:
     """The dry-run result and the fields other managers own that it changes. Without
     force a conflict fails the apply; the forced dry run still says what would change."""
     try:
-        result = await apply.apply_one(client, manifest, namespace, dry_run=True, force=force)
+        result = await apply.apply_one(client, manifest, namespace, dry_run=True, force=force,
+                                       previous=previous)
     except conflicts.ApplyConflict as exc:
-        result = await apply.apply_one(client, manifest, namespace, dry_run=True, force=True)
+        result = await apply.apply_one(client, manifest, namespace, dry_run=True, force=True,
+                                       previous=previous)
         return result, exc.conflicts
     return result, result.taken
 
