@@ -85,6 +85,8 @@ def resolve(name: str, inputs: dict[str, Any]) -> Any:
 
 def substitute(text: str, inputs: dict[str, Any]) -> Any:
     """Replace placeholders in ``text``; a text that is one placeholder keeps the value's type."""
+    if "${" not in text:  # nearly every string of a plan: skip both regex passes
+        return text
     whole = PLACEHOLDER.fullmatch(text)
     if whole and whole.group(1):
         return resolve(whole.group(1), inputs)

@@ -82,20 +82,47 @@ def _kind_of(value: object) -> str:
 def _substitute(
     root: Any, node: Any, path: tuple[Any, ...], values: dict[str, Any], filename: str
 ) -> Any:
+    try:
+        return _walk(node, values)
+    except _Missing as exc:
+        where = (*path, *reversed(exc.steps))
+        raise _located(str(exc.cause), root, where, filename) from None
+
+
+class _Missing(Exception):
+    """A missing input, collecting its path on the way up: building every node's path on
+    the way down cost a tuple per node (90,000 on a 10,000-probe plan) for an error."""
+
+    def __init__(self, cause: plan_inputs.MissingInput) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.steps: list[Any] = []
+
+
+def _walk(node: Any, values: dict[str, Any]) -> Any:
     if isinstance(node, dict):
-        return {
-            str(key): _substitute(root, value, (*path, key), values, filename)
-            for key, value in node.items()
-        }
+        done: dict[str, Any] = {}
+        for key, value in node.items():
+            try:
+                done[str(key)] = _walk(value, values)
+            except _Missing as exc:
+                exc.steps.append(key)
+                raise
+        return done
     if isinstance(node, list):
-        return [
-            _substitute(root, item, (*path, i), values, filename) for i, item in enumerate(node)
-        ]
+        items = []
+        for index, item in enumerate(node):
+            try:
+                items.append(_walk(item, values))
+            except _Missing as exc:
+                exc.steps.append(index)
+                raise
+        return items
     if isinstance(node, str):
         try:
             return plan_inputs.substitute(str(node), values)
         except plan_inputs.MissingInput as exc:
-            raise _located(str(exc), root, path, filename) from None
+            raise _Missing(exc) from None
     return node
 
 
