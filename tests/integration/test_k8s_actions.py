@@ -37,7 +37,9 @@ def test_apply_records_created_unchanged_updated_with_previous_state(
     assert (first.action, again.action, changed.action) == ("created", "unchanged", "updated")
     assert first.previous is None
     assert changed.previous is not None and changed.previous["data"] == {"level": "info"}
-    assert "managedFields" not in changed.previous["metadata"]
+    # the snapshot keeps who owned which field, so a rollback can give ownership back
+    owners = {e["manager"] for e in changed.previous["metadata"]["managedFields"]}
+    assert owners == {"phasegate"}
     assert changed.live["data"] == {"level": "debug"}
 
 
