@@ -47,6 +47,25 @@ def keep(previous: Json | None, applied: Json | None) -> Json | None:
     return kept
 
 
+def comparable(previous: Json, applied: Json) -> Json:
+    """``previous`` as it compares with ``applied``: a Secret's values the phase leaves as
+    they are (and its last-applied annotation, never kept) read as ``applied``'s, so a plan
+    preview tells them from the values it changes, which stay markers."""
+    if previous.get("kind") != "Secret":
+        return previous
+    result = copy.deepcopy(previous)
+    after = applied.get("data") or {}
+    data = result.get("data") or {}
+    for key, value in data.items():
+        if value == UNCHANGED and key in after:
+            data[key] = after[key]
+    applied_annotations = (applied.get("metadata") or {}).get("annotations") or {}
+    if LAST_APPLIED in applied_annotations:
+        result["metadata"].setdefault("annotations", {})[LAST_APPLIED] = \
+            applied_annotations[LAST_APPLIED]
+    return result
+
+
 def is_secret_without_values(previous: Json) -> bool:
     return previous.get("kind") == "Secret" and bool(previous.get("data")
                                                      or previous.get("stringData"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from phasegate.kube import apply, bulk, conflicts, manifests
+from phasegate.kube import apply, bulk, conflicts, manifests, snapshot
 from phasegate.kube.client import Json, KubeClient
 from phasegate.workflow import review, served_later
 from phasegate.workflow.session import Session
@@ -115,7 +115,8 @@ async def compute(session: Session) -> Preview:
                 reviewed.append(review.Entry(result.ref, "create"))
                 continue
             after = review.normalized(result.live)
-            fields = differences(review.normalized(live), after)
+            fields = differences(review.normalized(snapshot.comparable(live, result.live)),
+                                 after)
             action = ("conflict" if found and not phase.force
                       else "change" if fields else "unchanged")
             changes.append(ObjectChange(result.ref, action, fields, list(result.warnings),
