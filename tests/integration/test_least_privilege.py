@@ -107,7 +107,7 @@ def kube_system_reads(cluster: SandboxInfo, user: str) -> list[dict[str, Any]]:
         time.sleep(0.1)
     events = [json.loads(line) for line in log.read_text().splitlines()]
     assert any(e.get("objectRef", {}).get("name") == marker for e in events)
-    return [e for e in events if e["user"]["username"] == user
+    return [e for e in events if e["user"].get("username") == user
             and e.get("objectRef", {}).get("resource") == "namespaces"
             and e["objectRef"].get("name") == "kube-system"]
 
