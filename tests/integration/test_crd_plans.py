@@ -38,7 +38,18 @@ def no_gateway_api(cluster: SandboxInfo) -> Iterator[None]:
 def _remove_gateway_api(cluster: SandboxInfo) -> None:
     with connect(cluster) as api:
         crds = (api.get(crd_waves.CRD_PATH) or {}).get("items", [])
-        names = [c["metadata"]["name"] for c in crds if c["spec"]["group"] == GROUP]
+        ours = [c for c in crds if c["spec"]["group"] == GROUP]
+        names = [c["metadata"]["name"] for c in ours]
+        for crd in ours:
+            # A CRD deleted while its storage is still initializing has its instance cleanup
+            # fail ("storage is (re)initializing") and retried with a growing back-off for
+            # minutes; wait until the watch cache lists its objects, so they can be cleaned up.
+            version = next(v["name"] for v in crd["spec"]["versions"] if v.get("served"))
+            listing = f"/apis/{GROUP}/{version}/{crd['spec']['names']['plural']}"
+            wait_for(f"{crd['metadata']['name']} listable",
+                     lambda path=listing: api.request(  # RV 0: from the watch cache
+                         "GET", path, params={"resourceVersion": "0"}).status_code == 200,
+                     timeout=60)
         for name in names:
             api.request("DELETE", f"{crd_waves.CRD_PATH}/{name}")
         api.request("DELETE", f"{VAP}/safe-upgrades.{GROUP}")
