@@ -14,13 +14,12 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from phasegate.kube import snapshot
 from phasegate.kube.client import Json
 from phasegate.plan.model import Plan
 from phasegate.store.evidence import EvidenceStore
 
 REVIEW = "plan review: "  # + hash: what that hash covered, kept to explain a refusal
-VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "uid",
-                     "creationTimestamp")
 REDACTED = "<redacted>"
 _CAP = 10  # fields named per object in a refusal
 
@@ -41,7 +40,7 @@ def normalized(obj: Json) -> Json:
     """``obj`` without what changes by itself: status and server-kept metadata."""
     trimmed = {k: v for k, v in obj.items() if k != "status"}
     metadata = dict(trimmed.get("metadata") or {})
-    for key in VOLATILE_METADATA:
+    for key in snapshot.SERVER_METADATA:
         metadata.pop(key, None)
     trimmed["metadata"] = metadata
     return trimmed
