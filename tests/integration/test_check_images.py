@@ -78,3 +78,52 @@ def test_check_verifies_assumed_and_manifest_images(registry: Pushed, tmp_path: 
     failed = {name: c["observed"] for name, c in checks.items() if not c["passed"]}
     assert failed == {f"image {r.host}/shop/api:9.9.9": "tag not found: 9.9.9 in shop/api"}
     assert r.password not in out.read_text() and auth not in out.read_text()
+
+
+MIRRORED_PLAN = """\
+apiVersion: phasegate/v1
+kind: Plan
+metadata: {{name: mirrored}}
+target:
+  imageMirrors: {{docker.io/shop: "{host}/shop"}}
+phases:
+  - name: app
+    apply: app.yaml
+"""
+
+MIRRORED_APP = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: api}
+spec:
+  containers:
+    - {name: api, image: "shop/api:1.4.2"}
+    - {name: old, image: "docker.io/shop/api:9.9.9"}
+"""
+
+
+def test_check_asks_the_mirror_and_names_both(registry: Pushed, tmp_path: Path) -> None:
+    r = registry.registry
+    (tmp_path / "plan.yaml").write_text(MIRRORED_PLAN.format(host=r.host))
+    (tmp_path / "app.yaml").write_text(MIRRORED_APP)
+    docker = tmp_path / "docker"
+    docker.mkdir()
+    auth = base64.b64encode(f"{r.username}:{r.password}".encode()).decode()
+    (docker / "config.json").write_text(json.dumps({"auths": {r.host: {"auth": auth}}}))
+    env = {"DOCKER_CONFIG": str(docker), "SSL_CERT_FILE": str(r.ca)}
+
+    result = phasegate("--json", "check", str(tmp_path / "plan.yaml"),
+                       "--store", str(tmp_path / "e.db"), env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    found = {o["name"]: o for o in json.loads(result.stdout)["observations"]}
+    good, old = (found[f"image docker.io/shop/api:{tag} via mirror {r.host}/shop/api:{tag}"]
+                 for tag in ("1.4.2", "9.9.9"))
+    assert good["passed"], good
+    assert good["data"]["upstream"] == "docker.io/shop/api:1.4.2"
+    assert good["data"]["mirror"] == f"{r.host}/shop/api:1.4.2"
+    assert good["expected"] == (f"{r.host}/shop/api:1.4.2 resolves "
+                                "(the mirror of docker.io/shop/api:1.4.2)")
+    assert good["data"]["digest"] == registry.digests["shop/api:1.4.2"]
+    assert not old["passed"]
+    assert old["observed"] == "tag not found: 9.9.9 in shop/api (in the mirror)"
+    assert "imageMirrors" in old["detail"]

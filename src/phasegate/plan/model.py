@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema, field_validator
 
 from phasegate import fields
 from phasegate.plan.probe_call import ProbeCall
+from phasegate.probes.oci import mirrors, reference
 
 Duration = fields.Seconds
 
@@ -43,6 +44,19 @@ class Target(Model):
     )
     namespace: str | None = None
     kubeconfig: str | None = None
+    image_mirrors: dict[str, str] = Field(
+        default_factory=dict, alias="imageMirrors",
+        description="upstream registry or prefix → mirror the cluster pulls from instead "
+        "(docker.io: registry.internal:5000/dockerhub); the longest prefix wins",
+    )
+
+    @field_validator("image_mirrors")
+    @classmethod
+    def _mirrors(cls, value: dict[str, str]) -> dict[str, str]:
+        try:
+            return mirrors.normalised(value)
+        except reference.InvalidReference as exc:
+            raise ValueError(str(exc)) from None
 
 
 class Permission(Model):

@@ -30,6 +30,7 @@ _KIND = {
     OCI_INDEX: "OCI index", OCI_MANIFEST: "OCI manifest",
     DOCKER_LIST: "Docker manifest list", DOCKER_MANIFEST: "Docker v2 manifest",
 }
+_MISSING = ("repository_not_found", "tag_not_found", "manifest_not_found", "not_found")
 _PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 
 
@@ -38,11 +39,22 @@ class ImageParams(access.RegistryAccess):
     platforms: list[str] = Field(
         default_factory=list, description="os/arch[/variant] the image must provide"
     )
+    upstream: str | None = Field(
+        None, description="the name the plan wrote, when ref is the mirror it is pulled from "
+        "(target.imageMirrors); the observation names both",
+    )
 
     @field_validator("ref")
     @classmethod
     def _reference(cls, value: str) -> str:
         reference.parse(value)  # InvalidReference is a ValueError: pydantic reports it
+        return value
+
+    @field_validator("upstream")
+    @classmethod
+    def _upstream(cls, value: str | None) -> str | None:
+        if value is not None:
+            reference.parse(value)
         return value
 
     @field_validator("platforms")
@@ -54,7 +66,7 @@ class ImageParams(access.RegistryAccess):
         return value
 
     def describe(self) -> str:
-        return self.ref
+        return f"{self.upstream} via mirror {self.ref}" if self.upstream else self.ref
 
     def target(self, ctx: ProbeContext, registry: str) -> transport.Target:
         ca, auth_file = self.paths(ctx.base_dir)
@@ -70,6 +82,8 @@ async def check(params: ImageParams, ctx: ProbeContext) -> Verdict:
     target = params.target(ctx, ref.registry)
     trace = transport.Trace()
     expected = f"{ref} resolves"
+    if params.upstream:
+        expected += f" (the mirror of {reference.parse(params.upstream)})"
     if params.platforms:
         expected += f" for {', '.join(params.platforms)}"
     try:
@@ -78,6 +92,12 @@ async def check(params: ImageParams, ctx: ProbeContext) -> Verdict:
         verdict = Verdict(False, expected, failure.observed, detail=failure.detail,
                           fail_fast=failure.fail_fast,
                           data={"outcome": failure.outcome, **failure.data})
+    if params.upstream and verdict.data.get("outcome") in _MISSING:
+        verdict = Verdict(
+            False, verdict.expected, f"{verdict.observed} (in the mirror)",
+            detail=verdict.detail + "the plan's target.imageMirrors send this pull to the "
+            "mirror: copy the image there first\n",
+            fail_fast=verdict.fail_fast, data=verdict.data)
     return _with_trace(verdict, params, trace)
 
 
@@ -205,8 +225,10 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 def _with_trace(verdict: Verdict, params: ImageParams, trace: transport.Trace) -> Verdict:
     """Every answer says what it cost and on what terms it was obtained."""
     findings = params.findings()
+    names = {"upstream": str(reference.parse(params.upstream)), "mirror": str(
+        reference.parse(params.ref))} if params.upstream else {}
     data = {
-        **verdict.data, "round_trips": trace.requests, "retries": trace.retries,
+        **verdict.data, **names, "round_trips": trace.requests, "retries": trace.retries,
         "http_version": trace.http_version, "credentials": trace.credentials,
     }
     observed = verdict.observed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from phasegate.engine import progress
@@ -13,6 +14,7 @@ from phasegate.plan import probe_call
 from phasegate.plan.model import Plan
 from phasegate.plan.probe_call import ProbeCall
 from phasegate.probes import registry
+from phasegate.probes.oci import mirrors, reference
 from phasegate.store.evidence import EvidenceStore
 from phasegate.workflow import single_gate
 from phasegate.workflow.single_gate import StageResult
@@ -24,7 +26,7 @@ def assumption_calls(plan: Plan) -> list[ProbeCall]:
     namespace = plan.target.namespace
     typed: list[tuple[str, str, list[dict[str, Any]]]] = [
         ("apis", "k8s.api", [{"api": api} for api in a.apis]),
-        ("images", "image", [{"ref": image} for image in _images(plan)]),
+        ("images", "image", _images(plan)),
         ("storageClasses", "k8s.storage_class", [{"name": n} for n in a.storage_classes]),
         ("ingressClasses", "k8s.ingress_class", [{"name": n} for n in a.ingress_classes]),
         (
@@ -90,29 +92,54 @@ def contract_calls(plan: Plan) -> list[ProbeCall]:
     return calls + [c for c in plan.assumptions.probes if c.kind in CONTRACT_KINDS]
 
 
-def _images(plan: Plan) -> list[str]:
-    """``assumptions.images``, then every other image the plan's manifests would pull."""
+def _images(plan: Plan) -> list[dict[str, str]]:
+    """``assumptions.images``, then every other image the plan's manifests would pull, as
+    image probe parameters: where the cluster pulls each from (its mirror, when
+    ``target.imageMirrors`` names one) and, then, the name the plan wrote."""
+    return [{"ref": str(m.mirror), "upstream": str(m.upstream)} if m.mirrored
+            else {"ref": m.written} for m in needed_images(plan)]
+
+
+@dataclass(frozen=True)
+class NeededImage:
+    written: str  # as the plan or manifest wrote it
+    upstream: reference.Reference | None  # None: not a valid reference (the probe says why)
+    mirror: reference.Reference | None  # the upstream itself when no imageMirrors prefix matches
+
+    @property
+    def mirrored(self) -> bool:
+        return self.mirror != self.upstream
+
+
+def needed_images(plan: Plan) -> list[NeededImage]:
+    """Every image the plan needs (``assumptions.images``, then its tracers' and phases'
+    manifests), once each, with where the cluster will pull it from. An invalid reference
+    in ``assumptions.images`` is kept as written (the probe call says what is wrong)."""
     from phasegate.plan import manifest_images
-    from phasegate.probes.oci import reference
 
-    def key(ref: str) -> str:
-        try:
-            return str(reference.parse(ref))  # nginx and docker.io/library/nginx:latest are one
-        except reference.InvalidReference:
-            return ref  # the probe call will say what is wrong with it
-
-    images = list(plan.assumptions.images)
-    seen = {key(ref) for ref in images}
+    written: list[tuple[str, str | None, str | None]] = [
+        (ref, None, None) for ref in plan.assumptions.images]
     paths = manifest_images.apply_paths(plan)
-    for image in manifest_images.find(paths, plan.base_dir, plan.inputs):
+    written += [(image.ref, image.path, str(image.file))
+                for image in manifest_images.find(paths, plan.base_dir, plan.inputs)]
+    seen: set[str] = set()
+    found: list[NeededImage] = []
+    for ref, where, file in written:
         try:
-            normal = str(reference.parse(image.ref))
+            upstream = reference.parse(ref)
+            chosen = mirrors.resolve(upstream, plan.target.image_mirrors)
         except reference.InvalidReference as exc:
-            raise PlanError(f"{image.path}: {exc}", file=str(image.file)) from None
-        if normal not in seen:
-            seen.add(normal)
-            images.append(image.ref)
-    return images
+            if where is None:  # nginx and docker.io/library/nginx:latest are one
+                if ref not in seen:
+                    seen.add(ref)
+                    found.append(NeededImage(ref, None, None))
+                continue
+            raise PlanError(f"{where}: {exc}", file=file) from None
+        mirror = chosen.mirror if chosen else upstream
+        if str(mirror) not in seen:
+            seen.add(str(mirror))
+            found.append(NeededImage(ref, upstream, mirror))
+    return found
 
 
 async def check(
