@@ -10,15 +10,21 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from phasegate.kube import connections, diagnostics, objects, refusals, revisions, waiting
+from phasegate.kube import (
+    connections,
+    diagnostics,
+    kstatus,
+    objects,
+    refusals,
+    revisions,
+    waiting,
+)
 from phasegate.kube.client import Json, KubeClient
 from phasegate.observation import Verdict
 from phasegate.probes.base import ProbeContext, ProbeParams
 from phasegate.probes.k8s_common import cluster_probe
 
-FATAL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff",
-                           "CreateContainerConfigError", "InvalidImageName",
-                           "CreateContainerError", "RunContainerError"})
+FATAL_REASONS = kstatus.FATAL_REASONS
 WORKLOAD = re.compile(r"^(Deployment|StatefulSet|DaemonSet|Job)/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
 
 
