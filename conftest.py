@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.cluster",
     "tests.fixtures.registry",
     "tests.fixtures.tls_servers",
+    "tests.fixtures.kubectl",
 ]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds upstream kubectl for the benches only (bench/apply_many.py compares
-# phasegate against `kubectl apply --server-side`). Kept apart from build.sh
-# on purpose: the test suite never needs kubectl, and a change here must not
+# Builds upstream kubectl: the tests render kustomize overlays with it
+# (PHASEGATE_KUBECTL, set by tests/fixtures/kubectl.py; scripts/test builds it)
+# and bench/apply_many.py compares phasegate against `kubectl apply
+# --server-side`. Kept apart from build.sh on purpose: a change here must not
 # rebuild the control plane. The binary lands in
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/phasegate/harness/kubectl-<key>/kubectl
 # where <key> is K8S_VERSION plus a hash of kubectl/go.mod, go.sum, main.go;

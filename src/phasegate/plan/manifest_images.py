@@ -1,6 +1,6 @@
 """Image references found in a plan's manifests, so ``check`` can ask whether they pull.
 
-Pure: files in, references out. Looks wherever Kubernetes objects and common operators
+Pure: rendered documents in, references out. Looks wherever Kubernetes objects and common operators
 keep images — ``containers``, ``initContainers``, ``ephemeralContainers`` (at any depth,
 so Pods, Deployments, CronJobs and CRDs embedding a pod template are covered), any other
 ``image`` string (Prometheus, Strimzi, Argo, KubeVirt …), ``imageName`` (CloudNativePG),
@@ -10,13 +10,13 @@ filled from the plan's inputs; Go/Helm templates (``{{…}}``) are skipped.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from phasegate.errors import PlanError
-from phasegate.plan import manifest_files
+from phasegate.kube import manifests
+from phasegate.kube import sources as kube_sources
 
 _STRING_KEYS = ("image", "imageName")
 _SKIPPED_KINDS = ("ConfigMap", "Secret")  # their data is text, not images to pull
@@ -25,50 +25,37 @@ _SKIPPED_KINDS = ("ConfigMap", "Secret")  # their data is text, not images to pu
 @dataclass(frozen=True)
 class FoundImage:
     ref: str
-    file: Path
+    file: Path  # the manifest file, or the directory a source rendered
     path: str  # where in the object, e.g. Deployment/api spec.template.spec.containers[0].image
 
 
-def apply_paths(plan: Any) -> list[str]:
-    """The manifest paths a plan applies: its tracers' then its phases'."""
-    paths: list[str] = []
+def apply_paths(plan: Any) -> list[kube_sources.Source]:
+    """What a plan applies: its tracers' sources then its phases'."""
+    paths: list[kube_sources.Source] = []
     for step in [*plan.tracers, *plan.phases]:
         paths.extend(step.apply)
     return paths
 
 
 def find(
-    paths: list[str], base_dir: Path, inputs: dict[str, Any] | None = None
+    paths: Sequence[kube_sources.Source], base_dir: Path, inputs: dict[str, Any] | None = None
 ) -> list[FoundImage]:
-    """Every image in the manifests under ``paths``, in file order, first occurrence kept.
+    """Every image in the objects ``paths`` render (``kube.manifests``, the one reading of
+    them), in document order, first occurrence kept.
 
     ``${input.…}`` placeholders are filled from ``inputs`` as the apply will fill them; a
     reference whose input is missing is skipped (the apply itself will say so).
     """
     seen: set[str] = set()
     found: list[FoundImage] = []
-    for file in manifest_files.files(paths, base_dir):
-        for raw in in_file(file):
-            image = _substituted(raw, inputs or {})
+    for document in manifests.documents(paths, base_dir):
+        file = Path(document.source.rsplit("#", 1)[0])
+        for ref, where in in_object(document.data):
+            image = _substituted(FoundImage(ref, file, where), inputs or {})
             if image is not None and image.ref not in seen:
                 seen.add(image.ref)
                 found.append(image)
     return found
-
-
-def in_file(file: Path) -> list[FoundImage]:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        documents = list(YAML(typ="safe").load_all(file.read_text(encoding="utf-8")))
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise PlanError(f"YAML syntax error: {getattr(exc, 'problem', exc)}", file=str(file),
-                        line=mark.line + 1 if mark else None) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(f"cannot read manifest: {exc}", file=str(file)) from None
-    return [FoundImage(ref, file, where) for doc in documents for ref, where in in_object(doc)]
 
 
 def in_object(document: Any) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema, field_validator
 
 from phasegate import fields
+from phasegate.kube import sources
 from phasegate.plan.probe_call import ProbeCall
 from phasegate.probes.oci import mirrors, reference
 
@@ -18,6 +19,8 @@ Duration = fields.Seconds
 PROBE_SCHEMA_MARKER = "x-phasegate-probe"
 Probe = Annotated[ProbeCall, WithJsonSchema({PROBE_SCHEMA_MARKER: True})]
 Paths = fields.Strings
+# what a tracer or phase applies: manifest paths, or {kustomize: DIR}
+Sources = sources.Sources
 
 
 class Model(BaseModel):
@@ -81,7 +84,7 @@ class Assumptions(Model):
 
 class Tracer(Model):
     name: str
-    apply: Paths
+    apply: Sources
     assumption: str | None = Field(None, description="what this tracer bullet proves")
     namespace: str | None = None
     gate: list[Probe] = Field(default_factory=list)
@@ -96,7 +99,7 @@ class RollbackStep(Model):
 
 class Phase(Model):
     name: str
-    apply: Paths = Field(default_factory=list)
+    apply: Sources = Field(default_factory=list)
     gate: list[Probe] = Field(default_factory=list)
     timeout: Duration = 300.0
     rollback: Literal["auto", "none"] | list[RollbackStep] = "auto"

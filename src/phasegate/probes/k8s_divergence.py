@@ -18,9 +18,8 @@ from typing import Any
 
 from pydantic import Field
 
-from phasegate import fields
 from phasegate.errors import ActionError, ProbeError
-from phasegate.kube import apply, connections, crd_waves, manifests, quantity
+from phasegate.kube import apply, connections, crd_waves, manifests, quantity, sources
 from phasegate.kube.client import Json, KubeClient, raise_for_status
 from phasegate.observation import Verdict
 from phasegate.probes.base import ProbeContext, ProbeParams
@@ -45,7 +44,8 @@ class Divergence:
 
 
 class DivergenceParams(ProbeParams):
-    apply: fields.Strings = Field(description="the plan's manifest files or directories")
+    apply: sources.Sources = Field(
+        description="the plan's manifests: files, directories, {kustomize: DIR}")
     namespace: str | None = Field(None, description="default: the plan's target namespace")
 
     def describe(self) -> str:

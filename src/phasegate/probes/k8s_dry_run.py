@@ -7,21 +7,21 @@ from typing import Any
 
 from pydantic import Field
 
-from phasegate import fields
 from phasegate.errors import ActionError
-from phasegate.kube import apply, connections, manifests
+from phasegate.kube import apply, connections, manifests, sources
 from phasegate.observation import Verdict
 from phasegate.probes.base import ProbeContext, ProbeParams
 from phasegate.probes.k8s_common import cluster_probe
 
 
 class DryRunParams(ProbeParams):
-    apply: fields.Strings = Field(description="manifest files or directories, relative to the plan")
+    apply: sources.Sources = Field(
+        description="manifest files or directories, or {kustomize: DIR}, relative to the plan")
     namespace: str | None = Field(None, description="default: the plan's target namespace")
     no_warnings: bool = Field(False, description="also fail when the server warns")
 
     def describe(self) -> str:
-        return ", ".join(self.apply)
+        return sources.describe(self.apply)
 
 
 async def check_dry_run(params: DryRunParams, ctx: ProbeContext) -> Verdict:

@@ -9,8 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
-from phasegate import fields
-from phasegate.kube import manifests
+from phasegate.kube import manifests, sources
 from phasegate.observation import Verdict
 from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
 
@@ -18,13 +17,13 @@ DEFAULT_VERSION = "1.35"
 
 
 class SchemaParams(ProbeParams):
-    apply: fields.Strings = Field(description="manifest files or directories")
+    apply: sources.Sources = Field(description="manifest files or directories, or {kustomize: DIR}")
     version: str = Field(DEFAULT_VERSION, description="Kubernetes version to validate against")
     strict: bool = Field(True, description="unknown fields are errors (as the API server's "
                          "strict field validation)")
 
     def describe(self) -> str:
-        return f"{', '.join(self.apply)} against Kubernetes {self.version}"
+        return f"{sources.describe(self.apply)} against Kubernetes {self.version}"
 
 
 async def check_schema(params: SchemaParams, ctx: ProbeContext) -> Verdict:

@@ -9,6 +9,7 @@ from typing import Any
 from phasegate.engine import progress
 from phasegate.engine.gate import GateResult
 from phasegate.errors import PlanError
+from phasegate.kube import sources
 from phasegate.observation import Observation
 from phasegate.plan import probe_call
 from phasegate.plan.model import Plan
@@ -58,7 +59,7 @@ def assumption_calls(plan: Plan) -> list[ProbeCall]:
                 raise PlanError(str(exc), path=f"assumptions.{field}") from None
     phase_paths = [path for phase in plan.phases for path in phase.apply]
     if phase_paths and plan.target.context:
-        calls.append(probe_call.build({"k8s.divergence": {"apply": phase_paths},
+        calls.append(probe_call.build({"k8s.divergence": {"apply": sources.plain(phase_paths)},
                                        "name": "divergence check"}))
     return calls + list(a.probes)
 
@@ -69,11 +70,12 @@ def manifests_valid(plan: Plan) -> None:
     every command, never a probe crash in the middle of a run."""
     from phasegate.kube import manifests
 
-    groups = [phase.apply for phase in plan.phases] + [t.apply for t in plan.tracers]
+    groups: list[list[sources.Source]] = [phase.apply for phase in plan.phases]
+    groups += [t.apply for t in plan.tracers]
     for phase in plan.phases:
         if isinstance(phase.rollback, list):
-            groups += [step.apply or [] for step in phase.rollback]
-            groups += [step.delete or [] for step in phase.rollback]
+            groups += [list(step.apply or []) for step in phase.rollback]
+            groups += [list(step.delete or []) for step in phase.rollback]
     for paths in groups:
         if paths:
             manifests.load(paths, plan.base_dir, plan.inputs)
@@ -87,7 +89,8 @@ def contract_calls(plan: Plan) -> list[ProbeCall]:
     Kubernetes' schemas, plus the plan's file, git, command and network probes."""
     paths = [path for phase in plan.phases for path in phase.apply]
     paths += [path for tracer in plan.tracers for path in tracer.apply]
-    calls = [probe_call.build({"k8s.schema": {"apply": paths}, "name": "manifests valid"})
+    calls = [probe_call.build({"k8s.schema": {"apply": sources.plain(paths)},
+                               "name": "manifests valid"})
              ] if paths else []
     return calls + [c for c in plan.assumptions.probes if c.kind in CONTRACT_KINDS]
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from phasegate.errors import ActionError, PhasegateError
-from phasegate.kube import apply, conflicts, manifests
+from phasegate.kube import apply, conflicts, manifests, sources
 from phasegate.plan.model import Phase
 from phasegate.store import records
 from phasegate.workflow import changes, recorded_gate, rollback, stopping
@@ -45,7 +45,7 @@ async def run_phases(session: Session, skip: set[str] | None = None) -> list[Pha
 async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
     store, run_id = session.store, session.run_id
     label = f"phase {index}: {phase.name}"
-    session.say(f"I · {label}: applying {', '.join(phase.apply) or 'nothing'}")
+    session.say(f"I · {label}: applying {sources.describe(phase.apply) or 'nothing'}")
     step = store.start_step(run_id, "I", f"{label} · apply",
                             place=_place(records.APPLY, index, phase))
     started = datetime.now(UTC)
