@@ -15,6 +15,7 @@ from phasegate.errors import PlanError
 from phasegate.kube import manifests, sources
 from phasegate.plan import loader, manifest_images
 from phasegate.sandbox import SandboxInfo, connect
+from phasegate.workflow import changes
 from tests.integration.cli_helpers import phasegate
 from tests.integration.k8s_helpers import held_image
 from tests.integration.public_material import public
@@ -57,6 +58,8 @@ def test_an_overlay_renders_to_objects_with_their_source_and_images(
     assert [f.ref for f in found] == ["reg.example:5000/team/podinfo:7.0.0"]
     assert found[0].path == "Deployment/backend spec.template.spec.containers[0].image"
     assert found[0].file == tmp_path / "ov"
+    # a resume compares one fingerprint per overlay, over its rendered objects
+    assert list(changes.fingerprint(loaded, tmp_path)) == ["ov"]
 
 
 def test_bad_kustomize_values_are_located_in_the_plan() -> None:
@@ -70,9 +73,13 @@ def test_bad_kustomize_values_are_located_in_the_plan() -> None:
     assert (wrong_type.file, wrong_type.line) == ("plan.yaml", 6), str(wrong_type)
     assert "phases[0].apply" in str(wrong_type)
     unknown = error("{kustomize: ov, namespace: x}")
-    assert unknown.line == 6 and "namespace" in str(unknown), str(unknown)
+    assert (unknown.line, unknown.column, unknown.path) == (6, 28, "phases[0].apply.namespace")
+    assert "unknown field 'namespace'" in str(unknown)
     empty = error("{kustomize: ''}")
     assert empty.line == 6, str(empty)
+    misspelt = error("[a.yaml, {kustomise: ov}]")
+    assert misspelt.line == 6 and "did you mean 'kustomize'" in str(misspelt), str(misspelt)
+    assert "(and" not in str(misspelt)  # one problem, said once
 
 
 def test_the_plan_schema_knows_kustomize_phases() -> None:

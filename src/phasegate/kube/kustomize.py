@@ -27,6 +27,7 @@ HOW_TO_GET = (
     "harness/kubectl.sh builds kubectl and prints its path)")
 
 _CACHE: dict[tuple[str, str, str], str] = {}
+CACHE_RENDERINGS = 64
 
 
 def command(directory: Path) -> list[str]:
@@ -69,6 +70,8 @@ def build(directory: Path) -> str:
         said = " ".join((done.stderr or done.stdout).split()) or f"exit {done.returncode}"
         raise PlanError(f"kustomize cannot render this overlay: {said}", file=str(directory))
     _CACHE[key] = done.stdout
+    while len(_CACHE) > CACHE_RENDERINGS:
+        del _CACHE[next(iter(_CACHE))]  # the oldest: a long-lived process edits overlays
     return done.stdout
 
 

@@ -10,11 +10,21 @@ one model with ``render`` and ``describe`` here, added to :data:`Source`.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
 
 from phasegate.kube import kustomize
 
@@ -43,6 +53,17 @@ class Kustomize(BaseModel):
     kustomize: str = Field(min_length=1, description=(
         "a directory holding a kustomization.yaml, relative to the plan"))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, value: Any) -> Any:
+        # a misspelt key reads better as what a source mapping is than as two errors
+        if isinstance(value, dict) and "kustomize" not in value:
+            close = difflib.get_close_matches("kustomize", [str(k) for k in value], n=1)
+            hint = f" — did you mean 'kustomize' for '{close[0]}'?" if close else ""
+            raise ValueError("a manifest source is a path or {kustomize: DIR}; found keys "
+                             + ", ".join(map(str, value)) + hint)
+        return value
+
     def render(self, base_dir: Path) -> list[Rendered]:
         directory = base_dir / self.kustomize
         return [Rendered(str(directory), kustomize.build(directory))]
@@ -52,6 +73,17 @@ class Kustomize(BaseModel):
 
 
 Source = str | Kustomize
+
+
+def _kind(value: Any) -> str:
+    return "overlay" if isinstance(value, (dict, Kustomize)) else "path"
+
+
+# Tagged by shape, so a bad mapping is told about the mapping, not that it is no string.
+_Tagged = Annotated[
+    Annotated[str, Tag("path")] | Annotated[Kustomize, Tag("overlay")],
+    Discriminator(_kind),
+]
 
 
 def _one_or_many(value: object) -> object:
@@ -70,7 +102,7 @@ _ONE = {"anyOf": [
 # One source or a list of them: `apply: m.yaml`, `apply: [a.yaml, dir/]`,
 # `apply: {kustomize: overlays/staging}`.
 Sources = Annotated[
-    list[Source],
+    list[_Tagged],
     BeforeValidator(_one_or_many),
     WithJsonSchema({"anyOf": [*_ONE["anyOf"], {"type": "array", "items": _ONE}]}),
 ]
