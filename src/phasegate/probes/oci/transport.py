@@ -16,10 +16,10 @@ import json
 import ssl
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -32,6 +32,8 @@ RETRIES = 3
 MAX_RETRY_WAIT = 5.0  # a longer Retry-After is reported, and left to the gate's own retry
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "phasegate"
+CHUNK = 1 << 20  # bytes read or written at a time when a blob streams
+Body = bytes | Path  # what a request sends: bytes, or a file read afresh on every attempt
 
 
 @dataclass(frozen=True)
@@ -195,10 +197,18 @@ _starting: set[asyncio.Task[None]] = set()
 async def request(
     target: Target, trace: Trace, method: str, path: str, *, scope: str,
     accept: str | None = None, params: dict[str, str] | None = None,
+    content: Body | None = None, content_type: str | None = None,
 ) -> httpx.Response:
-    """``method path`` on the registry, authenticated for ``scope``; 401 is left to the caller."""
+    """``method path`` on the registry, authenticated for ``scope``; 401 is left to the caller.
+
+    ``scope`` may name several, space-separated (a cross-repository mount pulls from one
+    repository and pushes to another). ``content`` is sent as the body, again on a retry: a
+    file is read afresh each time, never held in memory.
+    """
     session = _session(target)
     headers = {"Accept": accept} if accept else {}
+    if content_type:
+        headers["Content-Type"] = content_type
     if not session.primed:
         # The session's first request goes alone: it learns the challenge (if no earlier
         # loop did) and opens the connection every later request multiplexes over.
@@ -207,29 +217,33 @@ async def request(
                 session.lookup = await _credentials(target)
                 _note(trace, session.lookup)
                 if tokens.challenge(target.base_url) is None:
-                    response = await _send(session, target, trace, method, path, headers, params)
+                    response = await _send(session, target, trace, method, path, headers, params,
+                                           content)
                     if response.status_code != 401:
                         tokens.remember_challenge(target.base_url, tokens.Challenge("none"))
                         session.primed = True
                         return response
                     tokens.remember_challenge(target.base_url, _challenge_of(response, target))
                 response = await _authenticated(session, target, trace, method, path, headers,
-                                                 params, scope)
+                                                 params, scope, content)
                 session.primed = True
                 return response
-    return await _authenticated(session, target, trace, method, path, headers, params, scope)
+    return await _authenticated(session, target, trace, method, path, headers, params, scope,
+                                content)
 
 
 async def _authenticated(
     session: _Session, target: Target, trace: Trace, method: str, path: str,
     headers: dict[str, str], params: dict[str, str] | None, scope: str,
+    content: Body | None = None,
 ) -> httpx.Response:
     lookup = session.lookup or credentials.Lookup(None)
     _note(trace, lookup)
     for again in (False, True):
         known = tokens.challenge(target.base_url) or tokens.Challenge("none")
         auth, cached = await _authorization(session, target, trace, known, scope, lookup)
-        response = await _send(session, target, trace, method, path, {**headers, **auth}, params)
+        response = await _send(session, target, trace, method, path, {**headers, **auth}, params,
+                               content)
         if response.status_code != 401 or again:
             return response
         newer = parse_401(response)
@@ -309,7 +323,9 @@ async def _fetch_token(
     creds: credentials.Credentials | None,
 ) -> str:
     fetched_at = time.monotonic()
-    query = {"scope": scope, **({"service": known.service} if known.service else {})}
+    query: dict[str, str | list[str]] = {"scope": scope.split(" ")}
+    if known.service:
+        query["service"] = known.service
     headers = {"Authorization": creds.basic()} if creds else {}
     response = await _send(session, target, trace, "GET", known.realm, headers, query)
     if response.status_code != 200:
@@ -334,16 +350,20 @@ async def _fetch_token(
 
 async def _send(
     session: _Session, target: Target, trace: Trace, method: str, path: str,
-    headers: dict[str, str], params: dict[str, str] | None,
+    headers: dict[str, str], params: Mapping[str, str | list[str]] | None,
+    content: Body | None = None,
 ) -> httpx.Response:
     url = path if path.startswith(("https://", "http://")) else f"{target.base_url}{path}"
     for attempt in range(RETRIES + 1):
         async with session.slots:
             trace.requests += 1
+            body, length = _body(content)
+            sent = {**headers, "Content-Length": str(length)} if length is not None else headers
             try:
                 response = await session.client.request(
-                    method, url, headers=headers, params=params, timeout=target.timeout,
+                    method, url, headers=sent, params=params, timeout=target.timeout,
                     follow_redirects=method == "GET",  # blobs may live behind a redirect
+                    content=body,
                 )
             except httpx.HTTPError as exc:
                 raise await transport_failure(exc, url, target) from None
@@ -354,6 +374,51 @@ async def _send(
         trace.retries += 1
         await asyncio.sleep(wait)
     raise AssertionError("unreachable")
+
+
+def _body(content: Body | None) -> tuple[bytes | AsyncIterator[bytes] | None, int | None]:
+    if content is None or isinstance(content, bytes):
+        return content, None if content is None else len(content)
+    return _chunks(content), content.stat().st_size
+
+
+async def _chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as file:
+        while chunk := file.read(CHUNK):
+            yield chunk
+
+
+async def download(
+    target: Target, trace: Trace, path: str, *, scope: str, into: BinaryIO, what: str,
+) -> tuple[str, int]:
+    """``GET path`` streamed into ``into``; the sha256 digest and size of what came. A blob
+    of any size never sits in memory. A HEAD goes first: it answers any auth challenge (and
+    renews a revoked token) the way every other request does, so the stream is sent with an
+    authorization that works."""
+    head = await request(target, trace, "HEAD", path, scope=scope)
+    if head.status_code != 200:
+        raise status_failure(head, target, trace, what)
+    session = _session(target)
+    known = tokens.challenge(target.base_url) or tokens.Challenge("none")
+    lookup = session.lookup or credentials.Lookup(None)
+    auth, _ = await _authorization(session, target, trace, known, scope, lookup)
+    url = f"{target.base_url}{path}"
+    digest, size = hashlib.sha256(), 0
+    async with session.slots:
+        trace.requests += 1
+        try:
+            async with session.client.stream("GET", url, headers=auth, follow_redirects=True,
+                                             timeout=target.timeout) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    raise status_failure(response, target, trace, what)
+                async for chunk in response.aiter_bytes(CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    into.write(chunk)
+        except httpx.HTTPError as exc:
+            raise await transport_failure(exc, url, target) from None
+    return f"sha256:{digest.hexdigest()}", size
 
 
 def _retry_wait(response: httpx.Response, attempt: int) -> float | None:
