@@ -126,4 +126,4 @@ def test_check_asks_the_mirror_and_names_both(registry: Pushed, tmp_path: Path) 
     assert good["data"]["digest"] == registry.digests["shop/api:1.4.2"]
     assert not old["passed"]
     assert old["observed"] == "tag not found: 9.9.9 in shop/api (in the mirror)"
-    assert "imageMirrors" in old["detail"]
+    assert "phasegate images mirror" in old["detail"]

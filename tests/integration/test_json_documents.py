@@ -43,6 +43,8 @@ COMMANDS: dict[str, list[str]] = {
 # documents are checked by the cluster tests.
 NEEDS_A_CLUSTER = {"tracer", "plan", "apply", "validate", "resume", "sandbox up",
                    "sandbox down"}
+# This one needs two registries: tests/integration/test_images_mirror.py checks its document.
+NEEDS_REGISTRIES = {"images mirror"}
 
 
 def json_commands() -> set[str]:
@@ -60,7 +62,7 @@ def json_commands() -> set[str]:
 
 
 def test_every_json_command_is_covered_here() -> None:
-    assert json_commands() == set(COMMANDS) | NEEDS_A_CLUSTER
+    assert json_commands() == set(COMMANDS) | NEEDS_A_CLUSTER | NEEDS_REGISTRIES
 
 
 @pytest.fixture(scope="module")

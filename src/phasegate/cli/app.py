@@ -8,6 +8,7 @@ import typer
 from phasegate.cli import (
     commands,
     common_options,
+    images_commands,
     report_commands,
     tasks_commands,
     workflow_commands,
@@ -53,6 +54,7 @@ app.command("schema")(commands.schema)
 app.command("version")(commands.version)
 app.add_typer(tasks_commands.app, name="tasks")
 app.add_typer(report_commands.app, name="report")
+app.add_typer(images_commands.app, name="images")
 app.command("retro")(report_commands.retro)
 app.command("patterns")(report_commands.patterns)
 

@@ -96,7 +96,7 @@ async def check(params: ImageParams, ctx: ProbeContext) -> Verdict:
         verdict = Verdict(
             False, verdict.expected, f"{verdict.observed} (in the mirror)",
             detail=verdict.detail + "the plan's target.imageMirrors send this pull to the "
-            "mirror: copy the image there first\n",
+            "mirror: `phasegate images mirror PLAN` copies the image there\n",
             fail_fast=verdict.fail_fast, data=verdict.data)
     return _with_trace(verdict, params, trace)
 
