@@ -39,6 +39,7 @@ target: {{context: phasegate-local, namespace: {namespace}}}
 phases:
   - name: web
     apply: deployment.yaml
+    gate: []
     rollback: none
 """)
     return str(tmp_path / "plan.yaml")

@@ -42,6 +42,7 @@ target: {{context: phasegate-local, namespace: {namespace}}}
 phases:
   - name: web
     apply: deployment.yaml
+    gate: []
     rollback: none
     force: {str(force).lower()}
 """)
