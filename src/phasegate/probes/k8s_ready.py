@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from phasegate.errors import ProbeError
 from phasegate.kube import connections, diagnostics, kstatus, kstatus_pods, objects, waiting
 from phasegate.kube.client import Json, KubeClient, Resource
 from phasegate.observation import Verdict
@@ -112,13 +113,18 @@ async def _judge_pods(client: KubeClient, found: list[Json | None],
     watches: list[dict[str, Any]] = []
     for namespace in sorted({str(obj["metadata"].get("namespace")) for _, obj in waiting_on}):
         here = [(i, obj) for i, obj in waiting_on if obj["metadata"].get("namespace") == namespace]
-        pods = await _listing(client, "Pod", "v1", namespace)
+        try:
+            pods = await _listing(client, "Pod", "v1", namespace)
+            sets: list[Json] = []
+            if any(obj["kind"] == "Deployment" for _, obj in here):
+                listing = await _listing(client, "ReplicaSet", "apps/v1", namespace)
+                watches.append(listing.watch)
+                sets = listing.items
+        except ProbeError as exc:
+            if exc.retryable:
+                raise
+            continue  # an identity that may not list pods: the kind rules alone decide
         watches.append(pods.watch)
-        sets: list[Json] = []
-        if any(obj["kind"] == "Deployment" for _, obj in here):
-            listing = await _listing(client, "ReplicaSet", "apps/v1", namespace)
-            watches.append(listing.watch)
-            sets = listing.items
         for i, obj in here:
             failed = kstatus_pods.judge(obj, pods.items, sets)
             if failed is not None:
