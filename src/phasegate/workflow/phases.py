@@ -12,7 +12,7 @@ from phasegate.errors import ActionError, PhasegateError
 from phasegate.kube import apply, conflicts, manifests, sources
 from phasegate.plan.model import Phase
 from phasegate.store import records
-from phasegate.workflow import changes, recorded_gate, rollback, stopping
+from phasegate.workflow import changes, ready_gate, recorded_gate, rollback, stopping
 from phasegate.workflow.session import Session
 
 APPLIED = rollback.APPLIED
@@ -78,7 +78,8 @@ async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
         f" (force: took {conflicts.describe(r.taken)})" if r.taken else "") for r in results)
     store.finish_step(step, "passed", summary)
     ctx = session.with_extras(phase_started=started)
-    result = await recorded_gate.run(store, run_id, "I", f"{label} · gate", phase.gate, ctx,
+    calls = ready_gate.phase_gate(phase, journal)
+    result = await recorded_gate.run(store, run_id, "I", f"{label} · gate", calls, ctx,
                                      phase.timeout, session.on_observation,
                                      on_wait=session.on_wait,
                                      place=_place(records.GATE, index, phase))

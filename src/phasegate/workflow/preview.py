@@ -9,7 +9,7 @@ from typing import Any
 
 from phasegate.kube import apply, bulk, conflicts, manifests, snapshot
 from phasegate.kube.client import Json, KubeClient
-from phasegate.workflow import review, served_later
+from phasegate.workflow import ready_gate, review, served_later
 from phasegate.workflow.session import Session
 
 
@@ -124,7 +124,7 @@ async def compute(session: Session) -> Preview:
             reviewed.append(review.Entry(result.ref, action, fields, owned, after))
         rollback = phase.rollback if isinstance(phase.rollback, str) else (
             f"{len(phase.rollback)} explicit step(s)")
-        phases.append(PhasePreview(phase.name, changes, [g.name for g in phase.gate],
+        phases.append(PhasePreview(phase.name, changes, ready_gate.described(phase),
                                    phase.timeout, rollback, phase.force))
     return Preview(session.plan.metadata.name,
                    review.digest(session.plan, rendered, reviewed), phases, rendered, reviewed)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from phasegate.errors import PhasegateError
 from phasegate.store import records
-from phasegate.workflow import recorded_gate, rollback, stopping
+from phasegate.workflow import ready_gate, recorded_gate, rollback, stopping
 from phasegate.workflow.session import Session
 
 
@@ -21,7 +21,12 @@ class ValidationOutcome:
 
 async def validate(session: Session, journal_run: str | None = None) -> ValidationOutcome:
     """``journal_run``: the run whose applied objects the rehearsal undoes (default: this)."""
-    calls = [call for phase in session.plan.phases for call in phase.gate]
+    try:  # a phase without a gate of its own is gated by readiness of what it applied
+        applied = rollback.journals(session, journal_run)
+    except PhasegateError:
+        applied = {}  # the rehearsal below reads them again and says why it cannot
+    calls = [call for phase in session.plan.phases
+             for call in ready_gate.phase_gate(phase, applied.get(phase.name, []))]
     calls += list(session.plan.validation)
     session.say(f"V · validating {len(calls)} probes")
     result = await recorded_gate.run(session.store, session.run_id, "V", "all gates again",
