@@ -197,6 +197,15 @@ def test_mirror_copies_whole_then_skips_and_stage_r_follows(setup: Setup,
     assert setup.mirror.password not in everything + first.stdout + first.stderr
     evidence.close()
 
+    report = phasegate("evidence", document["run_id"], "-f", "md", *store)
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert f"mirror {setup.source}/{repo}/multi:1" in report.stdout
+    assert setup.multi_digest in report.stdout
+
+    second = phasegate("images", "mirror", str(plan), *store, env=setup.env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    print(second.stdout)  # what people read, shown when the test fails
+    assert "4 image(s) copied" not in second.stdout and "4 already in the mirror" in second.stdout
     second = phasegate("--json", "images", "mirror", str(plan), *store, env=setup.env)
     assert second.returncode == 0, second.stdout + second.stderr
     again = json.loads(second.stdout)["images"]

@@ -206,7 +206,7 @@ class _Job:
 
     async def _blob(self, digest: str, size: int) -> None:
         head = await self._dst("HEAD", f"blobs/{digest}")
-        if head.status_code == 200:
+        if head.status_code == 200 or head.status_code in transport.REDIRECTS:  # in a store
             self.done.blobs_present.append(digest)
             return
         if self.dry_run:

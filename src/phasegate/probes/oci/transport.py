@@ -32,6 +32,7 @@ RETRIES = 3
 MAX_RETRY_WAIT = 5.0  # a longer Retry-After is reported, and left to the gate's own retry
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "phasegate"
+REDIRECTS = (301, 302, 303, 307, 308)
 CHUNK = 1 << 20  # bytes read or written at a time when a blob streams
 Body = bytes | Path  # what a request sends: bytes, or a file read afresh on every attempt
 
@@ -396,7 +397,7 @@ async def download(
     renews a revoked token) the way every other request does, so the stream is sent with an
     authorization that works."""
     head = await request(target, trace, "HEAD", path, scope=scope)
-    if head.status_code != 200:
+    if head.status_code not in (200, *REDIRECTS):  # blobs may live behind a redirect
         raise status_failure(head, target, trace, what)
     session = _session(target)
     known = tokens.challenge(target.base_url) or tokens.Challenge("none")
