@@ -55,6 +55,14 @@ def up(
             "(needs docker-registry and skopeo).",
         ),
     ] = True,
+    real_nodes: Annotated[
+        int,
+        typer.Option(
+            "--real-nodes", min=0,
+            help="Real nodes (a kubelet with containerd and runc each) beside the fake ones, "
+            "labelled and tainted phasegate.dev/node=real; needs root on Linux.",
+        ),
+    ] = 0,
     json_output: JsonOpt = False,
 ) -> None:
     """Start the sandbox (builds the binaries on first use) and wait until pods can run."""
@@ -65,6 +73,7 @@ def up(
             nodes=nodes,
             name=name,
             registry=registry,
+            real_nodes=real_nodes,
             progress=None if json_output else _progress,
         )
     except sandbox.SandboxError as exc:
@@ -81,6 +90,7 @@ def up(
     if info.registry:
         out.print(f"  registry    {info.registry} (CA {info.registry_ca}, trusted through")
         out.print(f"              ~/.config/containers/certs.d/{info.registry}/ca.crt)")
+    _print_nodes(info)
     out.print(f"  try         kubectl --kubeconfig {info.kubeconfig} get nodes")
     out.print(f"  stop        phasegate sandbox down --name {info.name}")
 
@@ -121,8 +131,16 @@ def status(json_output: JsonOpt = False) -> None:
         out.print(f"  kubeconfig  {s.info.kubeconfig}")
         if s.info.registry:
             out.print(f"  registry    {s.info.registry}")
+        _print_nodes(s.info)
         for comp, alive in s.running.items():
             out.print(f"  {comp:<24} {'running' if alive else '[red]not running[/]'}")
+
+
+def _print_nodes(info: Any) -> None:
+    out.print(f"  nodes       {info.nodes} fake (KWOK: pods are marked Running, nothing runs)")
+    for node, bridge in sorted(info.real_nodes.items()):
+        out.print(f"              {node}: real (kubelet + containerd + runc, bridge {bridge}; "
+                  "pods need the phasegate.dev/node=real toleration and selector)")
 
 
 def _document(document: dict[str, Any]) -> str:

@@ -81,7 +81,7 @@ def require_harness() -> Path:
 
 def _build(script: Path, bin_dir: Path) -> None:
     """Run build.sh, echoing its progress to stderr and keeping the tail for errors."""
-    print(f"phasegate sandbox: building the control plane into {bin_dir} ...", file=sys.stderr)
+    print(f"phasegate sandbox: {script.name} is building into {bin_dir} ...", file=sys.stderr)
     tail: deque[str] = deque(maxlen=15)
     with subprocess.Popen(
         ["bash", str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -95,3 +95,31 @@ def _build(script: Path, bin_dir: Path) -> None:
             f"Building the sandbox binaries with {script} failed (exit {proc.returncode}). "
             "Last lines of its output:\n" + "".join(tail).rstrip()
         )
+
+
+def kubelet() -> Path:
+    """The kubelet of the real nodes: ``PHASEGATE_KUBELET``, or the harness's build
+    (``harness/kubelet.sh``, from the control plane's Kubernetes version; built here on
+    first use, ~1.5 min on 2 cores)."""
+    override = os.environ.get("PHASEGATE_KUBELET")
+    if override:
+        if not Path(override).is_file():
+            raise SandboxError(f"PHASEGATE_KUBELET={override} is not a file; unset it to "
+                               "build the kubelet with harness/kubelet.sh.")
+        return Path(override)
+    script = require_harness() / "kubelet.sh"
+    out = subprocess.run(
+        ["bash", str(script), "--print-path"], capture_output=True, text=True, check=True
+    )
+    path = Path(out.stdout.strip())
+    if (path.parent / ".complete").is_file():
+        return path
+    if shutil.which("go") is None:
+        raise SandboxError(
+            f"A real node needs the kubelet, which is not built yet (expected at {path}), "
+            f"and the Go toolchain (go >= 1.26) is not on PATH to build it with {script}. "
+            "Install Go, or set PHASEGATE_KUBELET to a kubelet binary of the control "
+            "plane's version."
+        )
+    _build(script, path.parent)
+    return path

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from phasegate.sandbox.api import Api, Json, wait_for
 from phasegate.sandbox.kubeconfig import RESTRICTED_NAMESPACE, RESTRICTED_USER
+from phasegate.sandbox.node_config import LABEL, LABEL_VALUE
 
 PROBE = "phasegate-sandbox-probe"
 # Without a registry every image is unreachable; the probe pod is then refused this one.
@@ -116,6 +117,54 @@ def prove_deployment(
             timeout,
         )
     api.request("DELETE", f"{path}/{PROBE}", {"propagationPolicy": "Background"})
+
+
+REAL_PROBE = "phasegate-sandbox-real-probe"
+
+
+def start_real_proof(api: Api, image: str, nodes: list[str]) -> None:
+    """A Deployment of ``image`` on the real nodes, one replica each, with a real HTTP
+    readiness probe: Available means containerd pulled the image over TLS, runc ran it,
+    the CNI network carries the kubelet's probe to it. Created early so that it runs
+    while the fake nodes' proof does."""
+    labels = {"app": REAL_PROBE}
+    container = {
+        "name": "probe",
+        "image": image,
+        "readinessProbe": {"httpGet": {"path": "/health", "port": 8080},
+                           "periodSeconds": 1},
+    }
+    spec = {
+        "nodeSelector": {LABEL: LABEL_VALUE},
+        "tolerations": [{"key": LABEL, "operator": "Equal", "value": LABEL_VALUE,
+                         "effect": "NoSchedule"}],
+        "terminationGracePeriodSeconds": 0,
+        "containers": [container],
+    }
+    api.create(
+        "/apis/apps/v1/namespaces/default/deployments",
+        {
+            "metadata": {"name": REAL_PROBE},
+            "spec": {
+                "replicas": len(nodes),
+                "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": spec},
+            },
+        },
+    )
+
+
+def finish_real_proof(api: Api, timeout: float, alive: Callable[[], bool],
+                      nodes: list[str]) -> None:
+    path = f"/apis/apps/v1/namespaces/default/deployments/{REAL_PROBE}"
+
+    def ready() -> bool:
+        dep = api.get(path) or {}
+        return alive() and (dep.get("status") or {}).get("readyReplicas") == len(nodes)
+
+    wait_for(f"a Deployment with a readiness probe becoming Ready on {', '.join(nodes)}",
+             ready, timeout)
+    api.request("DELETE", path, {"propagationPolicy": "Background"})
 
 
 def _refused(pods: Json | None) -> bool:

@@ -104,8 +104,11 @@ def apiserver(lay: Layout) -> list[str]:
         f"--audit-policy-file={lay.audit_policy}",
         f"--audit-log-path={audit_log(lay.work_dir)}",
         "--audit-log-format=json",
-        # A sandbox has no kubelets whose logs or exec could be proxied.
+        # Real nodes' kubelets (real_node.py) serve on their node address; KWOK's
+        # fake nodes serve nothing, so their logs and exec fail as they always did.
         "--kubelet-preferred-address-types=InternalIP",
+        f"--kubelet-client-certificate={p.clients['kubelet-client'].cert}",
+        f"--kubelet-client-key={p.clients['kubelet-client'].key}",
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
 import time
@@ -11,13 +12,21 @@ from pathlib import Path
 
 import httpx
 
-from phasegate.sandbox import binaries, bootstrap, components, kubeconfig, state
+from phasegate.sandbox import (
+    binaries,
+    bootstrap,
+    busybox_images,
+    components,
+    kubeconfig,
+    real_node,
+    state,
+)
 from phasegate.sandbox import registry as local_registry
 from phasegate.sandbox.api import Api, wait_for
 from phasegate.sandbox.client import PKI_DIR
 from phasegate.sandbox.errors import SandboxError
 from phasegate.sandbox.paths import DEFAULT_NAME, instance_dir
-from phasegate.sandbox.pki import Identity, generate
+from phasegate.sandbox.pki import Identity, generate, issue_serving
 from phasegate.sandbox.ports import free_ports
 from phasegate.sandbox.processes import Proc, alive, spawn, stop, tail
 from phasegate.sandbox.state import SandboxInfo
@@ -33,6 +42,8 @@ IDENTITIES = {
     "kwok": Identity("phasegate-kwok", ("system:masters",)),
     "image-puller": Identity("phasegate-image-puller", ("system:masters",)),
     "restricted": Identity(kubeconfig.RESTRICTED_USER),
+    # The API server's identity towards real kubelets (logs, exec, port-forward).
+    "kubelet-client": Identity("phasegate-apiserver-kubelet-client"),
 }
 
 
@@ -55,6 +66,7 @@ def up(
     timeout: float = 120.0,
     progress: Progress | None = None,
     registry: bool = True,
+    real_nodes: int = 0,
 ) -> SandboxInfo:
     """Start a sandbox (or return the one already running under ``name``).
 
@@ -63,6 +75,10 @@ def up(
     unreachable, and it returns once a Deployment's pod has been refused its image. On
     any failure, or Ctrl-C, everything started so far is stopped and removed before the
     error propagates.
+
+    ``real_nodes`` adds that many real nodes (a kubelet with containerd each, see
+    real_node.py) beside the fake ones; they need the registry, and the start then also
+    waits for a Deployment on them to become Available for real.
     """
     say = progress or (lambda _msg: None)
     existing = state.load(name)
@@ -72,6 +88,16 @@ def up(
         down(existing)  # left over from a crash: clear it before starting afresh
     # Checked before the binaries, whose first build takes minutes.
     seed = (local_registry.tools(), local_registry.seed_images()) if registry else None
+    kubelet = None
+    if real_nodes:
+        if not registry:
+            raise SandboxError(
+                "Real nodes (--real-nodes) pull their images from the sandbox's registry; "
+                "drop --no-registry."
+            )
+        real_node.require()
+        busybox_images.require()
+        kubelet = binaries.kubelet()
     bin_dir = binaries.locate()
     stage_files = binaries.stage_files()
     state_dir = instance_dir(name)
@@ -92,7 +118,9 @@ def up(
     state.save(info)  # from here on, `down` in another process can clean up
     try:
         with local_registry.Seeding() as seeding:
-            return _start(info, bin_dir, stage_files, timeout, say, seed, seeding)
+            return _start(
+                info, bin_dir, stage_files, timeout, say, seed, seeding, (real_nodes, kubelet)
+            )
     except BaseException as exc:
         current = state.load(name) or info
         down(current, keep_logs=True)
@@ -112,9 +140,13 @@ def _start(
     say: Progress,
     seed: Seed | None,
     seeding: local_registry.Seeding,
+    real: tuple[int, Path | None],
 ) -> SandboxInfo:
     started = time.monotonic()
-    pki = generate(info.work_dir / PKI_DIR, IDENTITIES)
+    real_count, kubelet_bin = real
+    names = [real_node.node_name(i) for i in range(real_count)]
+    node_ids = {f"node-{n}": Identity(f"system:node:{n}", ("system:nodes",)) for n in names}
+    pki = generate(info.work_dir / PKI_DIR, IDENTITIES | node_ids)
     etcd_port, peer_port, api_port, registry_port = free_ports(4)
     lay = components.Layout(bin_dir, info.work_dir, pki, etcd_port, peer_port, api_port)
     lay.audit_policy.write_text(components.AUDIT_POLICY)
@@ -149,6 +181,31 @@ def _start(
         registry_procs = procs[-1:]
         seeding.start(reg, found, images, timeout, lambda: _all_alive(registry_procs))
 
+    layouts = []
+    for node in names:
+        reg_host, reg_ca = info.registry, info.registry_ca
+        assert reg_host is not None and reg_ca is not None  # up() demands the registry
+        node_lay = real_node.claim_bridge(info.work_dir / "nodes" / node, node)
+        info = replace(info, real_nodes={**info.real_nodes, node: node_lay.bridge})
+        state.save(info)  # `down` now removes the bridge
+        serving = issue_serving(
+            info.work_dir / PKI_DIR, f"kubelet-{node}", (node,), (node_lay.address,)
+        )
+        real_node.write_files(
+            node_lay, reg_host, reg_ca, pki.ca.cert, (serving.cert, serving.key)
+        )
+        kubeconfig.write_component(
+            node_lay.kubeconfig, lay.api_url, pki.ca.cert, pki.clients[f"node-{node}"]
+        )
+        say(f"starting containerd for real node {node} ({node_lay.address}, {node_lay.bridge})")
+        launch(f"{node}-namespace", real_node.holder(node_lay))
+        holder_pid = procs[-1].pid
+        step(f"{node}'s mount namespace", functools.partial(real_node.namespace_ready, node_lay),
+             (f"{node}-namespace",))
+        real_node.record_namespace(node_lay, holder_pid)
+        launch(f"{node}-containerd", real_node.inside(holder_pid, real_node.containerd(node_lay)))
+        layouts.append((node_lay, holder_pid))
+
     say("starting etcd")
     launch("etcd", components.etcd(lay))
     with httpx.Client(timeout=2.0) as plain:
@@ -167,6 +224,11 @@ def _start(
     launch("kube-scheduler", components.scheduler(lay))
     launch("kwok", components.kwok(lay, stage_files))
     launch("image-puller", components.image_puller(lay, info.registry, info.registry_ca))
+    for node_lay, holder_pid in layouts:
+        assert kubelet_bin is not None
+        # The kubelet waits for containerd's socket and the API server by itself.
+        launch(f"{node_lay.name}-kubelet",
+               real_node.inside(holder_pid, real_node.kubelet(node_lay, kubelet_bin)))
     with Api(lay.api_url, pki.ca.cert, pki.clients["admin"]) as api:
         step(
             "kube-apiserver answering /readyz",
@@ -178,10 +240,12 @@ def _start(
         say(f"creating {info.nodes} fake nodes and the restricted user's namespace")
         bootstrap.create_nodes(api, info.nodes)
         bootstrap.create_restricted_access(api)
+        every = info.nodes + real_count
+        kubelets = tuple(f"{n}-{c}" for n in names for c in ("kubelet", "containerd"))
         step(
-            f"{info.nodes} nodes becoming Ready",
-            lambda: bootstrap.nodes_ready(api, info.nodes),
-            ("kwok", "kube-apiserver"),
+            f"{every} nodes becoming Ready",
+            lambda: bootstrap.nodes_ready(api, every),
+            ("kwok", "kube-apiserver", *kubelets),
         )
         # The probe pod's image must be in the registry before the pod is bound: its
         # pull is decided once. Seeding is usually done long before the nodes are.
@@ -192,6 +256,8 @@ def _start(
         if seed is not None and took is not None:
             say(f"registry {info.registry} holds {len(seed[1])} images (seeded in {took:.1f}s)")
         image = f"{info.registry}/{seed[1][0]}" if seed is not None else None
+        if image and names:
+            bootstrap.start_real_proof(api, image, names)
         say("waiting for a Deployment to become Available" if image else
             "waiting for a Deployment's pod to be refused its image (no registry)")
         remaining = max(1.0, timeout - (time.monotonic() - started))
@@ -202,6 +268,13 @@ def _start(
                 str(exc), procs,
                 ("kube-controller-manager", "kube-scheduler", "kwok", "image-puller"),
             ) from None
+        if image and names:
+            say(f"waiting for a Deployment on the real node(s) {', '.join(names)}")
+            remaining = max(1.0, timeout - (time.monotonic() - started))
+            try:
+                bootstrap.finish_real_proof(api, remaining, lambda: _all_alive(procs), names)
+            except TimeoutError as exc:
+                raise _failure(str(exc), procs, kubelets) from None
     say(f"ready in {time.monotonic() - started:.1f}s")
     return info
 
@@ -238,7 +311,10 @@ def down(target: SandboxInfo | str = DEFAULT_NAME, *, keep_logs: bool = False) -
         info = target
     if info is None:
         return False
-    # Reverse start order: clients first, the API server before its etcd.
+    # Real nodes first (their kubelets, containerd, containers, mounts, bridges), then
+    # the rest in reverse start order: clients first, the API server before its etcd.
+    for node, bridge in info.real_nodes.items():
+        real_node.teardown(info.work_dir / "nodes" / node, bridge)
     stop(list(reversed(info.procs)))
     if info.registry:
         local_registry.untrust(info.registry, info.registry_ca)  # reads the CA: before rmtree

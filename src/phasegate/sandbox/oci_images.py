@@ -45,12 +45,37 @@ def build(layout: Path, tag: str, platforms: list[str], content: str = "phasegat
         index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
         top, media_type = _blob(layout, _json(index), OCI_INDEX), OCI_INDEX
     top = {k: v for k, v in top.items() if k != "platform"}
-    top["annotations"] = {REF_NAME: tag}
+    _tag(layout, tag, top)
+    return Built(layout, tag, str(top["digest"]), media_type)
+
+
+def build_image(
+    layout: Path, tag: str, layer: bytes, diff: bytes, process: dict[str, Any]
+) -> Built:
+    """A linux/amd64 image of one gzip ``layer`` (``diff``: its uncompressed tar) whose
+    config runs ``process`` (Entrypoint, Cmd, Env, ...); adds ``tag`` to ``layout``."""
+    (layout / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    layer_descriptor = _blob(layout, layer, OCI_LAYER)
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(diff).hexdigest()]},
+        "config": process,
+    }
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": _blob(layout, _json(config), OCI_CONFIG), "layers": [layer_descriptor]}
+    top = _blob(layout, _json(manifest), OCI_MANIFEST)
+    _tag(layout, tag, top)
+    return Built(layout, tag, str(top["digest"]), OCI_MANIFEST)
+
+
+def _tag(layout: Path, tag: str, descriptor: Descriptor) -> None:
+    top = {**descriptor, "annotations": {REF_NAME: tag}}
     index_path = layout / "index.json"
     existing = json.loads(index_path.read_text()) if index_path.exists() else {"manifests": []}
     kept = [m for m in existing["manifests"] if m.get("annotations", {}).get(REF_NAME) != tag]
     index_path.write_text(json.dumps({"schemaVersion": 2, "manifests": [*kept, top]}))
-    return Built(layout, tag, str(top["digest"]), media_type)
 
 
 def _image(layout: Path, platform: str, content: str) -> Descriptor:

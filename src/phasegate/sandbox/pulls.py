@@ -34,6 +34,8 @@ INVALID_IMAGE_NAME = "InvalidImageName"
 MISS_TTL = 2.0
 NOT_FOUND = frozenset({"tag_not_found", "manifest_not_found", "repository_not_found"})
 FOREVER = float("inf")
+# Pods on the sandbox's real nodes (real_node.py) are pulled by containerd, for real.
+REAL_NODE_PREFIX = "real-node-"
 
 Json = dict[str, Any]
 
@@ -130,8 +132,10 @@ def containers(pod: Json) -> list[Json]:
 
 def needs_verdict(pod: Json) -> bool:
     meta = pod.get("metadata") or {}
+    node = str((pod.get("spec") or {}).get("nodeName") or "")
     return bool(
-        (pod.get("spec") or {}).get("nodeName")
+        node
+        and not node.startswith(REAL_NODE_PREFIX)
         and not meta.get("deletionTimestamp")
         and VERDICT not in (meta.get("annotations") or {})
     )

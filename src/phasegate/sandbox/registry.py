@@ -4,7 +4,8 @@ It listens on a free loopback port with a serving certificate for 127.0.0.1 and
 localhost, issued by the sandbox's own CA, and lets anyone pull and push (no auth: a
 throw-away registry on loopback). The seed images are named in
 ``harness/registry-images.txt``; their OCI layouts are built once into the per-user
-cache and pushed concurrently by ``skopeo copy``.
+cache (runnable busybox images, see busybox_images.py, where busybox-static is
+installed) and pushed concurrently by ``skopeo copy``.
 
 The CA is copied to ``~/.config/containers/certs.d/127.0.0.1:PORT/ca.crt``, where
 skopeo, podman and phasegate's ``image`` probe look for a registry's CA, so they all
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import httpx
 
-from phasegate.sandbox import oci_images, pki
+from phasegate.sandbox import busybox_images, oci_images, pki
 from phasegate.sandbox.binaries import require_harness
 from phasegate.sandbox.errors import SandboxError
 from phasegate.sandbox.paths import cache_root
@@ -39,7 +40,7 @@ from phasegate.sandbox.paths import cache_root
 SEED_FILE = "registry-images.txt"
 PLATFORM = "linux/amd64"
 # Part of the layout cache's key: bump it when oci_images builds different bytes.
-LAYOUT_FORMAT = "1"
+LAYOUT_FORMAT = "2"
 INSTALL = "apt-get install docker-registry skopeo"
 SERVING_DNS = ("localhost",)
 SERVING_IPS = ("127.0.0.1",)
@@ -279,14 +280,23 @@ def cached_layouts(images: list[str]) -> dict[str, Path]:
     """
     repositories = list(dict.fromkeys(image.rpartition(":")[0] for image in images))
     names = {repo: f"{n:02d}-{repo.replace('/', '_')}" for n, repo in enumerate(repositories)}
-    key = hashlib.sha256(f"{LAYOUT_FORMAT} {PLATFORM}\n{chr(10).join(images)}".encode())
+    # Runnable busybox images where Debian's busybox-static is installed (a real node
+    # needs them; lifecycle.py requires it then), one-file images otherwise.
+    runnable = busybox_images.fingerprint() if busybox_images.available() else "tiny"
+    key = hashlib.sha256(
+        f"{LAYOUT_FORMAT} {PLATFORM} {runnable}\n{chr(10).join(images)}".encode()
+    )
     root = cache_root() / "registry-images" / key.hexdigest()[:16]
     if not root.is_dir():
         root.parent.mkdir(parents=True, exist_ok=True)
         building = Path(tempfile.mkdtemp(prefix=".building-", dir=root.parent))
         for image in images:
             repo, _, tag = image.rpartition(":")
-            oci_images.build(building / names[repo], tag, [PLATFORM], content=f"sandbox {repo}")
+            if runnable == "tiny":
+                oci_images.build(building / names[repo], tag, [PLATFORM],
+                                 content=f"sandbox {repo}")
+            else:
+                busybox_images.build(building / names[repo], repo, tag)
         try:
             os.rename(building, root)
         except OSError:  # another sandbox finished the same layouts first

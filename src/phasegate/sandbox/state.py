@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ class SandboxInfo:
     restricted_namespace: str = RESTRICTED_NAMESPACE
     registry: str | None = None  # 127.0.0.1:PORT of the local TLS registry, if started
     registry_ca: Path | None = None  # its CA (also in ~/.config/containers/certs.d/<registry>/)
+    # Real nodes (kubelet + containerd, real_node.py): node name -> the host bridge it made
+    real_nodes: dict[str, str] = field(default_factory=dict)
 
     @property
     def contexts(self) -> tuple[str, str]:
@@ -49,6 +51,7 @@ class SandboxInfo:
             "restricted_namespace": self.restricted_namespace,
             "api_url": self.api_url,
             "nodes": self.nodes,
+            "real_nodes": sorted(self.real_nodes),
             "state_dir": str(self.state_dir),
             "pids": self.pids,
             "registry": self.registry,
@@ -87,6 +90,7 @@ def load(name: str) -> SandboxInfo | None:
         restricted_namespace=data["restricted_namespace"],
         registry=data.get("registry"),
         registry_ca=Path(data["registry_ca"]) if data.get("registry_ca") else None,
+        real_nodes=dict(data.get("real_nodes") or {}),
     )
 
 
