@@ -131,7 +131,7 @@ async def _pod(client: KubeClient, namespace: str, pod: Json, role: str = "") ->
     status = pod.get("status") or {}
     lines = [f"pod {name}{f' ({role})' if role else ''}: phase {status.get('phase')}, "
              f"{objects.describe_conditions(pod)}"]
-    failing: list[str] = []
+    failing: list[tuple[str, bool]] = []  # (container, its previous instance's log)
     for container in status.get("containerStatuses") or []:
         state: dict[str, Any] = container.get("state") or {}
         (kind, detail), = state.items() if len(state) == 1 else [("unknown", {})]
@@ -142,25 +142,37 @@ async def _pod(client: KubeClient, namespace: str, pod: Json, role: str = "") ->
         if detail.get("message"):
             text += f": {detail['message']}"
         text += f" (restarts {container.get('restartCount', 0)}, ready {container.get('ready')})"
+        last = (container.get("lastState") or {}).get("terminated") or {}
+        if last:
+            text += (f"; last terminated: {last.get('reason') or 'exited'}"
+                     f" (exit code {last.get('exitCode')})")
         lines.append(text)
         if kind != "running" or not container.get("ready"):
-            failing.append(str(container.get("name")))
+            failing.append((str(container.get("name")), False))
+        elif last:
+            # Crash-looping, caught between two restarts: the log that explains it is the
+            # instance that exited, not the one just started.
+            failing.append((str(container.get("name")), True))
     fields = f"involvedObject.name={name},involvedObject.kind=Pod"
     events = await client.get(f"/api/v1/namespaces/{namespace}/events",
                               params={"fieldSelector": fields}) or {}
     lines += ["  " + line for line in _format_events(f"events for pod {name}",
                                                        events.get("items") or [])]
-    for container in failing:
-        lines += await _logs(client, namespace, name, container)
+    for container, previous in failing:
+        lines += await _logs(client, namespace, name, container, previous)
     return lines
 
 
-async def _logs(client: KubeClient, namespace: str, pod: str, container: str) -> list[str]:
+async def _logs(client: KubeClient, namespace: str, pod: str, container: str,
+                previous: bool = False) -> list[str]:
+    params = {"container": container, "tailLines": str(LOG_LINES)}
+    if previous:
+        params["previous"] = "true"
     response = await client.request(
-        "GET", f"/api/v1/namespaces/{namespace}/pods/{pod}/log",
-        params={"container": container, "tailLines": str(LOG_LINES)}, timeout=5,
+        "GET", f"/api/v1/namespaces/{namespace}/pods/{pod}/log", params=params, timeout=5,
     )
+    which = f"{container} (the instance that exited)" if previous else container
     if response.status_code >= 400:
-        return [f"  logs of {container}: unavailable ({response.status_code})"]
+        return [f"  logs of {which}: unavailable ({response.status_code})"]
     text = response.text.strip() or "(empty)"
-    return [f"  last log lines of {container}:"] + [f"    {line}" for line in text.splitlines()]
+    return [f"  last log lines of {which}:"] + [f"    {line}" for line in text.splitlines()]
