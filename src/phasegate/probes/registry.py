@@ -31,6 +31,7 @@ FAMILY_MODULES = (
     "phasegate.probes.k8s_divergence",
     "phasegate.probes.k8s_schema",
     "phasegate.probes.k8s_secret_cert",
+    "phasegate.probes.k8s_http",
 )
 
 

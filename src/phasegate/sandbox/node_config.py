@@ -128,12 +128,17 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 def registry_hosts(host: str, ca: Path) -> str:
     """``certs.d/<host>/hosts.toml``: containerd pulls from the sandbox registry over TLS,
     trusting the sandbox's CA (and only for that host)."""
+    # The CA goes with `server` too: containerd tries the [host] entries first, then
+    # `server`, so without it a missing tag would end in "x509: unknown authority"; and
+    # containerd 1.6 refuses a file without a [host] entry.
     return (
-        f'server = "https://{host}"\n\n'
+        f'server = "https://{host}"\n'
+        f"ca = {json.dumps(str(ca))}\n\n"
         f'[host."https://{host}"]\n'
         '  capabilities = ["pull", "resolve"]\n'
         f"  ca = {json.dumps(str(ca))}\n"
     )
+
 
 
 def cni(lay: NodeLayout) -> str:
