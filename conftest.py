@@ -4,6 +4,7 @@ pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.postgres",
     "tests.fixtures.cluster",
+    "tests.fixtures.helm",
     "tests.fixtures.registry",
     "tests.fixtures.tls_servers",
     "tests.fixtures.kubectl",

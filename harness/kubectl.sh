@@ -14,8 +14,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=harness/versions.env
 . "$here/versions.env"
 
-hash="$(cd "$here" && cat versions.env kubectl/go.mod kubectl/go.sum kubectl/main.go \
-  | sha256sum | cut -c1-12)"
+hash="$(cd "$here" && { grep -v '^HELM_' versions.env
+  cat kubectl/go.mod kubectl/go.sum kubectl/main.go; } | sha256sum | cut -c1-12)"
 root="${XDG_CACHE_HOME:-$HOME/.cache}/phasegate/harness/kubectl-${K8S_VERSION}_${hash}"
 out="$root/kubectl"
 

@@ -13,8 +13,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=harness/versions.env
 . "$here/versions.env"
 
-hash="$(cd "$here" && cat versions.env kubelet/go.mod kubelet/go.sum kubelet/tools.go \
-  | sha256sum | cut -c1-12)"
+hash="$(cd "$here" && { grep -v '^HELM_' versions.env
+  cat kubelet/go.mod kubelet/go.sum kubelet/tools.go; } | sha256sum | cut -c1-12)"
 root="${XDG_CACHE_HOME:-$HOME/.cache}/phasegate/harness/kubelet-${K8S_VERSION}_${hash}"
 out="$root/kubelet"
 
