@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from phasegate import fields
 from phasegate.kube import sources
@@ -97,15 +105,51 @@ class RollbackStep(Model):
     command: list[str] | str | None = None
 
 
+class HelmChart(Model):
+    """A Helm release a phase installs or upgrades (``helm upgrade --install``, without
+    helm's --wait: the phase's gate decides readiness); its namespace is the target's."""
+
+    release: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=53)
+    chart: str | None = Field(None, description="the chart's name (in repo, or under oci)")
+    version: str | None = Field(None, description="the chart version (or constraint) to use")
+    repo: str | None = Field(None, description="a chart repository URL (its index.yaml)")
+    oci: str | None = Field(None, description="oci://registry/path the chart is pushed under")
+    path: str | None = Field(None, description="a chart directory or .tgz, relative to the plan")
+    values: Paths = Field(default_factory=list, description=(
+        "values files, later ones win (the documented way: one profile per environment)"))
+    set: dict[str, Any] = Field(default_factory=dict, description=(
+        "values by dotted path (image.tag: 1.2), applied after the files"))
+
+    @model_validator(mode="after")
+    def _one_source(self) -> HelmChart:
+        given = [name for name in ("repo", "oci", "path") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError("a chart comes from exactly one of repo, oci or path"
+                             + (f" (got {' and '.join(given)})" if given else ""))
+        if not self.path and not self.chart:
+            raise ValueError(f"a chart from {given[0]} needs its name in 'chart'")
+        if self.path and self.version:
+            raise ValueError("'version' pins a chart from repo or oci; a path is what it is")
+        return self
+
+
 class Phase(Model):
     name: str
     apply: Sources = Field(default_factory=list)
+    helm: HelmChart | None = Field(None, description="a Helm release this phase installs")
     gate: list[Probe] = Field(default_factory=list)
     timeout: Duration = 300.0
     rollback: Literal["auto", "none"] | list[RollbackStep] = "auto"
     force: bool = Field(False, description=(
         "take fields other field managers own (server-side apply force); without it such a "
         "conflict fails the phase"))
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Phase:
+        if self.helm is not None and self.apply:
+            raise ValueError("a phase either applies manifests or installs a Helm release; "
+                             "split 'apply' and 'helm' into two phases")
+        return self
 
 
 class Plan(Model):
@@ -168,6 +212,7 @@ def model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
         ("assumptions", "permissions", "*"): Permission,
         ("tracers", "*"): Tracer,
         ("phases", "*"): Phase,
+        ("phases", "*", "helm"): HelmChart,
         ("phases", "*", "rollback", "*"): RollbackStep,
     }
     shape = tuple("*" if isinstance(step, int) else str(step) for step in path)

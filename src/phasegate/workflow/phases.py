@@ -11,8 +11,9 @@ from typing import Any
 from phasegate.errors import ActionError, PhasegateError
 from phasegate.kube import apply, conflicts, manifests, sources
 from phasegate.plan.model import Phase
+from phasegate.plan.probe_call import ProbeCall
 from phasegate.store import records
-from phasegate.workflow import changes, ready_gate, recorded_gate, rollback, stopping
+from phasegate.workflow import changes, helm_phase, ready_gate, recorded_gate, rollback, stopping
 from phasegate.workflow.session import Session
 
 APPLIED = rollback.APPLIED
@@ -43,6 +44,8 @@ async def run_phases(session: Session, skip: set[str] | None = None) -> list[Pha
 
 
 async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
+    if phase.helm is not None:
+        return await _run_helm_phase(session, index, phase)
     store, run_id = session.store, session.run_id
     label = f"phase {index}: {phase.name}"
     session.say(f"I · {label}: applying {sources.describe(phase.apply) or 'nothing'}")
@@ -77,10 +80,26 @@ async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
     summary = ", ".join(f"{r.ref} {r.action}" + (
         f" (force: took {conflicts.describe(r.taken)})" if r.taken else "") for r in results)
     store.finish_step(step, "passed", summary)
+    return await _gate(session, index, phase, ready_gate.phase_gate(phase, journal), started,
+                       summary)
+
+
+async def _run_helm_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
+    started = datetime.now(UTC)
+    done = await helm_phase.install(session, index, phase)
+    if isinstance(done, helm_phase.Refused):
+        if not done.rollback:
+            return PhaseOutcome(index, phase.name, "failed", done.reason)
+        return await _fail(session, index, phase, done.reason)
+    return await _gate(session, index, phase, done.calls, started, done.summary)
+
+
+async def _gate(session: Session, index: int, phase: Phase, calls: list[ProbeCall],
+                started: datetime, summary: str) -> PhaseOutcome:
+    label = f"phase {index}: {phase.name}"
     ctx = session.with_extras(phase_started=started)
-    calls = ready_gate.phase_gate(phase, journal)
-    result = await recorded_gate.run(store, run_id, "I", f"{label} · gate", calls, ctx,
-                                     phase.timeout, session.on_observation,
+    result = await recorded_gate.run(session.store, session.run_id, "I", f"{label} · gate",
+                                     calls, ctx, phase.timeout, session.on_observation,
                                      on_wait=session.on_wait,
                                      place=_place(records.GATE, index, phase))
     if result.passed:

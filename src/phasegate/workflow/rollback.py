@@ -15,6 +15,7 @@ from phasegate.kube import apply, manifests, snapshot
 from phasegate.kube.client import KubeClient, status_message
 from phasegate.plan.model import Phase, RollbackStep
 from phasegate.store import records
+from phasegate.workflow import helm_release
 from phasegate.workflow.session import Session
 
 APPLIED = "applied: "  # the name of the evidence artifact of what a phase applied (for people)
@@ -35,6 +36,8 @@ def journals(session: Session, run_id: str | None = None) -> dict[str, list[dict
 async def roll_back(session: Session, phase: Phase) -> str:
     if isinstance(phase.rollback, list):
         return await _explicit(session, phase.rollback)
+    if phase.helm is not None:
+        return await helm_release.roll_back(session, phase, journals(session).get(phase.name, []))
     return await restore(session.client(), journals(session).get(phase.name, []))
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from phasegate.errors import PhasegateError
 from phasegate.store import records
-from phasegate.workflow import ready_gate, recorded_gate, rollback, stopping
+from phasegate.workflow import helm_release, ready_gate, recorded_gate, rollback, stopping
 from phasegate.workflow.session import Session
 
 
@@ -25,8 +25,12 @@ async def validate(session: Session, journal_run: str | None = None) -> Validati
         applied = rollback.journals(session, journal_run)
     except PhasegateError:
         applied = {}  # the rehearsal below reads them again and says why it cannot
-    calls = [call for phase in session.plan.phases
-             for call in ready_gate.phase_gate(phase, applied.get(phase.name, []))]
+    calls = []
+    for phase in session.plan.phases:
+        if phase.helm is not None:  # its release's objects, as the release holds them now
+            calls += list(phase.gate)  # (readiness of the release: V asks helm for it)
+        else:
+            calls += ready_gate.phase_gate(phase, applied.get(phase.name, []))
     calls += list(session.plan.validation)
     session.say(f"V · validating {len(calls)} probes")
     result = await recorded_gate.run(session.store, session.run_id, "V", "all gates again",
@@ -37,9 +41,14 @@ async def validate(session: Session, journal_run: str | None = None) -> Validati
     try:
         with stopping.closed_on_stop(session.store, step):
             applied = rollback.journals(session, journal_run)
-            entries = [e for phase in session.plan.phases if phase.rollback == "auto"
+            auto = [phase for phase in session.plan.phases if phase.rollback == "auto"]
+            entries = [e for phase in auto if phase.helm is None
                        for e in applied.get(phase.name, [])]
+            said = [await helm_release.roll_back(session, phase, applied.get(phase.name, []),
+                                                 dry_run=True)
+                    for phase in reversed(auto) if phase.helm is not None]
             rehearsal = await rollback.restore(session.client(), entries, dry_run=True)
+            rehearsal = "; ".join([*said, rehearsal]) if said else rehearsal
         rehearsed = True
     except PhasegateError as exc:
         rehearsal, rehearsed = f"refused: {exc}", False

@@ -1,0 +1,249 @@
+"""The helm CLI, run for a phase: template, upgrade --install (never with helm's own
+--wait: readiness is phasegate's gate), rollback, uninstall, history, status, manifest.
+
+helm is a separate binary (built from the Helm Go module by ``harness/helm.sh``), found by
+``PHASEGATE_HELM`` or on PATH. Values reach helm only as files: ``set`` values are written
+to a private temporary values file, so they never stand on a command line (``ps`` shows
+those), and no command output leaves here unmasked."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from phasegate import secrets
+from phasegate.errors import ActionError
+
+ENV = "PHASEGATE_HELM"
+HOW_TO_GET = (f"set {ENV} to a helm v3 binary or put helm on PATH; from a phasegate "
+              "checkout, harness/helm.sh builds the pinned one from the Helm Go module "
+              "(and prints its path)")
+
+
+def find_binary() -> str:
+    """The helm to run: ``PHASEGATE_HELM`` or the first ``helm`` on PATH."""
+    given = os.environ.get(ENV)
+    if given:
+        if not (os.path.isfile(given) and os.access(given, os.X_OK)):
+            raise ActionError(f"{ENV}={given} is not an executable file; {HOW_TO_GET}")
+        return given
+    found = shutil.which("helm")
+    if found is None:
+        raise ActionError(f"this phase runs helm, and no helm was found; {HOW_TO_GET}")
+    return found
+
+
+@dataclass(frozen=True)
+class Chart:
+    """What helm is given as the chart: a local path, a name in a ``repo``, or an
+    ``oci://`` reference; ``version`` pins a remote chart (a constraint helm resolves)."""
+
+    ref: str
+    version: str | None = None
+    repo: str | None = None
+
+    def args(self) -> list[str]:
+        return [self.ref, *(["--version", self.version] if self.version else []),
+                *(["--repo", self.repo] if self.repo else [])]
+
+    @property
+    def shown(self) -> str:
+        where = f"{self.ref} from {secrets.mask(self.repo)}" if self.repo else self.ref
+        return where + (f" {self.version}" if self.version else "")
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    namespace: str
+    chart: Chart
+    values: tuple[Path, ...] = ()
+    set: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One entry of ``helm history``."""
+
+    revision: int
+    status: str  # deployed, superseded, failed, pending-install, pending-upgrade, …
+    chart: str
+    updated: str
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"revision": self.revision, "status": self.status, "chart": self.chart,
+                "updated": self.updated, "description": self.description}
+
+
+@dataclass(frozen=True)
+class Installed:
+    revision: int
+    status: str
+    manifest: str  # the rendered objects of the release, YAML documents
+
+
+PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+
+
+@dataclass(frozen=True)
+class Helm:
+    binary: str
+    kubeconfig: str | None
+    context: str | None
+
+    async def template(self, release: Release) -> str:
+        """The manifest helm would install, rendered offline (no cluster asked)."""
+        with _values_args(release) as values:
+            return await self._run("template", release.name, *release.chart.args(),
+                                   "--namespace", release.namespace, *values, cluster=False)
+
+    async def upgrade_install(self, release: Release, timeout: float) -> Installed:
+        """``helm upgrade --install`` without ``--wait``. ``timeout`` bounds helm's hooks,
+        the only thing helm waits for then."""
+        with _values_args(release) as values:
+            out = await self._run("upgrade", "--install", release.name, *release.chart.args(),
+                                  "--namespace", release.namespace, *values,
+                                  "--timeout", f"{max(1, int(timeout))}s", "--output", "json")
+        # the JSON carries the values too ("config"): only these fields are kept
+        found = _json_object(out, "helm upgrade --install")
+        return Installed(int(found.get("version", 0)),
+                         str(found.get("info", {}).get("status", "")),
+                         str(found.get("manifest", "")))
+
+    async def rollback(self, release: Release, revision: int, timeout: float,
+                       dry_run: bool = False) -> str:
+        return await self._run("rollback", release.name, str(revision),
+                               "--namespace", release.namespace,
+                               "--timeout", f"{max(1, int(timeout))}s",
+                               *(["--dry-run"] if dry_run else []))
+
+    async def uninstall(self, release: Release, timeout: float, dry_run: bool = False) -> str:
+        return await self._run("uninstall", release.name, "--namespace", release.namespace,
+                               "--timeout", f"{max(1, int(timeout))}s",
+                               *(["--dry-run"] if dry_run else []))
+
+    async def history(self, release: Release) -> list[Revision]:
+        """The release's revisions, oldest first; empty when there is no such release."""
+        try:
+            out = await self._run("history", release.name, "--namespace", release.namespace,
+                                  "--max", "256", "--output", "json")
+        except ActionError as exc:
+            if "release: not found" in str(exc):
+                return []
+            raise
+        entries = json.loads(out or "[]")
+        return [Revision(int(e["revision"]), str(e.get("status", "")), str(e.get("chart", "")),
+                         str(e.get("updated", "")), str(e.get("description", "")))
+                for e in entries]
+
+    async def manifest(self, release: Release, revision: int | None = None) -> str:
+        return await self._run("get", "manifest", release.name, "--namespace",
+                               release.namespace,
+                               *(["--revision", str(revision)] if revision else []))
+
+    async def pull(self, chart: Chart, into: Path) -> Path:
+        """Download a remote chart into ``into``; the .tgz helm saved."""
+        await self._run("pull", *chart.args(), "--destination", str(into), cluster=False)
+        saved = sorted(into.glob("*.tgz"))
+        if not saved:
+            raise ActionError(f"helm pull {chart.shown} saved no chart archive")
+        return saved[0]
+
+    async def _run(self, *args: str, cluster: bool = True) -> str:
+        argv = [self.binary, *args]
+        if cluster:
+            argv += [*(["--kubeconfig", self.kubeconfig] if self.kubeconfig else []),
+                     *(["--kube-context", self.context] if self.context else [])]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE)
+        except OSError as exc:
+            raise ActionError(f"cannot run {self.binary}: {exc.strerror}; {HOW_TO_GET}") from None
+        try:
+            out, err = await proc.communicate()
+        except BaseException:
+            # Stopped (Ctrl-C, a timeout): helm is told to stop too; what it left is seen
+            # in the release history by the next run.
+            if proc.returncode is None:
+                proc.terminate()
+            raise
+        if proc.returncode != 0:
+            said = secrets.mask(err.decode(errors="replace").strip() or
+                                out.decode(errors="replace").strip())
+            raise ActionError(f"helm {' '.join(args[:2])} failed (exit {proc.returncode}): "
+                              f"{said[-2000:]}")
+        return out.decode(errors="replace")
+
+
+def for_target(kubeconfig: str | None, context: str | None) -> Helm:
+    return Helm(find_binary(), kubeconfig, context)
+
+
+@contextmanager
+def _values_args(release: Release) -> Iterator[list[str]]:
+    """``-f`` for each values file, then one private file holding the ``set`` values (later
+    files win, as with helm's own ``--set`` after ``-f``); removed afterwards."""
+    args = [arg for path in release.values for arg in ("--values", str(path))]
+    if not release.set:
+        yield args
+        return
+    with tempfile.TemporaryDirectory(prefix="phasegate-helm-") as tmp:
+        path = Path(tmp) / "set.yaml"
+        path.touch(mode=0o600)
+        path.write_text(yaml.safe_dump(nested(release.set)))
+        yield [*args, "--values", str(path)]
+
+
+def nested(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"image.tag": "1.2"}`` → ``{"image": {"tag": "1.2"}}``: ``set`` keys are dotted
+    paths, as with ``helm --set``; the values keep their YAML types."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = out
+        *parents, last = str(key).split(".")
+        for part in parents:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[last] = value
+    return out
+
+
+def pending(history: Sequence[Revision]) -> Revision | None:
+    """The newest revision when it is still pending (a helm stopped mid-way left it)."""
+    return history[-1] if history and history[-1].status in PENDING else None
+
+
+def unlock_command(release: Release, history: Sequence[Revision]) -> str:
+    """What a person runs to release a pending release, once sure no helm still works on
+    it: back to the newest deployed revision before it, or uninstall if there is none."""
+    where = f"--namespace {release.namespace}"
+    stuck = pending(history)
+    earlier = [r for r in history if stuck and r.revision < stuck.revision
+               and r.status in ("deployed", "superseded")]
+    if not earlier:
+        return f"helm uninstall {release.name} {where}"
+    return f"helm rollback {release.name} {earlier[-1].revision} {where}"
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise ActionError(f"{what} printed no JSON release: {secrets.mask(text[:300])}") from None
+    if not isinstance(value, dict):
+        raise ActionError(f"{what} printed {type(value).__name__}, not a release")
+    return value

@@ -1,0 +1,95 @@
+"""A phase's Helm release as the workflow sees it: where its chart and values are, the
+helm that runs against the target, what readiness means for its objects, and how it is
+rolled back (to the revision before the phase, or uninstalled if the phase installed it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from phasegate.kube import connections, helm
+from phasegate.plan import probe_call
+from phasegate.plan.model import HelmChart, Phase, Plan
+from phasegate.plan.probe_call import ProbeCall
+from phasegate.workflow.session import Session
+
+ACTION = "helm"  # the journal entry's action for a helm phase
+ROLLED_OUT = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def release_of(plan: Plan, spec: HelmChart, namespace: str) -> helm.Release:
+    base = plan.base_dir
+    if spec.path:
+        chart = helm.Chart(str(base / spec.path))
+    elif spec.oci:
+        chart = helm.Chart(f"{spec.oci.rstrip('/')}/{spec.chart}", spec.version)
+    else:
+        chart = helm.Chart(str(spec.chart), spec.version, spec.repo)
+    return helm.Release(spec.release, namespace, chart,
+                        tuple(base / path for path in spec.values), dict(spec.set))
+
+
+def runner(session: Session) -> helm.Helm:
+    where = connections.target_of(session.ctx)
+    return helm.for_target(where.kubeconfig, where.context)
+
+
+def ref(release: helm.Release) -> str:
+    return f"helm release {release.namespace}/{release.name}"
+
+
+def objects_of(manifest: str) -> list[dict[str, Any]]:
+    """The objects of a rendered release manifest (helm's YAML stream)."""
+    found = []
+    for document in yaml.load_all(manifest, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        if isinstance(document, dict) and document.get("kind"):
+            found.append(document)
+    return found
+
+
+def readiness_calls(objects: list[dict[str, Any]], namespace: str) -> list[ProbeCall]:
+    """The gate every object of the release must pass: workloads rolled out, the rest
+    present. (Kinds with their own readiness rules get them from ``k8s.ready``.)"""
+    calls = []
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        where = {"name": str(meta.get("name")), "namespace": meta.get("namespace") or namespace}
+        if obj["kind"] in ROLLED_OUT and str(obj.get("apiVersion")) == "apps/v1":
+            calls.append(probe_call.build({"k8s.rollout": {"kind": obj["kind"], **where}}))
+        else:
+            calls.append(probe_call.build({"k8s.exists": {
+                "kind": obj["kind"], "apiVersion": obj.get("apiVersion"), **where}}))
+    return calls
+
+
+def entry(release: helm.Release, history: list[helm.Revision]) -> dict[str, Any]:
+    """The journal entry written before helm runs: the state to come back to."""
+    deployed = [r.revision for r in history if r.status == "deployed"]
+    return {"ref": ref(release), "action": ACTION, "release": release.name,
+            "namespace": release.namespace, "installed": not history,
+            "before": deployed[-1] if deployed else None}
+
+
+async def roll_back(session: Session, phase: Phase, entries: list[dict[str, Any]],
+                    dry_run: bool = False) -> str:
+    """Back to the state before the phase: ``helm rollback`` to the revision deployed
+    before it, or ``helm uninstall`` when the phase installed the release."""
+    assert phase.helm is not None
+    ours = [e for e in entries if e.get("action") == ACTION]
+    if not ours:
+        return "nothing to undo (helm never ran)"
+    first = ours[0]  # after a resume, the state before the first attempt
+    release = release_of(session.plan, phase.helm, first["namespace"])
+    run = runner(session)
+    if first["installed"] or first["before"] is None:
+        if dry_run:
+            await run.uninstall(release, phase.timeout, dry_run=True)
+            return f"{ref(release)} would be uninstalled (helm uninstall --dry-run)"
+        await run.uninstall(release, phase.timeout)
+        return f"uninstalled {ref(release)} (the phase installed it)"
+    said = await run.rollback(release, int(first["before"]), phase.timeout, dry_run=dry_run)
+    if dry_run:
+        return (f"{ref(release)} back to revision {first['before']} "
+                f"(helm rollback --dry-run: {said.strip() or 'accepted'})")
+    return f"rolled {ref(release)} back to revision {first['before']}"
