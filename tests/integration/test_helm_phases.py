@@ -203,3 +203,66 @@ def _wait_for_pending(cluster: SandboxInfo, namespace: str) -> None:
                 return
             time.sleep(0.05)
     raise AssertionError("helm never stored a pending-upgrade revision")
+
+
+def _observations(tmp_path: Path, run_id: str, stage: str) -> dict[str, tuple[int, str]]:
+    with sqlite3.connect(tmp_path / "e.db") as db:
+        rows = db.execute("select o.name, o.passed, o.observed from observations o join steps s "
+                          "on o.step_id = s.id where s.run_id = ? and s.stage = ?",
+                          (run_id, stage)).fetchall()
+    return {name: (passed, observed) for name, passed, observed in rows}
+
+
+def test_a_chart_runs_through_every_stage(
+    cluster: SandboxInfo, helm_binary: str, podinfo_images: str, namespace: str,
+    tmp_path: Path,
+) -> None:
+    plan = _plan(tmp_path, podinfo_images)
+    common = args(cluster, tmp_path, namespace)
+    planned = phasegate("plan", str(plan), "--json", *common)
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    preview = json.loads(planned.stdout)["preview"]["phases"][0]
+    assert {(o["ref"].split(" ")[0], o["action"]) for o in preview["objects"]} == {
+        ("Deployment", "create"), ("Service", "create")}
+    assert preview["gate"] == ["release objects ready"]
+    first_hash = json.loads(planned.stdout)["plan_hash"]
+    # the hash covers the values: another values file is another plan to approve
+    (tmp_path / "message.yaml").write_text("ui: {message: hello}\n")
+    other = phasegate("plan", str(_plan(tmp_path, podinfo_images, "message.yaml")), "--json",
+                      *common)
+    assert json.loads(other.stdout)["plan_hash"] != first_hash
+    done = phasegate("run", str(_plan(tmp_path, podinfo_images)), "--yes", "--json", *common,
+                     timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_id = json.loads(done.stdout)["run_id"]
+    checked = _observations(tmp_path, run_id, "R")
+    assert checked["chart of phase web"][0] == 1, checked
+    assert "every API served" in checked["chart of phase web"][1]
+    pulled = [name for name in checked if "stefanprodan/podinfo:6.14.1" in name]
+    assert pulled and all(checked[name][0] == 1 for name in pulled), checked
+    with sqlite3.connect(tmp_path / "e.db") as db:
+        rehearsal = db.execute("select detail from steps where run_id = ? and kind = ?",
+                               (run_id, "rehearsal")).fetchone()[0]
+    assert "would be uninstalled (helm uninstall --dry-run)" in rehearsal
+    # upgraded with the new values: the preview shows the change, from the chart's template
+    changed = phasegate("plan", str(_plan(tmp_path, podinfo_images, "message.yaml")), "--json",
+                        *common)
+    objects = json.loads(changed.stdout)["preview"]["phases"][0]["objects"]
+    deployment = next(o for o in objects if o["ref"].startswith("Deployment"))
+    assert deployment["action"] == "change", objects
+    assert deployment["fields"] == ["spec.template.spec.containers"]  # its env, from ui.message
+    assert {o["action"] for o in objects if o["ref"].startswith("Service")} == {"unchanged"}
+
+
+def test_stage_r_names_the_apis_a_chart_needs_that_the_cluster_does_not_serve(
+    cluster: SandboxInfo, helm_binary: str, podinfo_images: str, namespace: str,
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "monitor.yaml").write_text("serviceMonitor: {enabled: true}\n")
+    checked = phasegate("check", str(_plan(tmp_path, podinfo_images, "monitor.yaml")), "--json",
+                        *args(cluster, tmp_path, namespace)[:-2])  # check writes no reports
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    run_id = json.loads(checked.stdout)["run_id"]
+    passed, observed = _observations(tmp_path, run_id, "R")["chart of phase web"]
+    assert not passed
+    assert "not served: monitoring.coreos.com/v1/ServiceMonitor" in observed

@@ -1,4 +1,4 @@
-"""The helm CLI, run for a phase: template, upgrade --install (never with helm's own
+"""The helm CLI, run for a phase: render (template), upgrade --install (never with helm's own
 --wait: readiness is phasegate's gate), rollback, uninstall, history, status, manifest.
 
 helm is a separate binary (built from the Helm Go module by ``harness/helm.sh``), found by
@@ -9,9 +9,11 @@ those), and no command output leaves here unmasked."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -71,6 +73,19 @@ class Release:
     set: Mapping[str, Any] = field(default_factory=dict)
 
 
+def release(name: str, namespace: str, base: Path, *, chart: str | None, version: str | None,
+            repo: str | None, oci: str | None, path: str | None, values: Sequence[str],
+            set: Mapping[str, Any]) -> Release:
+    """A release as a plan writes it (paths relative to the plan's folder ``base``)."""
+    if path:
+        found = Chart(str(base / path))
+    elif oci:
+        found = Chart(f"{oci.rstrip('/')}/{chart}", version)
+    else:
+        found = Chart(str(chart), version, repo)
+    return Release(name, namespace, found, tuple(base / v for v in values), dict(set))
+
+
 @dataclass(frozen=True)
 class Revision:
     """One entry of ``helm history``."""
@@ -102,11 +117,21 @@ class Helm:
     kubeconfig: str | None
     context: str | None
 
-    async def template(self, release: Release) -> str:
-        """The manifest helm would install, rendered offline (no cluster asked)."""
+    def render(self, release: Release) -> str:
+        """``template``, for the stages that plan (R, P) outside the event loop's work: the
+        same offline render, run to its end."""
         with _values_args(release) as values:
-            return await self._run("template", release.name, *release.chart.args(),
-                                   "--namespace", release.namespace, *values, cluster=False)
+            argv = [self.binary, "template", release.name, *release.chart.args(),
+                    "--namespace", release.namespace, "--skip-tests", *values]
+            try:
+                done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                      timeout=300)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise ActionError(f"cannot run {self.binary} template: {exc}") from None
+        if done.returncode != 0:
+            said = secrets.mask(done.stderr.decode(errors="replace").strip())
+            raise ActionError(f"helm template failed (exit {done.returncode}): {said[-2000:]}")
+        return done.stdout.decode(errors="replace")
 
     async def upgrade_install(self, release: Release, timeout: float) -> Installed:
         """``helm upgrade --install`` without ``--wait``. ``timeout`` bounds helm's hooks,
@@ -152,13 +177,20 @@ class Helm:
                                release.namespace,
                                *(["--revision", str(revision)] if revision else []))
 
-    async def pull(self, chart: Chart, into: Path) -> Path:
-        """Download a remote chart into ``into``; the .tgz helm saved."""
-        await self._run("pull", *chart.args(), "--destination", str(into), cluster=False)
-        saved = sorted(into.glob("*.tgz"))
-        if not saved:
-            raise ActionError(f"helm pull {chart.shown} saved no chart archive")
-        return saved[0]
+    def digest(self, chart: Chart) -> str:
+        """sha256 of the chart itself: of a local chart's files (names and contents), or of
+        the archive helm pulls for a remote one (what ``version`` resolves to today)."""
+        local = Path(chart.ref)
+        if chart.repo is None and not chart.ref.startswith("oci://"):
+            return _tree_digest(local)
+        with tempfile.TemporaryDirectory(prefix="phasegate-chart-") as tmp:
+            done = subprocess.run([self.binary, "pull", *chart.args(), "--destination", tmp],
+                                  stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+            saved = sorted(Path(tmp).glob("*.tgz"))
+            if done.returncode != 0 or not saved:
+                said = secrets.mask(done.stderr.decode(errors="replace").strip())
+                raise ActionError(f"helm pull {chart.shown} failed: {said[-2000:]}")
+            return "sha256:" + hashlib.sha256(saved[0].read_bytes()).hexdigest()
 
     async def _run(self, *args: str, cluster: bool = True) -> str:
         argv = [self.binary, *args]
@@ -204,6 +236,15 @@ def _values_args(release: Release) -> Iterator[list[str]]:
         path.touch(mode=0o600)
         path.write_text(yaml.safe_dump(nested(release.set)))
         yield [*args, "--values", str(path)]
+
+
+def _tree_digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        sha.update(str(file.relative_to(path) if file != path else file.name).encode() + b"\0")
+        sha.update(file.read_bytes())
+    return "sha256:" + sha.hexdigest()
 
 
 def nested(flat: Mapping[str, Any]) -> dict[str, Any]:

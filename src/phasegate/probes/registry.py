@@ -17,6 +17,7 @@ FAMILY_MODULES = (
     "phasegate.probes.file",
     "phasegate.probes.git",
     "phasegate.probes.image",
+    "phasegate.probes.helm",
     "phasegate.probes.registry_catalog",
     "phasegate.probes.tls",
     "phasegate.probes.k8s_discovery",

@@ -8,8 +8,8 @@ from typing import Any
 
 from phasegate.engine import progress
 from phasegate.engine.gate import GateResult
-from phasegate.errors import PlanError
-from phasegate.kube import sources
+from phasegate.errors import ActionError, PlanError
+from phasegate.kube import helm, sources
 from phasegate.observation import Observation
 from phasegate.plan import probe_call
 from phasegate.plan.model import Plan
@@ -17,7 +17,7 @@ from phasegate.plan.probe_call import ProbeCall
 from phasegate.probes import registry
 from phasegate.probes.oci import mirrors, reference
 from phasegate.store.evidence import EvidenceStore
-from phasegate.workflow import single_gate
+from phasegate.workflow import helm_render, single_gate
 from phasegate.workflow.single_gate import StageResult
 
 
@@ -61,7 +61,18 @@ def assumption_calls(plan: Plan) -> list[ProbeCall]:
     if phase_paths and plan.target.context:
         calls.append(probe_call.build({"k8s.divergence": {"apply": sources.plain(phase_paths)},
                                        "name": "divergence check"}))
-    return calls + list(a.probes)
+    return calls + _chart_calls(plan) + list(a.probes)
+
+
+def _chart_calls(plan: Plan) -> list[ProbeCall]:
+    """Each helm phase's chart resolves and renders, and its APIs are served."""
+    if not plan.target.context:
+        return []
+    namespace = {"namespace": plan.target.namespace} if plan.target.namespace else {}
+    return [probe_call.build({"helm.chart": {
+        **phase.helm.model_dump(exclude_none=True, exclude_defaults=True), **namespace},
+        "name": f"chart of phase {phase.name}"})
+        for phase in plan.phases if phase.helm is not None]
 
 
 def manifests_valid(plan: Plan) -> None:
@@ -79,6 +90,9 @@ def manifests_valid(plan: Plan) -> None:
     for paths in groups:
         if paths:
             manifests.load(paths, plan.base_dir, plan.inputs)
+    if any(phase.helm is not None for phase in plan.phases):
+        helm_render.inputs_valid(plan)
+        helm.find_binary()  # none: exit 2 saying how to get one, before anything runs
 
 
 CONTRACT_KINDS = frozenset({"file", "git", "command", "http", "tcp", "dns", "tls"})
@@ -125,6 +139,7 @@ def needed_images(plan: Plan) -> list[NeededImage]:
     paths = manifest_images.apply_paths(plan)
     written += [(image.ref, image.path, str(image.file))
                 for image in manifest_images.find(paths, plan.base_dir, plan.inputs)]
+    written += _chart_images(plan)
     seen: set[str] = set()
     found: list[NeededImage] = []
     for ref, where, file in written:
@@ -170,3 +185,22 @@ def _summary(result: GateResult) -> str:
         return f"all {len(result.finals)} assumptions verified"
     names = "; ".join(f"{o.name}: {o.observed}" for o in failed[:5])
     return f"{len(failed)} of {len(result.finals)} assumptions failed — {names}"
+
+
+def _chart_images(plan: Plan) -> list[tuple[str, str | None, str | None]]:
+    """The images a helm phase's rendered objects and hooks pull. A chart that does not
+    render adds none: its ``helm.chart`` assumption says why."""
+    from phasegate.plan import manifest_images
+
+    found: list[tuple[str, str | None, str | None]] = []
+    for phase in plan.phases:
+        if phase.helm is None:
+            continue
+        try:
+            rendered = helm_render.render(plan, phase, plan.target.namespace or "default")
+        except ActionError:
+            continue
+        for manifest in [*rendered.objects, *rendered.hooks]:
+            found += [(ref, where, manifest.source)
+                      for ref, where in manifest_images.in_object(manifest.obj)]
+    return found

@@ -51,7 +51,8 @@ async def install(session: Session, index: int, phase: Phase) -> Installed | Ref
         if stuck is not None:
             store.finish_step(step, "failed", "not run: the release is pending")
             return Refused(_pending(session, index, phase, release, history, stuck), False)
-        store.record_journal(step, [helm_release.entry(release, history)])
+        journal = helm_release.entry(release, history)
+        store.record_journal(step, [journal])
         done = await run.upgrade_install(release, phase.timeout)
     except ActionError as exc:
         store.finish_step(step, "failed", str(exc))
@@ -61,6 +62,8 @@ async def install(session: Session, index: int, phase: Phase) -> Installed | Ref
         store.finish_step(step, stopping.status_of(exc), str(exc))
         raise
     objects = helm_release.objects_of(done.manifest)
+    store.record_journal(step, [{**journal, "revision": done.revision,
+                                 "objects": helm_release.refs(objects, release.namespace)}])
     store.record_fingerprints(step, {shown: hashlib.sha256(done.manifest.encode()).hexdigest()})
     summary = (f"{shown} revision {done.revision} {done.status}: {len(objects)} objects "
                f"({', '.join(sorted({str(o['kind']) for o in objects}))})")

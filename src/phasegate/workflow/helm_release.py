@@ -15,19 +15,12 @@ from phasegate.plan.probe_call import ProbeCall
 from phasegate.workflow.session import Session
 
 ACTION = "helm"  # the journal entry's action for a helm phase
-ROLLED_OUT = ("Deployment", "StatefulSet", "DaemonSet")
 
 
 def release_of(plan: Plan, spec: HelmChart, namespace: str) -> helm.Release:
-    base = plan.base_dir
-    if spec.path:
-        chart = helm.Chart(str(base / spec.path))
-    elif spec.oci:
-        chart = helm.Chart(f"{spec.oci.rstrip('/')}/{spec.chart}", spec.version)
-    else:
-        chart = helm.Chart(str(spec.chart), spec.version, spec.repo)
-    return helm.Release(spec.release, namespace, chart,
-                        tuple(base / path for path in spec.values), dict(spec.set))
+    return helm.release(spec.release, namespace, plan.base_dir, chart=spec.chart,
+                        version=spec.version, repo=spec.repo, oci=spec.oci, path=spec.path,
+                        values=spec.values, set=spec.set)
 
 
 def runner(session: Session) -> helm.Helm:
@@ -48,19 +41,39 @@ def objects_of(manifest: str) -> list[dict[str, Any]]:
     return found
 
 
-def readiness_calls(objects: list[dict[str, Any]], namespace: str) -> list[ProbeCall]:
-    """The gate every object of the release must pass: workloads rolled out, the rest
-    present. (Kinds with their own readiness rules get them from ``k8s.ready``.)"""
-    calls = []
+def refs(objects: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]]:
+    """Where each object of a release is, as journal entries name objects."""
+    found = []
     for obj in objects:
         meta = obj.get("metadata") or {}
-        where = {"name": str(meta.get("name")), "namespace": meta.get("namespace") or namespace}
-        if obj["kind"] in ROLLED_OUT and str(obj.get("apiVersion")) == "apps/v1":
-            calls.append(probe_call.build({"k8s.rollout": {"kind": obj["kind"], **where}}))
-        else:
-            calls.append(probe_call.build({"k8s.exists": {
-                "kind": obj["kind"], "apiVersion": obj.get("apiVersion"), **where}}))
-    return calls
+        where = meta.get("namespace") or namespace
+        found.append({"ref": f"{obj['kind']} {where}/{meta.get('name')}", "kind": obj["kind"],
+                      "apiVersion": obj.get("apiVersion"), "name": meta.get("name"),
+                      "namespace": where})
+    return found
+
+
+def readiness_calls(objects: list[dict[str, Any]], namespace: str) -> list[ProbeCall]:
+    """The gate every object of the release must pass: ``k8s.ready``, the kstatus rules
+    for each (one list and one watch per kind and namespace, failing fast on pods that
+    cannot start)."""
+    refs = [{"kind": str(obj["kind"]), "apiVersion": obj.get("apiVersion"),
+             "name": str((obj.get("metadata") or {}).get("name")),
+             "namespace": (obj.get("metadata") or {}).get("namespace") or namespace}
+            for obj in objects]
+    if not refs:
+        return []
+    return [probe_call.build({"k8s.ready": {"objects": refs}, "name": "release objects ready"})]
+
+
+async def live_readiness(session: Session, phase: Phase) -> list[ProbeCall]:
+    """Readiness of the objects the release holds now (none when it is not installed)."""
+    assert phase.helm is not None
+    release = release_of(session.plan, phase.helm, session.namespace)
+    run = runner(session)
+    if not await run.history(release):
+        return []
+    return readiness_calls(objects_of(await run.manifest(release)), release.namespace)
 
 
 def entry(release: helm.Release, history: list[helm.Revision]) -> dict[str, Any]:

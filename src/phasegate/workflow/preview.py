@@ -9,7 +9,8 @@ from typing import Any
 
 from phasegate.kube import apply, bulk, conflicts, manifests, snapshot
 from phasegate.kube.client import Json, KubeClient
-from phasegate.workflow import ready_gate, review, served_later
+from phasegate.plan.model import Phase
+from phasegate.workflow import helm_render, ready_gate, review, served_later
 from phasegate.workflow.session import Session
 
 
@@ -85,8 +86,7 @@ async def compute(session: Session) -> Preview:
     phases = []
     planned_namespaces: set[str] = set()
     namespaces_now: dict[str, bool] = {}
-    every = [manifests.load(phase.apply, session.plan.base_dir, session.plan.inputs)
-             for phase in session.plan.phases]
+    every = [_objects(session, phase, rendered) for phase in session.plan.phases]
     planned_crds = served_later.PlannedCrds(every)
     for index, (phase, loaded) in enumerate(zip(session.plan.phases, every, strict=True),
                                             start=1):
@@ -94,7 +94,9 @@ async def compute(session: Session) -> Preview:
         decided = [await _decide(client, planned_crds, planned_namespaces, namespaces_now, m,
                                  index, session.namespace) for m in loaded]
         runs = [m for m, d in zip(loaded, decided, strict=True) if d is None]
-        dry_runs = iter(await _dry_runs(client, runs, session.namespace, phase.force))
+        # a release's objects are helm's: the dry run takes its fields, as the upgrade will
+        helm = phase.helm is not None
+        dry_runs = iter(await _dry_runs(client, runs, session.namespace, phase.force or helm))
         changes = []
         for manifest, skipped in zip(loaded, decided, strict=True):
             rendered.append(manifest.obj)
@@ -108,7 +110,7 @@ async def compute(session: Session) -> Preview:
                 reviewed.append(review.Entry(skipped.ref, "create"))
                 continue
             result, found = next(dry_runs)
-            owned = [c.to_dict() for c in found]
+            owned = [] if helm else [c.to_dict() for c in found]
             live = result.previous
             if live is None:
                 changes.append(ObjectChange(result.ref, "create", [], list(result.warnings)))
@@ -124,10 +126,22 @@ async def compute(session: Session) -> Preview:
             reviewed.append(review.Entry(result.ref, action, fields, owned, after))
         rollback = phase.rollback if isinstance(phase.rollback, str) else (
             f"{len(phase.rollback)} explicit step(s)")
-        phases.append(PhasePreview(phase.name, changes, ready_gate.described(phase),
+        gate = (["release objects ready", *(g.name for g in phase.gate)] if helm
+                else ready_gate.described(phase))
+        phases.append(PhasePreview(phase.name, changes, gate,
                                    phase.timeout, rollback, phase.force))
     return Preview(session.plan.metadata.name,
                    review.digest(session.plan, rendered, reviewed), phases, rendered, reviewed)
+
+
+def _objects(session: Session, phase: Phase, hashed: list[Json]) -> list[manifests.Manifest]:
+    """What a phase would apply: its manifests, or the objects its Helm release renders
+    (then the chart's digest and the values' digest are hashed too)."""
+    if phase.helm is None:
+        return manifests.load(phase.apply, session.plan.base_dir, session.plan.inputs)
+    release = helm_render.render(session.plan, phase, session.namespace)
+    hashed.append(release.hashed())
+    return release.objects
 
 
 async def _decide(client: KubeClient, planned_crds: served_later.PlannedCrds,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from phasegate.kube.client import KubeClient
-from phasegate.workflow import rollback
+from phasegate.workflow import helm_release, rollback
 from phasegate.workflow.session import Session
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -28,7 +28,7 @@ async def deployment_record(session: Session, directory: Path,
     seen: set[str] = set()
     applied = rollback.journals(session, journal_run)
     for phase in session.plan.phases:
-        for entry in applied.get(phase.name, []):
+        for entry in _objects(applied.get(phase.name, [])):
             if entry["ref"] in seen:
                 continue
             seen.add(entry["ref"])
@@ -55,6 +55,14 @@ async def deployment_record(session: Session, directory: Path,
     path = directory / f"{session.plan.metadata.name}-deployment-record.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def _objects(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A phase's journal, a Helm release's entry standing for the objects it installed."""
+    found: list[dict[str, Any]] = []
+    for entry in entries:
+        found += entry.get("objects", []) if entry.get("action") == helm_release.ACTION else [entry]
+    return found
 
 
 async def _status(client: KubeClient, entry: dict[str, Any]) -> str:

@@ -28,7 +28,7 @@ async def validate(session: Session, journal_run: str | None = None) -> Validati
     calls = []
     for phase in session.plan.phases:
         if phase.helm is not None:  # its release's objects, as the release holds them now
-            calls += list(phase.gate)  # (readiness of the release: V asks helm for it)
+            calls += await helm_release.live_readiness(session, phase) + list(phase.gate)
         else:
             calls += ready_gate.phase_gate(phase, applied.get(phase.name, []))
     calls += list(session.plan.validation)

@@ -1,0 +1,181 @@
+"""phasegate against ``helm upgrade --install --wait`` on the public podinfo chart, on one
+sandbox, in the same run.
+
+Each round, in fresh namespaces and taking turns first, the chart (its image retagged into
+the sandbox registry, 3 replicas) is installed, then upgraded to another image tag (a new
+rollout of every pod), once by phasegate (a helm phase: ``helm upgrade --install`` without
+helm's wait, then phasegate's gate over every object of the release, by watch) and once by
+``helm upgrade --install --wait`` (helm v3 polls its known kinds).
+
+Timed: from the start of the upgrade to "ready". For helm, the whole ``helm upgrade
+--install --wait`` process. For phasegate, from the start of its helm step to the end of
+its gate (both from its store: the CLI's start and its preview are not part of the
+upgrade), and the whole ``phasegate apply --yes`` process beside it. The same helm binary
+(``harness/helm.sh``) runs both. The last line is one JSON object with medians and ratios.
+
+Usage: python bench/helm_wait.py [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from phasegate import sandbox
+from phasegate.sandbox import registry as sandbox_registry
+from phasegate.sandbox.api import wait_for
+from phasegate.store.evidence import EvidenceStore
+
+ROOT = Path(__file__).resolve().parent.parent
+PHASEGATE = str(Path(sys.executable).parent / "phasegate")
+CHART = (ROOT / "../shared/public/podinfo-chart").resolve()
+GOAL = 0.8
+TAGS = ("6.14.1", "6.14.2")
+
+
+def helm_path() -> str:
+    given = os.environ.get("PHASEGATE_HELM")
+    if given:
+        return given
+    built = subprocess.run([str(ROOT / "harness" / "helm.sh")], check=True,
+                           capture_output=True, text=True)
+    return built.stdout.strip().splitlines()[-1]
+
+
+def timed(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> float:
+    with log.open("ab") as out:
+        start = time.monotonic()
+        done = subprocess.run(cmd, stdout=out, stderr=out, env=env)
+        seconds = time.monotonic() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{cmd[0]} {cmd[1:4]} exited {done.returncode}; see {log}")
+    return seconds
+
+
+class Bench:
+    def __init__(self, info: sandbox.SandboxInfo, helm: str, work: Path) -> None:
+        self.info, self.helm, self.work = info, helm, work
+        self.log = work / "commands.log"
+        self.api = sandbox.connect(info)
+        self.env = {**os.environ, "PHASEGATE_HELM": helm}
+
+    def values(self, tag: str) -> Path:
+        path = self.work / f"values-{tag}.yaml"
+        path.write_text(
+            f"replicaCount: 3\nhpa: {{enabled: false}}\n"
+            f"image: {{repository: {self.info.registry}/stefanprodan/podinfo, tag: '{tag}'}}\n")
+        return path
+
+    def namespace(self, name: str) -> None:
+        self.api.create("/api/v1/namespaces", {"metadata": {"name": name}})
+
+    def drop(self, name: str) -> None:
+        self.api.request("DELETE", f"/api/v1/namespaces/{name}")
+        wait_for(f"namespace {name} gone",
+                 lambda: self.api.get(f"/api/v1/namespaces/{name}") is None, 180,
+                 interval=0.5)
+
+    def run_helm(self, ns: str, tag: str) -> dict[str, float]:
+        seconds = timed([self.helm, "upgrade", "--install", "web", str(CHART), "--namespace", ns,
+                         "--values", str(self.values(tag)), "--wait", "--timeout", "300s",
+                         "--kubeconfig", str(self.info.kubeconfig),
+                         "--kube-context", self.info.admin_context], self.log)
+        return {"s": seconds, "process_s": seconds}
+
+    def run_phasegate(self, ns: str, tag: str, name: str) -> dict[str, float]:
+        plan = self.work / f"{name}-plan.yaml"
+        plan.write_text(json.dumps({
+            "apiVersion": "phasegate/v1", "kind": "Plan", "metadata": {"name": "podinfo"},
+            "target": {"context": self.info.admin_context, "namespace": ns},
+            "phases": [{"name": "web", "timeout": "5m", "helm": {
+                "release": "web", "path": str(CHART), "values": [str(self.values(tag))]}}],
+        }))
+        store = self.work / f"{name}.db"
+        process = timed([PHASEGATE, "apply", str(plan), "--yes", "--store", str(store),
+                         "--kubeconfig", str(self.info.kubeconfig)], self.log, self.env)
+        return {**upgrade_to_ready(store), "process_s": process}
+
+
+def upgrade_to_ready(store_path: Path) -> dict[str, float]:
+    """From the start of the helm step to the end of the gate, and the two apart."""
+    bundle = EvidenceStore(str(store_path)).load("latest")
+    helm = next(s for s in bundle.steps if s.stage == "I" and s.kind == "apply")
+    gate = next(s for s in bundle.steps if s.stage == "I" and s.kind == "gate")
+    assert helm.finished is not None and gate.finished is not None
+    return {"s": (gate.finished - helm.started).total_seconds(),
+            "helm_step_s": (helm.finished - helm.started).total_seconds(),
+            "gate_s": (gate.finished - gate.started).total_seconds()}
+
+
+def one_round(bench: Bench, round_: int) -> dict[str, dict[str, float]]:
+    order = ["helm", "phasegate"] if round_ % 2 == 0 else ["phasegate", "helm"]
+    results: dict[str, dict[str, float]] = {}
+    for tool in order:
+        ns = f"helm-wait-{tool}-{round_}"
+        bench.namespace(ns)
+        try:
+            for step, tag in (("install", TAGS[0]), ("upgrade", TAGS[1])):
+                if tool == "helm":
+                    got = bench.run_helm(ns, tag)
+                else:
+                    got = bench.run_phasegate(ns, tag, f"{step}-{round_}")
+                results.setdefault(tool, {}).update(
+                    {f"{step}_{key}": value for key, value in got.items()})
+        finally:
+            bench.drop(ns)
+    return results
+
+
+def summary(rounds: list[dict[str, dict[str, float]]]) -> dict[str, Any]:
+    per_tool = {tool: {key: round(statistics.median(r[tool][key] for r in rounds), 2)
+                       for key in sorted(rounds[0][tool])} for tool in ("helm", "phasegate")}
+    ratios = [r["phasegate"]["upgrade_s"] / r["helm"]["upgrade_s"] for r in rounds]
+    ratio = round(statistics.median(ratios), 2)
+    return {**per_tool, "ratio_median": ratio, "ratios": [round(x, 2) for x in ratios],
+            "goal_ratio": GOAL, "ratio_goal_met": ratio <= GOAL}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    helm = helm_path()
+    info = sandbox.up(nodes=2, name="bench-helm")
+    rounds: list[dict[str, dict[str, float]]] = []
+    try:
+        assert info.registry is not None
+        certs = str(sandbox_registry.certs_dir(info.registry))
+        for tag in TAGS:  # the chart's image, retagged into the sandbox registry
+            subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet",
+                            "--src-cert-dir", certs, "--dest-cert-dir", certs,
+                            f"docker://{info.registry}/shop/api:1.4.2",
+                            f"docker://{info.registry}/stefanprodan/podinfo:{tag}"],
+                           check=True, timeout=60)
+        with tempfile.TemporaryDirectory(prefix="helm-wait-") as tmp:
+            bench = Bench(info, helm, Path(tmp))
+            for round_ in range(args.rounds):
+                result = one_round(bench, round_)
+                rounds.append(result)
+                print(f"round {round_ + 1}: " + ", ".join(
+                    f"{tool} upgrade {r['upgrade_s']:.2f}s" for tool, r in result.items()),
+                    file=sys.stderr, flush=True)
+            bench.api.close()
+    finally:
+        sandbox.down(info)
+    print(json.dumps({"bench": "helm_wait", "rounds": args.rounds, "cpus": os.cpu_count(),
+                      "load_avg_1m": round(os.getloadavg()[0], 2),
+                      "helm": subprocess.run([helm, "version", "--short"], capture_output=True,
+                                             text=True).stdout.strip(),
+                      "figures": summary(rounds)}))
+
+
+if __name__ == "__main__":
+    main()
