@@ -266,3 +266,23 @@ def test_stage_r_names_the_apis_a_chart_needs_that_the_cluster_does_not_serve(
     passed, observed = _observations(tmp_path, run_id, "R")["chart of phase web"]
     assert not passed
     assert "not served: monitoring.coreos.com/v1/ServiceMonitor" in observed
+
+
+def test_a_set_value_named_like_a_credential_never_reaches_the_store_or_output(
+    cluster: SandboxInfo, helm_binary: str, podinfo_images: str, namespace: str,
+    tmp_path: Path,
+) -> None:
+    secret = "pw-never-shown-8731"
+    plan = _plan(tmp_path, podinfo_images)
+    plan.write_text(plan.read_text().replace(
+        "    timeout:", f"      set: {{redis.auth.password: {secret}, ui.message: hi}}\n"
+                       "    timeout:"))
+    done = phasegate("run", str(plan), "--yes", "--json", *args(cluster, tmp_path, namespace),
+                     timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert secret not in done.stdout + done.stderr
+    stored = (tmp_path / "e.db").read_bytes()
+    assert b"ui.message" in stored  # the set values are in the store, as parameters
+    assert secret.encode() not in stored
+    for report in (tmp_path / "reports").rglob("*"):
+        assert secret not in report.read_text(errors="replace"), report

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -245,6 +246,21 @@ def _tree_digest(path: Path) -> str:
         sha.update(str(file.relative_to(path) if file != path else file.name).encode() + b"\0")
         sha.update(file.read_bytes())
     return "sha256:" + sha.hexdigest()
+
+
+_CREDENTIAL_KEY = re.compile(r"token|secret|passw(or)?d|pwd|credential|api[-_]?key|private[-_]?key",
+                             re.IGNORECASE)
+
+
+def register_secrets(values: Mapping[str, Any], repo: str | None = None) -> None:
+    """``set`` values under keys named like credentials (``db.password``, ``auth.token``)
+    are secrets from now on, masked wherever text leaves; so are a repo URL's credentials.
+    Values in files never leave here at all: helm alone reads them."""
+    for key, value in values.items():
+        if _CREDENTIAL_KEY.search(str(key)) and isinstance(value, str | int | float):
+            secrets.register(str(value))
+    if repo:
+        secrets.register_url(repo)
 
 
 def nested(flat: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from phasegate import fields
-from phasegate.kube import sources
+from phasegate.kube import helm, sources
 from phasegate.plan.probe_call import ProbeCall
 from phasegate.probes.oci import mirrors, reference
 
@@ -122,6 +122,7 @@ class HelmChart(Model):
 
     @model_validator(mode="after")
     def _one_source(self) -> HelmChart:
+        helm.register_secrets(self.set, self.repo)
         given = [name for name in ("repo", "oci", "path") if getattr(self, name)]
         if len(given) != 1:
             raise ValueError("a chart comes from exactly one of repo, oci or path"

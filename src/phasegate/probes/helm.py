@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 import yaml
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from phasegate.errors import ActionError
 from phasegate.kube import connections, helm
@@ -29,6 +29,11 @@ class ChartParams(ProbeParams):
     values: list[str] = Field(default_factory=list, description="values files")
     set: dict[str, Any] = Field(default_factory=dict, description="values by dotted path")
     namespace: str | None = Field(None, description="default: the plan's target namespace")
+
+    @model_validator(mode="after")
+    def _secrets(self) -> ChartParams:
+        helm.register_secrets(self.set, self.repo)
+        return self
 
     def describe(self) -> str:
         return f"chart of release {self.release}"
