@@ -24,6 +24,9 @@ class Bearer(httpx.Auth):
         secrets.register(token)
         self._header = f"Bearer {token}"
 
+    def header(self) -> str:
+        return self._header
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = self._header
         yield request
@@ -51,8 +54,11 @@ class TokenFile(httpx.Auth):
                               f"{reason}") from None
         return self._token
 
+    def header(self) -> str:
+        return f"Bearer {self.token()}"
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self.token()}"
+        request.headers["Authorization"] = self.header()
         yield request
 
 

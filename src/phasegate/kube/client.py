@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,7 @@ import httpx
 
 from phasegate import net_errors
 from phasegate.errors import ProbeError, WatchRefused
-from phasegate.kube import auth, exec_transport
+from phasegate.kube import auth, exec_transport, wire
 from phasegate.kube.kubeconfig import Credentials
 
 Json = dict[str, Any]
@@ -46,15 +47,20 @@ class KubeClient:
     def __init__(self, credentials: Credentials, timeout: float = 30.0) -> None:
         self.credentials = credentials
         plugin = credentials.auth if isinstance(credentials.auth, auth.Plugin) else None
+        transport = _transport(credentials, plugin)
+        self._timeout = timeout
+        self._prefix = urllib.parse.urlsplit(credentials.server).path.rstrip("/")
+        # requests whose answer is read whole skip httpx's client when nothing of its own
+        # (a proxy, an exec plugin, basic auth) is needed: see kube.wire
+        self._wire = transport if isinstance(transport, wire.Http11) and isinstance(
+            credentials.auth, (auth.Bearer, auth.TokenFile, type(None))) else None
         self._http = httpx.AsyncClient(
             base_url=credentials.server,
             verify=credentials.ssl_context,
             auth=credentials.auth,
             proxy=credentials.proxy if plugin is None else None,
             # an exec plugin's client certificate is renewed: its connections are too
-            transport=exec_transport.CertRotating(plugin, credentials.ssl_context,
-                                                  credentials.server, credentials.proxy)
-            if plugin is not None else None,
+            transport=transport,
             headers={"User-Agent": "phasegate"},
             timeout=httpx.Timeout(timeout, connect=5.0),
             event_hooks={"request": [self._name_server]} if credentials.tls_server_name else None,
@@ -84,6 +90,9 @@ class KubeClient:
     ) -> httpx.Response:
         headers = {"Content-Type": content_type} if content_type else {}
         try:
+            if self._wire is not None:
+                return await self._direct(self._wire, method, path, params, body, content,
+                                          content_type, timeout)
             return await self._http.request(
                 method, path, params=params, json=body, content=content, headers=headers,
                 timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
@@ -94,6 +103,29 @@ class KubeClient:
                 f"{net_errors.describe_transport_error(exc)}",
                 retryable=True,
             ) from None
+
+    async def _direct(self, lane: wire.Http11, method: str, path: str,
+                      params: dict[str, Any] | None, body: Json | None, content: str | None,
+                      content_type: str | None, timeout: float | None) -> httpx.Response:
+        target = self._prefix + urllib.parse.quote(path, safe=PATH_SAFE)
+        if params:
+            target += "?" + urllib.parse.urlencode(
+                {key: _query_value(value) for key, value in params.items()})
+        headers = [(b"User-Agent", b"phasegate"), (b"Accept", b"*/*")]
+        payload = b""
+        if body is not None:
+            payload = json.dumps(body).encode()
+            content_type = content_type or "application/json"
+        elif content is not None:
+            payload = content.encode()
+        if content_type:
+            headers.append((b"Content-Type", content_type.encode("latin-1")))
+        credential = self.credentials.auth
+        if isinstance(credential, (auth.Bearer, auth.TokenFile)):
+            headers.append((b"Authorization", credential.header().encode("latin-1")))
+        return await lane.request(method, target, headers, payload,
+                                  timeout if timeout is not None else self._timeout,
+                                  self.credentials.tls_server_name)
 
     async def get(self, path: str, params: dict[str, Any] | None = None) -> Json | None:
         """The object at ``path``; None when it does not exist."""
@@ -107,7 +139,8 @@ class KubeClient:
             result = None
         if not isinstance(result, dict):
             raise ProbeError(
-                f"GET {response.request.url} answered {response.status_code} with "
+                f"GET {self.credentials.server.rstrip('/')}{path} answered "
+                f"{response.status_code} with "
                 f"{response.headers.get('content-type') or 'no content type'}, which is not a "
                 "Kubernetes JSON object: is the kubeconfig's server a Kubernetes API server?")
         return result
@@ -226,6 +259,29 @@ class KubeClient:
                 if found is not None:
                     return found
         return None
+
+
+PATH_SAFE = "/:@!$&'()*+,;=-._~"  # what httpx leaves as it is in a path
+
+
+def _query_value(value: Any) -> str:
+    """As httpx writes a query parameter: booleans in lower case, None empty."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _transport(credentials: Credentials, plugin: auth.Plugin | None
+               ) -> httpx.AsyncBaseTransport | None:
+    """How requests travel: straight to the server on ``wire`` (lean), through httpx's own
+    transport when a proxy is in the way, on connections that carry an exec plugin's
+    renewed client certificate when the plugin issues one."""
+    if plugin is not None:
+        return exec_transport.CertRotating(plugin, credentials.ssl_context,
+                                           credentials.server, credentials.proxy)
+    if credentials.proxy or exec_transport.environment_proxy(credentials.server):
+        return None
+    return wire.Http11(credentials.server, credentials.ssl_context)
 
 
 WELL_KNOWN = ("v1", "apps/v1", "batch/v1", "networking.k8s.io/v1", "storage.k8s.io/v1",

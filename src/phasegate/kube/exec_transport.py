@@ -21,7 +21,7 @@ class CertRotating(httpx.AsyncBaseTransport):
     def __init__(self, plugin: auth.Plugin, base: ssl.SSLContext | bool, server: str,
                  proxy: str | None) -> None:
         self._plugin = plugin
-        self._proxy = proxy or _environment_proxy(server)
+        self._proxy = proxy or environment_proxy(server)
         self._cert: tuple[bytes, bytes] | None = None
         self._pool = self._new_pool(base)
         self._retired: list[httpx.AsyncHTTPTransport] = []
@@ -43,7 +43,7 @@ class CertRotating(httpx.AsyncBaseTransport):
             await pool.aclose()
 
 
-def _environment_proxy(server: str) -> str | None:
+def environment_proxy(server: str) -> str | None:
     """HTTPS_PROXY / ALL_PROXY unless NO_PROXY names the server, as httpx itself would do
     for a client without a transport of its own."""
     host = urllib.parse.urlsplit(server).hostname or ""
