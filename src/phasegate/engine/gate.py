@@ -148,12 +148,15 @@ async def evaluate(
 class _Writer:
     """Hands observations to one thread that records them in order. The loop does not wait
     for each write: a hop to a thread and back per observation cost more than the write
-    (2.6 s for 10,000). The thread takes what piled up during its last write as one batch
-    (one store transaction, not one per observation). A failed write stops the gate at its
-    next observation."""
+    (2.6 s for 10,000). Woken by an observation, the thread first lets more pile up for
+    ``GATHER`` seconds, then takes them as one batch (one store transaction, not one per
+    observation): woken per observation, it took the GIL from the loop at every system
+    call the loop made (10,000 file probes: 21 s instead of 9 s on a busy machine). A
+    failed write stops the gate at its next observation."""
 
     _STOP = object()
     BATCH = 500
+    GATHER = 0.02
 
     def __init__(self, on_batch: Callable[[Sequence[Observation]], None] | None,
                  on_each: Callable[[Observation], None] | None) -> None:
@@ -180,6 +183,8 @@ class _Writer:
         done = False
         while not done:
             batch = [self._queue.get()]
+            if batch[-1] is not self._STOP:
+                time.sleep(self.GATHER)
             while len(batch) < self.BATCH and batch[-1] is not self._STOP:
                 try:
                     batch.append(self._queue.get_nowait())

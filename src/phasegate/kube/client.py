@@ -123,9 +123,21 @@ class KubeClient:
         credential = self.credentials.auth
         if isinstance(credential, (auth.Bearer, auth.TokenFile)):
             headers.append((b"Authorization", credential.header().encode("latin-1")))
-        return await lane.request(method, target, headers, payload,
-                                  timeout if timeout is not None else self._timeout,
-                                  self.credentials.tls_server_name)
+        hooks = self._http.event_hooks
+        request = None
+        if hooks["request"] or hooks["response"]:  # they see every request, either lane
+            request = httpx.Request(method, self.credentials.server.rstrip("/") + target,
+                                    headers=[(k, v) for k, v in headers], content=payload)
+            for hook in hooks["request"]:
+                await hook(request)
+        response = await lane.request(method, target, headers, payload,
+                                      timeout if timeout is not None else self._timeout,
+                                      self.credentials.tls_server_name)
+        if request is not None:
+            response.request = request
+            for hook in hooks["response"]:
+                await hook(response)
+        return response
 
     async def get(self, path: str, params: dict[str, Any] | None = None) -> Json | None:
         """The object at ``path``; None when it does not exist."""
