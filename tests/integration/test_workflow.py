@@ -324,3 +324,31 @@ def test_a_phase_that_fixes_a_crash_looping_deployment_passes_and_stays_fixed(
         live = api.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/api")
     assert "phasegate.dev/fail" not in live["spec"]["template"]["metadata"].get(
         "annotations", {}), "the fix was rolled back"
+
+
+def test_tracer_cleanup_deletes_only_the_object_it_made(
+    cluster: SandboxInfo, tmp_path: Path, namespace: str, kubectl: str
+) -> None:
+    """Someone replaces the tracer's ConfigMap (same name, new UID) while its gate runs:
+    the cleanup removes the tracer's own object only, and leaves the other one alone."""
+    (tmp_path / "tracer.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: probe-me}\ndata: {by: tracer}\n")
+    replace = (f"{kubectl} --kubeconfig {cluster.kubeconfig} -n {namespace} delete "
+               f"configmap probe-me --wait && {kubectl} --kubeconfig {cluster.kubeconfig} "
+               f"-n {namespace} create configmap probe-me --from-literal=by=someone")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(json.dumps({
+        "apiVersion": "phasegate/v1", "kind": "Plan", "metadata": {"name": "tracer-uid"},
+        "target": {"context": "phasegate-local", "namespace": namespace},
+        "tracers": [{"name": "replaced", "apply": "tracer.yaml", "namespace": namespace,
+                     "gate": [{"command": {"run": replace, "shell": True}}]}],
+        "phases": [],
+    }))
+    result = phasegate("tracer", str(plan), "--json", *args(cluster, tmp_path, namespace))
+    assert result.returncode == 0, result.stdout + result.stderr
+    with connect(cluster) as api:
+        left = api.get(f"/api/v1/namespaces/{namespace}/configmaps/probe-me")
+    assert left is not None and left["data"] == {"by": "someone"}
+    cleanup = [s for s in steps(tmp_path, json.loads(result.stdout)["run_id"])
+               if "cleanup" in s[1]]
+    assert cleanup and cleanup[0][2] == "passed"

@@ -118,9 +118,12 @@ async def _clean_up(session: Session, tracer: Tracer, applied: list[apply.Applie
             try:
                 resource = await client.find_kind(kind, item.live.get("apiVersion"))
                 meta = item.live.get("metadata", {})
-                await apply.delete(client, resource, meta.get("namespace"),
-                                   meta.get("name", ""), timeout=30)
-                removed.append(item.ref)
+                # by UID: an object someone made under the same name since is not ours
+                outcome = await apply.delete(client, resource, meta.get("namespace"),
+                                             meta.get("name", ""), timeout=30,
+                                             uid=meta.get("uid"))
+                removed.append(item.ref if not outcome.startswith("held by") else
+                               f"{item.ref} (gone; the name is {outcome} now, left alone)")
             except PhasegateError as exc:
                 left.append(f"{item.ref} ({exc})")
         if scratch and applied:
