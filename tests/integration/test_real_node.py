@@ -9,7 +9,10 @@ All on the ``real_cluster`` sandbox (tests/fixtures/cluster.py).
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -21,7 +24,7 @@ from phasegate.sandbox import SandboxInfo, connect, status
 from phasegate.sandbox.api import Api, Json, wait_for
 from tests.fixtures.cluster import on_real_node
 from tests.fixtures.registry import Pushed
-from tests.integration.cli_helpers import phasegate
+from tests.integration.cli_helpers import PHASEGATE, phasegate
 from tests.integration.k8s_helpers import evaluate, held_image, write_yaml
 
 pytestmark = pytest.mark.cluster
@@ -272,3 +275,46 @@ def test_real_nodes_on_a_machine_without_containerd_exit_2_naming_what_is_missin
     assert "apt-get install containerd runc containernetworking-plugins" in message
     assert "Traceback" not in result.stderr
     assert status(name) == []
+
+
+def test_down_after_a_killed_up_leaves_no_process_bridge_cgroup_or_mount(tmp_path: Path) -> None:
+    # `up` killed -9 once its real node runs (containerd, the kubelet, the probe pod's
+    # containers on their way): `down` from another process must still remove it all.
+    name = f"killed-{uuid.uuid4().hex[:6]}"
+    cli = [PHASEGATE, "sandbox", "up", "--name", name, "--nodes", "1", "--real-nodes", "1"]
+    up_process = subprocess.Popen(cli, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  start_new_session=True)
+    try:
+        def node_running() -> bool:
+            found = status(name)
+            return bool(found) and found[0].running.get("real-node-0-kubelet", False) and (
+                found[0].info.work_dir / "nodes" / "real-node-0" / "containerd" / "runc"
+                / "k8s.io").is_dir()
+
+        wait_for("the real node's first containers", node_running, timeout=90, interval=0.1)
+    finally:
+        os.kill(up_process.pid, signal.SIGKILL)
+        up_process.wait()
+    (found,) = status(name)
+    info = found.info
+    node = info.work_dir / "nodes" / "real-node-0"
+    namespace = (node / "mount-namespace").read_text().strip()
+    containers = [d.name for d in (node / "containerd" / "runc" / "k8s.io").iterdir()]
+    bridge = info.real_nodes["real-node-0"]
+    stopped = phasegate("sandbox", "down", "--name", name)
+    assert stopped.returncode == 0, stopped.stderr
+    left = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.readlink(entry / "ns" / "mnt") == namespace:
+                    left.append(entry.name)
+            except OSError:
+                pass
+    assert left == [], f"processes left in the node's mount namespace: {left}"
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    assert f" {bridge}:" not in links
+    cgroups = [str(g) for cid in containers for g in Path("/sys/fs/cgroup").glob(f"*/k8s.io/{cid}")]
+    assert containers and cgroups == []
+    assert not info.work_dir.exists() and status(name) == []
+    assert str(info.work_dir) not in Path("/proc/self/mountinfo").read_text()

@@ -208,8 +208,10 @@ def test_sigint_during_a_tracer_stops_with_exit_3_and_cleans_up(
 
 
 def test_shop_example_end_to_end_with_real_images(
-    cluster: SandboxInfo, tmp_path: Path, fresh_namespace: str
+    real_cluster: SandboxInfo, tmp_path: Path, fresh_real_namespace: str
 ) -> None:
+    # The shop runs on the real node: its API's readiness probe and http gate are real.
+    cluster, fresh_namespace = real_cluster, fresh_real_namespace
     assert cluster.registry, "the sandbox runs a registry holding the example images"
     plan = str(EXAMPLES / "shop" / "plan.yaml")
     result = phasegate("run", plan, "--yes", "--json", "--input",
@@ -223,6 +225,8 @@ def test_shop_example_end_to_end_with_real_images(
     assert "divergence check" in evidence
     record = Path(document["files"]["deployment_record"]).read_text()
     assert f"Job {fresh_namespace}/migrate" in record and "Complete=True" in record
+    assert "GET /health on service api:80 (API server proxy)" in evidence
+    assert "HTTP 200 in" in evidence
 
     broken = phasegate("run", plan, "--yes", "--json", "--input",
                        f"@{EXAMPLES / 'shop' / 'values.yaml'}", "--input", "api_tag=9.9.9",

@@ -37,7 +37,11 @@ case "${1:-serve}" in
   serve)
     port="${2:-8080}"
     echo "example image ${IMAGE_NAME:-?}: httpd on :$port serving /www (GET /health)"
-    exec httpd -f -v -p "$port" -h /www ;;
+    # As PID 1, httpd would ignore SIGTERM and every stop would wait out the grace period.
+    httpd -f -v -p "$port" -h /www &
+    child=$!
+    trap 'echo "stopping on SIGTERM"; kill "$child"; wait "$child"; exit 0' TERM INT
+    wait "$child" ;;
   migrate)
     echo "migrating the schema"
     echo "migration done"
@@ -74,8 +78,9 @@ def require() -> Path:
 
 
 def fingerprint() -> str:
-    """Part of the layout cache's key: another busybox builds other bytes."""
-    return hashlib.sha256(require().read_bytes()).hexdigest()[:16]
+    """Part of the layout cache's key: another busybox, or another entrypoint script,
+    builds other bytes."""
+    return hashlib.sha256(require().read_bytes() + RUN.encode()).hexdigest()[:16]
 
 
 def build(layout: Path, repository: str, tag: str) -> oci_images.Built:
