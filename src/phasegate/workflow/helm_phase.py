@@ -4,14 +4,16 @@ of the release manifest. The gate and the rollback then run as for any phase."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
 
 from phasegate.errors import ActionError
-from phasegate.kube import helm
+from phasegate.kube import helm, helm_storage
 from phasegate.plan.model import Phase
 from phasegate.plan.probe_call import ProbeCall
+from phasegate.probes import registry
 from phasegate.store import records
 from phasegate.workflow import helm_release, stopping
 from phasegate.workflow.session import Session
@@ -44,16 +46,25 @@ async def install(session: Session, index: int, phase: Phase) -> Installed | Ref
                             place=records.StepPlace(records.APPLY, phase.name, index))
     try:
         run = helm_release.runner(session)
-        history = await run.history(release)
+        # the revisions from helm's storage Secrets: one API list, not a helm process
+        history = (await helm_storage.revisions(session.client(), release)
+                   if helm_storage.readable() else await run.history(release))
+        stuck = helm.pending(history)
+        if stuck is not None:  # the whole history (charts, times, descriptions) as evidence
+            history = await run.history(release)
+            stuck = helm.pending(history) or stuck
         store.add_artifact(run_id, HISTORY + phase.name,
                            json.dumps([r.to_dict() for r in history]), "application/json")
-        stuck = helm.pending(history)
         if stuck is not None:
             store.finish_step(step, "failed", "not run: the release is pending")
             return Refused(_pending(session, index, phase, release, history, stuck), False)
         journal = helm_release.entry(release, history)
         store.record_journal(step, [journal])
+        # the gate's probes are loaded while helm works (their first import costs about a
+        # second on a busy machine, then the gate would start that much later)
+        warm = asyncio.create_task(asyncio.to_thread(registry.all_probes))
         done = await run.upgrade_install(release, phase.timeout)
+        await warm
     except ActionError as exc:
         store.finish_step(step, "failed", str(exc))
         session.say(f"I · {label}: refused — {exc}")
