@@ -2,8 +2,10 @@
 
 Readiness probes that fail then pass, a real crash loop with its real logs in the
 diagnostics, image pulls refused by the registry or by TLS, a rollout whose new pods
-never become Ready and its rollback, and HTTP through a Service to a real container.
-All on the ``real_cluster`` sandbox (tests/fixtures/cluster.py).
+never become Ready and its rollback, HTTP through a Service to a real container, and
+kill -9 while real pods start, then resume. All on the ``real_cluster`` sandbox
+(tests/fixtures/cluster.py); one test starts a sandbox of its own, to check that ``down``
+after a killed ``up`` leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 import uuid
@@ -26,6 +29,7 @@ from tests.fixtures.cluster import on_real_node
 from tests.fixtures.registry import Pushed
 from tests.integration.cli_helpers import PHASEGATE, phasegate
 from tests.integration.k8s_helpers import evaluate, held_image, write_yaml
+from tests.integration.workflow_helpers import args, steps
 
 pytestmark = pytest.mark.cluster
 
@@ -318,3 +322,44 @@ def test_down_after_a_killed_up_leaves_no_process_bridge_cgroup_or_mount(tmp_pat
     assert containers and cgroups == []
     assert not info.work_dir.exists() and status(name) == []
     assert str(info.work_dir) not in Path("/proc/self/mountinfo").read_text()
+
+
+def test_kill_9_while_real_pods_start_then_resume_passes(
+    real_cluster: SandboxInfo, tmp_path: Path, fresh_real_namespace: str
+) -> None:
+    # The shop on the real node, killed -9 while its API's gate waits for real readiness
+    # probes; resume closes that step and finishes against the containers still running.
+    root = Path(__file__).resolve().parents[2] / "examples" / "shop"
+    store = tmp_path / "e.db"
+    process = subprocess.Popen(
+        [PHASEGATE, "apply", str(root / "plan.yaml"), "--yes", "--input",
+         f"@{root / 'values.yaml'}", *args(real_cluster, tmp_path, fresh_real_namespace)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def api_gate_running() -> str | None:
+        try:
+            with sqlite3.connect(store) as db:
+                row = db.execute("select run_id from steps where name = 'phase 3: api · gate' "
+                                 "and status = 'running'").fetchone()
+        except sqlite3.OperationalError:  # not created yet, or locked for a moment
+            return None
+        return str(row[0]) if row else None
+
+    try:
+        wait_for("the api phase's gate running", lambda: api_gate_running() is not None,
+                 timeout=90, interval=0.01)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    run_id = api_gate_running()
+    assert run_id is not None
+    resumed = phasegate("resume", run_id, "--json", "--store", str(store), timeout=180)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    recorded = steps(tmp_path, run_id)
+    assert ("I", "phase 3: api · gate", "abandoned") in recorded
+    assert recorded.count(("I", "phase 3: api · gate", "passed")) == 1
+    with connect(real_cluster) as api:
+        dep = api.get(f"/apis/apps/v1/namespaces/{fresh_real_namespace}/deployments/api") or {}
+    assert (dep.get("status") or {}).get("readyReplicas") == 2
+    evidence = Path(json.loads(resumed.stdout)["files"]["evidence"]).read_text()
+    assert "HTTP 200 in" in evidence  # the http gate, answered after the resume
