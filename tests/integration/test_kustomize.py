@@ -62,6 +62,15 @@ def test_an_overlay_renders_to_objects_with_their_source_and_images(
     assert list(changes.fingerprint(loaded, tmp_path)) == ["ov"]
 
 
+def test_a_public_multi_tier_overlay_renders_whole(kubectl: str) -> None:
+    staging = sources.Kustomize(kustomize="overlays/staging")
+    loaded = manifests.load([staging], PODINFO)
+    assert loaded[0].kind == "Namespace" and loaded[0].name == "staging"  # applied first
+    assert {m.obj["metadata"].get("namespace") for m in loaded[1:]} == {"staging"}
+    assert {f.ref for f in manifest_images.find([staging], PODINFO)} == {
+        f"{UPSTREAM}:6.14.1", "docker.io/redis:8.8.0"}
+
+
 def test_bad_kustomize_values_are_located_in_the_plan() -> None:
     def error(apply: str) -> PlanError:
         with pytest.raises(PlanError) as raised:
