@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from phasegate.errors import PlanError
 from phasegate.plan import loader
 from phasegate.workflow import ready_gate
 
@@ -50,3 +53,14 @@ def test_rendered_objects_are_references_too() -> None:
     assert call is not None and call.params_dict == {"objects": [
         {"apiVersion": "v1", "kind": "Service", "name": "api", "namespace": "shop"}]}
     assert ready_gate.call_for([]) is None
+
+
+def test_k8s_ready_names_one_object_or_a_list_never_both_nor_neither() -> None:
+    for body, words in (("{}", "give kind and name, or objects"),
+                        ("{kind: Deployment}", "give kind and name, or objects"),
+                        ("{kind: Deployment, name: a, objects: [{kind: Service, name: b}]}",
+                         "not both")):
+        text = PLAN.replace("k8s.exists: {kind: ConfigMap, name: c}", f"k8s.ready: {body}")
+        with pytest.raises(PlanError) as error:
+            loader.loads_plan(text, "plan.yaml")
+        assert words in str(error.value) and "plan.yaml:" in str(error.value)
