@@ -73,6 +73,11 @@ def test_only_bound_live_unmarked_pods_need_a_verdict() -> None:
         {"metadata": {"annotations": {pulls.VERDICT: "pulled"}}, "spec": {"nodeName": "n"}})
 
 
+def test_pods_on_a_real_node_are_left_to_its_kubelet() -> None:
+    # containerd pulls them for real; a verdict would only be noise on the pod
+    assert not pulls.needs_verdict({"metadata": {}, "spec": {"nodeName": "real-node-0"}})
+
+
 def test_cache_keeps_each_verdict_as_long_as_it_says() -> None:
     cache = pulls.Cache()
     cache.put("a", pulls.Pull(True))
