@@ -183,25 +183,26 @@ def test_custom_resources_by_their_ready_and_stalled_conditions(
 
 
 def test_a_pvc_is_ready_once_bound(cluster: SandboxInfo, namespace: str, tmp_path: Path) -> None:
-    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
-             "spec": {"storageClassName": "", "accessModes": ["ReadWriteOnce"],
-                      "volumeName": f"pv-{namespace}",
-                      "resources": {"requests": {"storage": "1Gi"}}}}
-    apply_files(cluster, namespace, [write_yaml(tmp_path / "pvc.yaml", claim)])
-    pending = evaluate(cluster, namespace, [ready("PersistentVolumeClaim", "data")]).finals[0]
-    assert not pending.passed and "PVC is not Bound. phase: Pending" in pending.observed
     volume = {"apiVersion": "v1", "kind": "PersistentVolume",
               "metadata": {"name": f"pv-{namespace}"},
               "spec": {"storageClassName": "", "accessModes": ["ReadWriteOnce"],
                        "capacity": {"storage": "1Gi"}, "hostPath": {"path": "/tmp/pv"},
                        "claimRef": {"namespace": namespace, "name": "data"}}}
-
-    def provision() -> None:  # the volume an administrator (or a provisioner) adds
-        with connect(cluster) as api:
-            api.request("POST", "/api/v1/persistentvolumes", volume).raise_for_status()
-
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+             "spec": {"storageClassName": "", "accessModes": ["ReadWriteOnce"],
+                      "volumeName": f"pv-{namespace}",
+                      "resources": {"requests": {"storage": "1Gi"}}}}
+    unbound = {**claim, "metadata": {"name": "unbound"},
+               "spec": {**claim["spec"], "volumeName": "no-such-volume"}}
+    apply_files(cluster, namespace, [write_yaml(tmp_path / "unbound.yaml", unbound)])
+    pending = evaluate(cluster, namespace, [ready("PersistentVolumeClaim", "unbound")]).finals[0]
+    assert not pending.passed and "PVC is not Bound. phase: Pending" in pending.observed
     try:
-        timer = later(0.5, provision)
+        with connect(cluster) as api:  # the volume an administrator (or a provisioner) made
+            api.request("POST", "/api/v1/persistentvolumes", volume).raise_for_status()
+        # the claim comes while the gate waits: the PV controller binds it to that volume
+        timer = later(0.5, lambda: apply_files(cluster, namespace, [
+            write_yaml(tmp_path / "pvc.yaml", claim)]))
         result = evaluate(cluster, namespace, [ready("PersistentVolumeClaim", "data")],
                           timeout=60)
         timer.join()
