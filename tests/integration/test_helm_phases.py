@@ -1,16 +1,21 @@
 """Helm phases against the sandbox with the real helm CLI and the public podinfo chart
 (its image retagged into the sandbox registry): install, upgrade with another values
 file, a failed upgrade rolled back to the revision before, a failed install uninstalled,
-and kill -9 mid-upgrade leaving a pending release the next run refuses with evidence."""
+kill -9 mid-upgrade leaving a pending release the next run refuses with evidence, every
+stage R → P → I → V, and a chart resolved from a repository's index."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -286,3 +291,52 @@ def test_a_set_value_named_like_a_credential_never_reaches_the_store_or_output(
     assert secret.encode() not in stored
     for report in (tmp_path / "reports").rglob("*"):
         assert secret not in report.read_text(errors="replace"), report
+
+
+@pytest.fixture
+def chart_repo(helm_binary: str, tmp_path: Path) -> Iterator[str]:
+    """The podinfo chart packaged and indexed as a chart repository, served over HTTP."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run([helm_binary, "package", str(CHART), "--destination", str(repo)],
+                   check=True, capture_output=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
+        _QuietHandler, directory=str(repo)))
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    subprocess.run([helm_binary, "repo", "index", str(repo), "--url", url], check=True,
+                   capture_output=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield url
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_chart_from_a_repository_resolves_by_its_index_and_a_missing_version_is_named(
+    cluster: SandboxInfo, helm_binary: str, podinfo_images: str, namespace: str,
+    tmp_path: Path, chart_repo: str,
+) -> None:
+    plan = _plan(tmp_path, podinfo_images)
+    text = plan.read_text().replace(f"      path: {CHART}\n",
+                                    f"      repo: {chart_repo}\n      chart: podinfo\n"
+                                    "      version: 6.14.1\n")
+    plan.write_text(text)
+    common = args(cluster, tmp_path, namespace)[:-2]
+    checked = phasegate("check", str(plan), "--json", *common)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    run_id = json.loads(checked.stdout)["run_id"]
+    found = _observations(tmp_path, run_id, "R")
+    assert found["chart of phase web"][0] == 1, found
+    assert any("stefanprodan/podinfo:6.14.1" in name for name in found), found
+    plan.write_text(text.replace("version: 6.14.1", "version: 9.9.9"))
+    missing = phasegate("check", str(plan), "--json", *common)
+    assert missing.returncode == 1, missing.stdout + missing.stderr
+    passed, observed = _observations(
+        tmp_path, json.loads(missing.stdout)["run_id"], "R")["chart of phase web"]
+    assert not passed and "9.9.9" in observed and "not found" in observed
