@@ -340,3 +340,32 @@ def test_a_chart_from_a_repository_resolves_by_its_index_and_a_missing_version_i
     passed, observed = _observations(
         tmp_path, json.loads(missing.stdout)["run_id"], "R")["chart of phase web"]
     assert not passed and "9.9.9" in observed and "not found" in observed
+
+
+def test_sigterm_mid_upgrade_lets_helm_cancel_it_as_failed_not_pending(
+    cluster: SandboxInfo, helm_binary: str, podinfo_images: str, namespace: str,
+    tmp_path: Path,
+) -> None:
+    code, result = _apply(cluster, tmp_path, namespace, _plan(tmp_path, podinfo_images))
+    assert code == 0, result
+    (tmp_path / "missing.yaml").write_text("image: {tag: 0.0.0-does-not-exist}\n")
+    plan = _plan(tmp_path, podinfo_images, "missing.yaml", hooks=True)
+    process = subprocess.Popen([PHASEGATE, "apply", str(plan), "--yes",
+                                *args(cluster, tmp_path, namespace)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        _wait_for_pending(cluster, namespace)
+        process.send_signal(signal.SIGTERM)  # phasegate alone: it stops its helm
+        assert process.wait(timeout=60) == 3
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    deadline = time.monotonic() + 30
+    while _history(helm_binary, cluster, namespace)[-1]["status"].startswith("pending"):
+        assert time.monotonic() < deadline, "helm left the release pending"
+        time.sleep(0.1)
+    assert _history(helm_binary, cluster, namespace)[-1]["status"] == "failed"
+    code, result = _apply(cluster, tmp_path, namespace, _plan(tmp_path, podinfo_images))
+    assert code == 0, result  # a failed revision is upgraded over
