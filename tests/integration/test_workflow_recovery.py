@@ -92,8 +92,11 @@ def test_kill_9_during_tracer_cleanup_then_resume_passes_first_time(
     os.kill(process.pid, signal.SIGKILL)
     process.communicate()
 
-    def release() -> None:  # the holder's owner lets go a little later
-        time.sleep(3)
+    def release() -> None:  # the holder's owner lets go once the resumed run waits on it
+        _when(lambda: _query(store, "select count(*) from steps where name = "
+                                    "'tracer probe-it · apply' having count(*) > 1"),
+              timeout=120)
+        time.sleep(1)
         with connect(cluster) as api:
             api.request("PATCH", f"/api/v1/namespaces/{namespace}/configmaps/holder",
                         {"metadata": {"finalizers": None}},
