@@ -136,7 +136,11 @@ def test_a_readiness_probe_fails_then_passes_for_real(
 def test_a_crash_loop_carries_the_containers_real_log_in_the_diagnostics(
     real_cluster: SandboxInfo, real_namespace: str, tmp_path: Path
 ) -> None:
-    crash = workload("crash", {"containers": [container(real_cluster, args=["fail"])]})
+    # With no readiness probe, Kubernetes itself counts the container available during
+    # each short run between restarts, and a rollout gate sampling then would pass; with
+    # one (it never answers: it exits first), the Deployment is never Available.
+    crash = workload("crash", {"containers": [container(real_cluster, args=["fail"],
+                                                        readinessProbe=readiness())]})
     with connect(real_cluster) as api:
         apply_docs(api, real_namespace, crash)
     store = ["--store", str(tmp_path / "e.db")]

@@ -147,12 +147,12 @@ async def _pod(client: KubeClient, namespace: str, pod: Json, role: str = "") ->
             text += (f"; last terminated: {last.get('reason') or 'exited'}"
                      f" (exit code {last.get('exitCode')})")
         lines.append(text)
-        if kind != "running" or not container.get("ready"):
-            failing.append((str(container.get("name")), False))
-        elif last:
+        if kind == "running" and last:
             # Crash-looping, caught between two restarts: the log that explains it is the
-            # instance that exited, not the one just started.
+            # instance that exited, not the one just started (ready or not).
             failing.append((str(container.get("name")), True))
+        elif kind != "running" or not container.get("ready"):
+            failing.append((str(container.get("name")), False))
     fields = f"involvedObject.name={name},involvedObject.kind=Pod"
     events = await client.get(f"/api/v1/namespaces/{namespace}/events",
                               params={"fieldSelector": fields}) or {}
