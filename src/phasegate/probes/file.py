@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+from pathlib import Path
 
 from pydantic import Field, field_validator
 
@@ -37,19 +40,32 @@ async def check(params: FileParams, ctx: ProbeContext) -> Verdict:
     if not params.exists:
         present = path.exists()
         return Verdict(not present, expected, "exists" if present else "absent")
-    if not path.is_file():
-        return Verdict(False, expected, "is a directory" if path.is_dir() else "missing")
     try:
-        with path.open("rb") as handle:
-            text = handle.read(_MAX_READ).decode(errors="replace")
+        text = _read(path)
+    except FileNotFoundError:
+        return Verdict(False, expected, "missing")
+    except IsADirectoryError:
+        return Verdict(False, expected, "is a directory")
     except OSError as exc:
         return Verdict(False, expected, f"unreadable: {exc.strerror}")
+    if text is None:
+        return Verdict(False, expected, "is a directory" if path.is_dir() else "missing")
     problems = [f"no match for /{p}/" for p in params.contains if not re.search(p, text, re.M)]
     problems += [f"marker {m!r} missing" for m in params.markers if m not in text]
     problems += [f"forbidden /{p}/ present" for p in params.absent if re.search(p, text, re.M)]
     observed = "; ".join(problems) if problems else f"present, {len(text)} characters"
     detail = f"{path}\n{capture.cap(text, 4096)}"
     return Verdict(not problems, expected, observed, detail=detail, data={"size": len(text)})
+
+
+def _read(path: Path) -> str | None:
+    """The text of a regular file; None for anything else (a FIFO is never waited on). One
+    open, fstat and read: a check of 10,000 file probes spent a second in path stats."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        return handle.read(_MAX_READ).decode(errors="replace")
 
 
 def _expectation(params: FileParams) -> str:
