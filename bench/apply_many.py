@@ -27,15 +27,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import processes
 import yaml
 
 from phasegate import sandbox
-from phasegate.sandbox.api import wait_for
 from phasegate.store.evidence import EvidenceStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,21 +47,6 @@ def kubectl_path() -> str:
     built = subprocess.run([str(ROOT / "harness" / "kubectl.sh")], check=True,
                            capture_output=True, text=True)
     return built.stdout.strip().splitlines()[-1]
-
-
-def measured(cmd: list[str], log: Path) -> dict[str, Any]:
-    """Run ``cmd`` to its end: seconds, peak RSS (MB) and CPU seconds (user + system, which
-    a busy machine inflates far less than the wall time) of that process alone."""
-    with log.open("ab") as out:
-        start = time.monotonic()
-        process = subprocess.Popen(cmd, stdout=out, stderr=out)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.monotonic() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"{cmd[0]} {cmd[1:4]} exited {process.returncode}; see {log}")
-    return {"s": seconds, "rss_mb": usage.ru_maxrss / 1024,
-            "cpu_s": usage.ru_utime + usage.ru_stime}
 
 
 def deploy200(image: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -102,22 +86,18 @@ class Bench:
                 "--context", self.info.admin_context, *args]
 
     def namespace(self, name: str) -> None:
-        self.api.create("/api/v1/namespaces", {"metadata": {"name": name}})
+        processes.create_namespace(self.api, name)
 
     def drop(self, name: str) -> None:
-        """Delete a namespace and wait until it is gone (untimed), so pods never pile up."""
-        self.api.request("DELETE", f"/api/v1/namespaces/{name}")
-        wait_for(f"namespace {name} gone",
-                 lambda: self.api.get(f"/api/v1/namespaces/{name}") is None, 180,
-                 interval=0.5)
+        processes.drop_namespace(self.api, name)
 
     def run_kubectl(self, ns: str, manifest: Path, gated: bool) -> dict[str, Any]:
-        applied = measured(self.k("apply", "--server-side", "-n", ns, "-f", str(manifest)),
-                           self.log)
+        applied = processes.measured(
+            self.k("apply", "--server-side", "-n", ns, "-f", str(manifest)), self.log)
         result = {"s": applied["s"], "apply_s": applied["s"], "rss_mb": applied["rss_mb"],
                   "cpu_s": applied["cpu_s"]}
         if gated:
-            waited = measured(self.k("wait", "-n", ns, "--for=condition=Available",
+            waited = processes.measured(self.k("wait", "-n", ns, "--for=condition=Available",
                                      "deployment", "--all", "--timeout=300s"), self.log)
             result.update(s=applied["s"] + waited["s"], wait_s=waited["s"],
                           rss_mb=max(applied["rss_mb"], waited["rss_mb"]),
@@ -134,7 +114,7 @@ class Bench:
                         "timeout": "5m"}],
         }))
         store = self.work / f"{name}.db"
-        result = measured([PHASEGATE, "apply", str(plan), "--yes", "--store", str(store),
+        result = processes.measured([PHASEGATE, "apply", str(plan), "--yes", "--store", str(store),
                            "--kubeconfig", str(self.info.kubeconfig)], self.log)
         result.update(stages(store))
         return result

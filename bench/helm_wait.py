@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import processes
+
 from phasegate import sandbox
 from phasegate.sandbox import registry as sandbox_registry
 from phasegate.sandbox.api import wait_for
@@ -64,17 +66,6 @@ def helm_path() -> str:
     return built.stdout.strip().splitlines()[-1]
 
 
-def timed(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> float:
-    with log.open("ab") as out:
-        start = time.monotonic()
-        done = subprocess.run(cmd, stdout=out, stderr=out, env=env)
-        seconds = time.monotonic() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{cmd[0]} {cmd[1:4]} exited {done.returncode}:\n"
-                         + log.read_text(errors="replace")[-3000:])
-    return seconds
-
-
 class Bench:
     def __init__(self, info: sandbox.SandboxInfo, helm: str, work: Path) -> None:
         self.info, self.helm, self.work = info, helm, work
@@ -90,20 +81,18 @@ class Bench:
         return path
 
     def namespace(self, name: str) -> None:
-        self.api.create("/api/v1/namespaces", {"metadata": {"name": name}})
+        processes.create_namespace(self.api, name)
 
     def drop(self, name: str) -> None:
-        self.api.request("DELETE", f"/api/v1/namespaces/{name}")
-        wait_for(f"namespace {name} gone",
-                 lambda: self.api.get(f"/api/v1/namespaces/{name}") is None, 180,
-                 interval=0.5)
+        processes.drop_namespace(self.api, name)
 
     def run_helm(self, ns: str, tag: str) -> dict[str, float]:
         start = time.monotonic()
-        seconds = timed([self.helm, "upgrade", "--install", "web", str(CHART), "--namespace", ns,
-                         "--values", str(self.values(tag)), "--wait", "--timeout", "300s",
-                         "--kubeconfig", str(self.info.kubeconfig),
-                         "--kube-context", self.info.admin_context], self.log)
+        seconds = processes.measured(
+            [self.helm, "upgrade", "--install", "web", str(CHART), "--namespace", ns,
+             "--values", str(self.values(tag)), "--wait", "--timeout", "300s",
+             "--kubeconfig", str(self.info.kubeconfig),
+             "--kube-context", self.info.admin_context], self.log)["s"]
         # helm v3's --wait returns once replicas - maxUnavailable pods of the new ReplicaSet
         # are ready; the rollout (every pod new and available, no old one) ends later
         path = f"/apis/apps/v1/namespaces/{ns}/deployments/web-podinfo"
@@ -119,8 +108,9 @@ class Bench:
                 "release": "web", "path": str(CHART), "values": [str(self.values(tag))]}}],
         }))
         store = self.work / f"{name}.db"
-        process = timed([PHASEGATE, "apply", str(plan), "--yes", "--store", str(store),
-                         "--kubeconfig", str(self.info.kubeconfig)], self.log, self.env)
+        process = processes.measured(
+            [PHASEGATE, "apply", str(plan), "--yes", "--store", str(store),
+             "--kubeconfig", str(self.info.kubeconfig)], self.log, self.env)["s"]
         return {**upgrade_to_ready(store), "process_s": process}
 
 

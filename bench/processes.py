@@ -1,0 +1,39 @@
+"""What the benches share: one command timed as its own process, and throw-away namespaces."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from phasegate.sandbox.api import Api, wait_for
+
+
+def measured(cmd: list[str], log: Path, env: dict[str, str] | None = None
+             ) -> dict[str, float]:
+    """Run ``cmd`` to its end (output appended to ``log``): seconds, peak RSS (MB) and CPU
+    seconds (user + system, which a busy machine inflates far less than the wall time) of
+    that process alone. A failure ends the bench with the log's tail."""
+    with log.open("ab") as out:
+        start = time.monotonic()
+        process = subprocess.Popen(cmd, stdout=out, stderr=out, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.monotonic() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{cmd[0]} {cmd[1:4]} exited {code}:\n"
+                         + log.read_text(errors="replace")[-3000:])
+    return {"s": seconds, "rss_mb": usage.ru_maxrss / 1024,
+            "cpu_s": usage.ru_utime + usage.ru_stime}
+
+
+def create_namespace(api: Api, name: str) -> None:
+    api.create("/api/v1/namespaces", {"metadata": {"name": name}})
+
+
+def drop_namespace(api: Api, name: str) -> None:
+    """Delete a namespace and wait until it is gone (untimed), so pods never pile up."""
+    api.request("DELETE", f"/api/v1/namespaces/{name}")
+    wait_for(f"namespace {name} gone", lambda: api.get(f"/api/v1/namespaces/{name}") is None,
+             180, interval=0.5)
