@@ -369,3 +369,30 @@ def test_sigterm_mid_upgrade_lets_helm_cancel_it_as_failed_not_pending(
     assert _history(helm_binary, cluster, namespace)[-1]["status"] == "failed"
     code, result = _apply(cluster, tmp_path, namespace, _plan(tmp_path, podinfo_images))
     assert code == 0, result  # a failed revision is upgraded over
+
+
+def test_a_chart_from_an_oci_registry_is_trusted_like_its_images_and_installs(
+    cluster: SandboxInfo, helm_binary: str, podinfo_images: str, namespace: str,
+    tmp_path: Path,
+) -> None:
+    """The chart pushed to the sandbox's TLS registry: helm is given the CA the image probes
+    trust for that registry (its certs.d directory), so R resolves it and I installs it."""
+    assert cluster.registry is not None
+    packaged = tmp_path / "packaged"
+    subprocess.run([helm_binary, "package", str(CHART), "--destination", str(packaged)],
+                   check=True, capture_output=True)
+    ca = sandbox_registry.certs_dir(cluster.registry) / "ca.crt"
+    subprocess.run([helm_binary, "push", str(packaged / "podinfo-6.14.1.tgz"),
+                    f"oci://{cluster.registry}/charts", "--ca-file", str(ca)],
+                   check=True, capture_output=True, timeout=60)
+    plan = _plan(tmp_path, podinfo_images)
+    plan.write_text(plan.read_text().replace(
+        f"      path: {CHART}\n", f"      oci: oci://{cluster.registry}/charts\n"
+        "      chart: podinfo\n      version: 6.14.1\n"))
+    done = phasegate("run", str(plan), "--yes", "--json", *args(cluster, tmp_path, namespace),
+                     timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    checked = _observations(tmp_path, json.loads(done.stdout)["run_id"], "R")
+    assert checked["chart of phase web"][0] == 1, checked
+    assert _history(helm_binary, cluster, namespace)[-1]["status"] == "deployed"
+    assert _image(cluster, namespace) == f"{podinfo_images}/stefanprodan/podinfo:6.14.1"

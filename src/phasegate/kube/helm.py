@@ -49,15 +49,18 @@ def find_binary() -> str:
 @dataclass(frozen=True)
 class Chart:
     """What helm is given as the chart: a local path, a name in a ``repo``, or an
-    ``oci://`` reference; ``version`` pins a remote chart (a constraint helm resolves)."""
+    ``oci://`` reference; ``version`` pins a remote chart (a constraint helm resolves);
+    ``ca_file`` is a CA helm trusts besides the system's for the chart's registry."""
 
     ref: str
     version: str | None = None
     repo: str | None = None
+    ca_file: str | None = None
 
     def args(self) -> list[str]:
         return [self.ref, *(["--version", self.version] if self.version else []),
-                *(["--repo", self.repo] if self.repo else [])]
+                *(["--repo", self.repo] if self.repo else []),
+                *(["--ca-file", self.ca_file] if self.ca_file else [])]
 
     @property
     def shown(self) -> str:
@@ -76,12 +79,13 @@ class Release:
 
 def release(name: str, namespace: str, base: Path, *, chart: str | None, version: str | None,
             repo: str | None, oci: str | None, path: str | None, values: Sequence[str],
-            set: Mapping[str, Any]) -> Release:
-    """A release as a plan writes it (paths relative to the plan's folder ``base``)."""
+            set: Mapping[str, Any], oci_ca: str | None = None) -> Release:
+    """A release as a plan writes it (paths relative to the plan's folder ``base``);
+    ``oci_ca`` is the CA of an ``oci`` chart's registry, when one is kept for it."""
     if path:
         found = Chart(str(base / path))
     elif oci:
-        found = Chart(f"{oci.rstrip('/')}/{chart}", version)
+        found = Chart(f"{oci.rstrip('/')}/{chart}", version, ca_file=oci_ca)
     else:
         found = Chart(str(chart), version, repo)
     return Release(name, namespace, found, tuple(base / v for v in values), dict(set))

@@ -17,6 +17,7 @@ from phasegate.kube import connections, helm
 from phasegate.observation import Verdict
 from phasegate.probes.base import ProbeContext, ProbeParams
 from phasegate.probes.k8s_common import cluster_probe
+from phasegate.probes.oci import transport
 
 
 class ChartParams(ProbeParams):
@@ -43,7 +44,18 @@ def release_of(params: ChartParams, ctx: ProbeContext) -> helm.Release:
     return helm.release(params.release, connections.namespace_of(ctx, params.namespace),
                         ctx.base_dir, chart=params.chart, version=params.version,
                         repo=params.repo, oci=params.oci, path=params.path,
-                        values=params.values, set=params.set)
+                        values=params.values, set=params.set,
+                        oci_ca=registry_ca(params.oci))
+
+
+def registry_ca(oci: str | None) -> str | None:
+    """The CA the image probes trust for an ``oci://`` chart's registry (its certs.d
+    directory, as Docker, containerd and podman keep it): charts and images from one
+    registry are trusted alike. None when the system store is all there is."""
+    if not oci:
+        return None
+    found = transport.certs_d(oci.removeprefix("oci://").split("/", 1)[0])
+    return str(found[0]) if found else None
 
 
 async def check_chart(params: ChartParams, ctx: ProbeContext) -> Verdict:

@@ -12,6 +12,7 @@ from phasegate.kube import connections, helm
 from phasegate.plan import probe_call
 from phasegate.plan.model import HelmChart, Phase, Plan
 from phasegate.plan.probe_call import ProbeCall
+from phasegate.probes import helm as helm_probe
 from phasegate.workflow.session import Session
 
 ACTION = "helm"  # the journal entry's action for a helm phase
@@ -20,7 +21,8 @@ ACTION = "helm"  # the journal entry's action for a helm phase
 def release_of(plan: Plan, spec: HelmChart, namespace: str) -> helm.Release:
     return helm.release(spec.release, namespace, plan.base_dir, chart=spec.chart,
                         version=spec.version, repo=spec.repo, oci=spec.oci, path=spec.path,
-                        values=spec.values, set=spec.set)
+                        values=spec.values, set=spec.set,
+                        oci_ca=helm_probe.registry_ca(spec.oci))
 
 
 def runner(session: Session) -> helm.Helm:
