@@ -8,6 +8,7 @@ import typer
 from phasegate.cli import (
     commands,
     common_options,
+    doctor_commands,
     images_commands,
     report_commands,
     tasks_commands,
@@ -52,6 +53,7 @@ app.command("show")(commands.show)
 app.command("evidence")(commands.evidence)
 app.command("schema")(commands.schema)
 app.command("version")(commands.version)
+app.command("doctor")(doctor_commands.doctor)
 app.add_typer(tasks_commands.app, name="tasks")
 app.add_typer(report_commands.app, name="report")
 app.add_typer(images_commands.app, name="images")
