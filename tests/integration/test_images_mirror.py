@@ -24,6 +24,7 @@ from phasegate.store.evidence import EvidenceStore
 from tests.fixtures import oci_layout
 from tests.fixtures.registry import Registry, RegistryPKI, htpasswd, need, start_registry
 from tests.integration.cli_helpers import phasegate
+from tests.integration.public_material import public
 
 pytestmark = pytest.mark.cluster
 
@@ -254,3 +255,48 @@ def test_a_plan_without_mirrors_is_bad_input(tmp_path: Path) -> None:
     assert "names no imageMirrors" in result.stderr
     assert not (tmp_path / "e.db").exists() or not EvidenceStore(
         str(tmp_path / "e.db")).runs()
+
+
+def test_the_images_a_chart_renders_are_mirrored_too(
+    setup: Setup, helm_binary: str, tmp_path: Path
+) -> None:
+    """A helm phase's images come from its rendered chart (with its values), not from any
+    file of the plan: ``images mirror`` still finds and copies them."""
+    chart = public("podinfo-chart")
+    names = {"source": setup.source, "mirror": setup.mirror.host, "repo": setup.repo}
+    (tmp_path / "values.yaml").write_text(
+        "image: {{repository: '{source}/{repo}/multi', tag: '1'}}\n".format(**names))
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "apiVersion: phasegate/v1\nkind: Plan\nmetadata: {{name: charted}}\n"
+        "target:\n  imageMirrors: {{'{source}/{repo}': '{mirror}/charts/{repo}'}}\n"
+        "phases:\n  - name: web\n    helm: {{release: web, path: {chart}, values: [values.yaml]}}\n"
+        .format(chart=chart, **names))
+    store = ["--store", str(tmp_path / "e.db")]
+    done = phasegate("--json", "images", "mirror", str(plan), *store, env=setup.env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    images = json.loads(done.stdout)["images"]
+    assert [(i["upstream"], i["mirror"], i["outcome"]) for i in images] == [
+        (f"{setup.source}/{setup.repo}/multi:1", f"{setup.mirror.host}/charts/{setup.repo}/multi:1",
+         "copied")]
+    assert served(setup, setup.mirror.host, f"charts/{setup.repo}/multi", "1")[0] == 200
+
+
+def test_a_chart_that_does_not_render_is_bad_input_not_a_mirror_with_nothing_to_copy(
+    setup: Setup, helm_binary: str, tmp_path: Path
+) -> None:
+    chart = tmp_path / "broken"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: broken\nversion: 0.1.0\n")
+    (chart / "templates" / "app.yaml").write_text('{{ fail "needs a database url" }}\n')
+    (tmp_path / "plan.yaml").write_text(
+        "apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: broken}\n"
+        f"target:\n  imageMirrors: {{'{setup.source}': '{setup.mirror.host}/x'}}\n"
+        "phases:\n  - name: web\n    helm: {release: web, path: broken}\n")
+    store = tmp_path / "e.db"
+    done = phasegate("images", "mirror", str(tmp_path / "plan.yaml"), "--store", str(store),
+                     env=setup.env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "phases[0].helm: phase web: its chart's images cannot be known" in done.stderr
+    assert "needs a database url" in done.stderr, done.stderr
+    assert not store.exists() or not EvidenceStore(str(store)).runs()

@@ -128,10 +128,12 @@ class NeededImage:
         return self.mirror != self.upstream
 
 
-def needed_images(plan: Plan) -> list[NeededImage]:
+def needed_images(plan: Plan, *, charts_must_render: bool = False) -> list[NeededImage]:
     """Every image the plan needs (``assumptions.images``, then its tracers' and phases'
     manifests), once each, with where the cluster will pull it from. An invalid reference
-    in ``assumptions.images`` is kept as written (the probe call says what is wrong)."""
+    in ``assumptions.images`` is kept as written (the probe call says what is wrong). A
+    chart that does not render adds no image, unless ``charts_must_render``: then it is a
+    PlanError (nothing else would say its images were never looked at)."""
     from phasegate.plan import manifest_images
 
     written: list[tuple[str, str | None, str | None]] = [
@@ -139,7 +141,7 @@ def needed_images(plan: Plan) -> list[NeededImage]:
     paths = manifest_images.apply_paths(plan)
     written += [(image.ref, image.path, str(image.file))
                 for image in manifest_images.find(paths, plan.base_dir, plan.inputs)]
-    written += _chart_images(plan)
+    written += _chart_images(plan, charts_must_render)
     seen: set[str] = set()
     found: list[NeededImage] = []
     for ref, where, file in written:
@@ -187,18 +189,22 @@ def _summary(result: GateResult) -> str:
     return f"{len(failed)} of {len(result.finals)} assumptions failed — {names}"
 
 
-def _chart_images(plan: Plan) -> list[tuple[str, str | None, str | None]]:
+def _chart_images(plan: Plan, must_render: bool) -> list[tuple[str, str | None, str | None]]:
     """The images a helm phase's rendered objects and hooks pull. A chart that does not
-    render adds none: its ``helm.chart`` assumption says why."""
+    render adds none (its ``helm.chart`` assumption says why), or is a PlanError."""
     from phasegate.plan import manifest_images
 
     found: list[tuple[str, str | None, str | None]] = []
-    for phase in plan.phases:
+    for index, phase in enumerate(plan.phases):
         if phase.helm is None:
             continue
         try:
             rendered = helm_render.render(plan, phase, plan.target.namespace or "default")
-        except ActionError:
+        except ActionError as exc:
+            if must_render:
+                raise PlanError(f"phase {phase.name}: its chart's images cannot be known: "
+                                f"{exc}", file=str(plan.source) if plan.source else None,
+                                path=f"phases[{index}].helm") from None
             continue
         for manifest in [*rendered.objects, *rendered.hooks]:
             found += [(ref, where, manifest.source)

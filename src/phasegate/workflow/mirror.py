@@ -58,7 +58,8 @@ def wanted(plan: Plan) -> tuple[list[check.NeededImage], list[str]]:
                         "copy its images to; add e.g. target.imageMirrors: {docker.io: "
                         "registry.internal:5000/dockerhub}",
                         file=str(plan.source) if plan.source else None, path="target")
-    images = check.needed_images(plan)
+    check.manifests_valid(plan)  # a helm phase needs its chart, values files and helm
+    images = check.needed_images(plan, charts_must_render=True)
     for image in images:
         if image.upstream is None:
             raise PlanError(f"assumptions.images: {image.written!r} is not an image reference",
