@@ -27,7 +27,8 @@ TimeoutOption = Annotated[
 ]
 InputOption = Annotated[
     Optional[list[str]],  # noqa: UP045
-    typer.Option("--input", "-i", help="@values.yaml or key=value; repeatable"),
+    typer.Option("--input", "-i", help="@values.yaml, key=value, key=@file, or "
+                 "@b64:file / key=@b64:file (base64, a secret); repeatable"),
 ]
 
 
