@@ -58,6 +58,21 @@ def test_set_keys_are_dotted_paths_with_typed_values() -> None:
         "image": {"tag": "1.2", "pullPolicy": "Always"}, "replicas": 2}
 
 
+def test_set_keys_index_lists_and_escape_dots_as_helm_set_does() -> None:
+    assert helm.nested({"ingress.hosts[0].host": "shop.example", "ingress.hosts[0].paths[1]": "/",
+                        r"nodeSelector.kubernetes\.io/os": "linux", "args[2]": "-v"}) == {
+        "ingress": {"hosts": [{"host": "shop.example", "paths": [None, "/"]}]},
+        "nodeSelector": {"kubernetes.io/os": "linux"}, "args": [None, None, "-v"]}
+
+
+@pytest.mark.parametrize("key", ["image..tag", "hosts[x].name", "hosts[-1]", "hosts[0",
+                                 "hosts]0[", ".tag", "tag.", "hosts[100000]"])
+def test_a_set_key_helm_would_misread_is_a_located_plan_error(key: str) -> None:
+    error = error_of(f"  - name: web\n    helm: {{release: web, path: c, set: {{'{key}': 1}}}}\n")
+    assert error.path is not None and error.path.startswith("phases[0].helm"), error.path
+    assert key in str(error) and error.line == 6, str(error)
+
+
 def _history(*statuses: str) -> list[helm.Revision]:
     return [helm.Revision(n, status, "podinfo-6.14.1", "2026-12-02", "")
             for n, status in enumerate(statuses, start=1)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -267,20 +268,69 @@ def register_secrets(values: Mapping[str, Any], repo: str | None = None) -> None
         secrets.register_url(repo)
 
 
+MAX_INDEX = 65536  # helm's own bound on a --set list index (strvals.MaxIndex)
+_SEGMENT = re.compile(r"((?:[^.\\\[\]]|\\.)+)((?:\[\d+\])*)")
+
+
+def set_path(key: str) -> list[str | int]:
+    """A ``set`` key as helm's ``--set`` reads it: ``ingress.hosts[0].host`` →
+    ``["ingress", "hosts", 0, "host"]``; ``\\.`` is a dot inside a name
+    (``nodeSelector.kubernetes\\.io/os``). ValueError for what helm would misread."""
+    path: list[str | int] = []
+    for part in _split_dots(key):
+        found = _SEGMENT.fullmatch(part)
+        if found is None:
+            raise ValueError(f"set key {key!r}: {part!r} is not a name with optional [N] "
+                             "list indexes (write a dot inside a name as \\.)")
+        path.append(re.sub(r"\\(.)", r"\1", found.group(1)))
+        for index in re.findall(r"\d+", found.group(2)):
+            if int(index) >= MAX_INDEX:
+                raise ValueError(f"set key {key!r}: list index {index} is above helm's "
+                                 f"limit of {MAX_INDEX}")
+            path.append(int(index))
+    return path
+
+
+def _split_dots(key: str) -> list[str]:
+    parts, current, escaped = [], "", False
+    for char in key:
+        if char == "." and not escaped:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+        escaped = char == "\\" and not escaped
+    return [*parts, current]
+
+
 def nested(flat: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"image.tag": "1.2"}`` → ``{"image": {"tag": "1.2"}}``: ``set`` keys are dotted
-    paths, as with ``helm --set``; the values keep their YAML types."""
+    """``{"image.tag": "1.2", "hosts[0].name": "a"}`` → ``{"image": {"tag": "1.2"},
+    "hosts": [{"name": "a"}]}``: ``set`` keys are paths as with ``helm --set`` (a list it
+    names is a new list, indexes before it null, as there); values keep their YAML types."""
     out: dict[str, Any] = {}
     for key, value in flat.items():
-        node = out
-        *parents, last = str(key).split(".")
-        for part in parents:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = node[part] = {}
-            node = child
-        node[last] = value
+        path = set_path(str(key))
+        node: Any = out
+        for step, after in itertools.pairwise(path):
+            node = _child(node, step, [] if isinstance(after, int) else {})
+        _put(node, path[-1], value)
     return out
+
+
+def _child(node: Any, step: str | int, empty: Any) -> Any:
+    current = node[step] if isinstance(node, dict) and step in node else (
+        node[step] if isinstance(node, list) and isinstance(step, int) and step < len(node)
+        else None)
+    if type(current) is not type(empty):
+        current = empty
+        _put(node, step, current)
+    return current
+
+
+def _put(node: Any, step: str | int, value: Any) -> None:
+    if isinstance(node, list) and isinstance(step, int):
+        node.extend([None] * (step + 1 - len(node)))
+    node[step] = value
 
 
 def pending(history: Sequence[Revision]) -> Revision | None:

@@ -123,6 +123,8 @@ class HelmChart(Model):
     @model_validator(mode="after")
     def _one_source(self) -> HelmChart:
         helm.register_secrets(self.set, self.repo)
+        for key in self.set:
+            helm.set_path(str(key))  # ValueError: a key helm's --set would misread
         given = [name for name in ("repo", "oci", "path") if getattr(self, name)]
         if len(given) != 1:
             raise ValueError("a chart comes from exactly one of repo, oci or path"

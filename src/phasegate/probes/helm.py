@@ -34,6 +34,8 @@ class ChartParams(ProbeParams):
     @model_validator(mode="after")
     def _secrets(self) -> ChartParams:
         helm.register_secrets(self.set, self.repo)
+        for key in self.set:
+            helm.set_path(str(key))  # ValueError: a key helm's --set would misread
         return self
 
     def describe(self) -> str:
