@@ -14,7 +14,7 @@ from sqlalchemy import create_engine
 
 from phasegate import secrets
 from phasegate.reports import retro
-from phasegate.store import database, records
+from phasegate.store import database, records, tables
 from phasegate.store.evidence import EvidenceStore
 from phasegate.workflow import changes
 
@@ -109,7 +109,7 @@ def test_an_old_store_gets_its_steps_fields_from_names_and_artifacts(tmp_path: P
     journal = _write_old_run(path)
 
     store = EvidenceStore(str(path))
-    assert database.current_revision(store.engine) == "0002"
+    assert database.current_revision(store.engine) == tables.HEAD_REVISION
     bundle = store.load("latest")
     fields = [(s.name, s.kind, s.phase, s.phase_index, s.tracer) for s in bundle.steps]
     assert fields == [
