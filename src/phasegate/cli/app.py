@@ -9,6 +9,7 @@ from phasegate.cli import (
     commands,
     common_options,
     doctor_commands,
+    domains_commands,
     images_commands,
     report_commands,
     tasks_commands,
@@ -59,6 +60,7 @@ app.add_typer(report_commands.app, name="report")
 app.add_typer(images_commands.app, name="images")
 app.command("retro")(report_commands.retro)
 app.command("patterns")(report_commands.patterns)
+app.add_typer(domains_commands.results_app, name="results")
 
 
 def _mount_sandbox() -> None:

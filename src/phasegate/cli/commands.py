@@ -219,10 +219,11 @@ def schema(
         Optional[Path], typer.Option("--output", "-o", help="write to this file")  # noqa: UP045
     ] = None,
     kind: Annotated[str, typer.Option(
-        "--for", help="plan, task (task front matter), or evidence (evidence -f json)")] = (
+        "--for", help="plan, task (task front matter), evidence (evidence -f json), or "
+        "domains (domains.yaml)")] = (
         "plan"),
 ) -> None:
-    """Print the JSON Schema of plan files, task front matter, or JSON evidence."""
+    """Print the JSON Schema of plan files, task front matter, JSON evidence or domains files."""
     import json
 
     from phasegate.cli.output import Terminal
@@ -240,8 +241,12 @@ def schema(
         from phasegate.reports import schema as evidence
 
         document = evidence.evidence_schema()
+    elif kind == "domains":
+        from phasegate.domains import schema as domains
+
+        document = domains.domains_schema()
     else:
-        Terminal().abort(PlanError(f"--for {kind!r}: expected plan, task or evidence"))
+        Terminal().abort(PlanError(f"--for {kind!r}: expected plan, task, evidence or domains"))
     text = json.dumps(document, indent=2) + "\n"
     if output is None:
         typer.echo(text, nl=False)

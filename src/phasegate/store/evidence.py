@@ -293,14 +293,18 @@ class EvidenceStore:
         until: datetime | None = None,
         limit: int | None = None,
         oldest_first: bool = False,
+        plan_paths: Sequence[str] | None = None,
     ) -> list[RunRecord]:
-        """Runs by command, plan (or task) name and start time, newest first by default."""
+        """Runs by command, plan (or task) name or plan file, and start time, newest first by
+        default."""
         runs = tables.runs
         query = select(runs)
         if commands is not None:
             query = query.where(runs.c.command.in_(list(commands)))
         if plan_name is not None:
             query = query.where(runs.c.plan_name == plan_name)
+        if plan_paths is not None:
+            query = query.where(runs.c.plan_path.in_(list(plan_paths)))
         if since is not None:
             query = query.where(runs.c.started_at >= self._bound(since))
         if until is not None:

@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 metadata = MetaData()
 
@@ -92,4 +92,52 @@ artifacts = Table(
     Column("content", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_artifacts_run", "run_id"),
+)
+
+# Domains (phasegate.domains): each change of a domain's health state, each change of one of
+# its probes' answers, and the test reports recorded for it. Only changes are kept: a domain
+# healthy for a month is one row, and "since when" is that row's time.
+domain_states = Table(
+    "domain_states",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("domain", String(255), nullable=False),
+    Column("state", String(20), nullable=False),  # healthy, degraded, down, unknown
+    Column("own_state", String(20), nullable=False),  # what its own probes said
+    Column("cause", String(255)),  # the dependency that is down, when that decides
+    Column("passing", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("observations", Text, nullable=False, default="[]"),  # JSON: its probes' answers
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_domain_states_domain_at", "domain", "at"),
+)
+
+probe_states = Table(
+    "probe_states",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("domain", String(255), nullable=False),
+    Column("probe", Text, nullable=False),  # the probe's name in domains.yaml
+    Column("state", String(20), nullable=False),  # passing, failing, unknown
+    Column("observation", Text, nullable=False),  # JSON: the Observation that changed it
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_probe_states_domain_at", "domain", "at"),
+)
+
+test_reports = Table(
+    "test_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("domain", String(255), nullable=False),
+    Column("run_id", String(40), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),  # the report's file name as given
+    Column("tests", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False),
+    Column("duration", Float, nullable=False),
+    Column("cases", Text, nullable=False),  # JSON: name, classname, outcome, message, time
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_test_reports_domain_at", "domain", "recorded_at"),
 )
