@@ -11,6 +11,7 @@ from phasegate.cli import (
     doctor_commands,
     domains_commands,
     images_commands,
+    mcp_commands,
     report_commands,
     tasks_commands,
     workflow_commands,
@@ -55,6 +56,7 @@ app.command("evidence")(commands.evidence)
 app.command("schema")(commands.schema)
 app.command("version")(commands.version)
 app.command("doctor")(doctor_commands.doctor)
+app.command("mcp")(mcp_commands.mcp)
 app.add_typer(tasks_commands.app, name="tasks")
 app.add_typer(report_commands.app, name="report")
 app.add_typer(images_commands.app, name="images")

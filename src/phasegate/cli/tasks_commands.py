@@ -354,13 +354,9 @@ def _progress_log(path: Path) -> list[str]:
 
 
 def _task_doc(task: Task, results: tuple[Result, ...], blockers: list[str]) -> dict[str, Any]:
-    from phasegate.tasks import verify
+    from phasegate.tasks import snapshot
 
-    return {"id": task.id, "title": task.title, "priority": task.priority,
-            "folder": task.folder, "status": task.status, "path": str(task.path),
-            "created": task.created.isoformat(), "blocked_by": list(task.blocked_by),
-            "blockers": blockers, "tally": verify.tally(results).to_dict(),
-            "criteria": [r.to_dict() for r in results]}
+    return snapshot.document(task, results, blockers)
 
 
 def _queue_table(built: Queue, states: dict[str, tuple[Result, ...]]) -> Any:

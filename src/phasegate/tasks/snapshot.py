@@ -28,3 +28,14 @@ def take(root: Path, store: EvidenceStore) -> dict[str, Any]:
         "blocked": [doc(e.task, e.blockers) for e in built.blocked],
         "tasks": [doc(e.task, e.blockers) for e in ordered] + [doc(t) for t in built.completed],
     }
+
+
+def document(task: Task, results: tuple[verify.Result, ...],
+             blockers: list[str]) -> dict[str, Any]:
+    """One task with what is known of each criterion: ``tasks list --json``'s entries, and
+    the MCP server's."""
+    return {"id": task.id, "title": task.title, "priority": task.priority,
+            "folder": task.folder, "status": task.status, "path": str(task.path),
+            "created": task.created.isoformat(), "blocked_by": list(task.blocked_by),
+            "blockers": blockers, "tally": verify.tally(results).to_dict(),
+            "criteria": [r.to_dict() for r in results]}
