@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.registry",
     "tests.fixtures.tls_servers",
     "tests.fixtures.kubectl",
+    "tests.fixtures.dashboard",
 ]

@@ -98,3 +98,31 @@ def test_a_check_cut_short_by_another_failing_fast_is_not_a_failure(
     store.finish_run(run, "failed")
     mine = [f for f in store.failures() if f.run.id == run]
     assert [f.observation.observed for f in mine if f.observation] == ["tag not found"]
+
+
+def test_find_runs_by_status_with_offset_and_the_choices_to_filter_by(
+        store: EvidenceStore) -> None:
+    subject = f"T-{uuid.uuid4().hex[:6]}"
+    ids = []
+    for status in ("passed", "failed", "passed"):
+        run = store.start_run("run", plan_name=subject)
+        store.finish_run(run, status)
+        ids.append(run)
+    found = store.find_runs(plan_name=subject, statuses=("passed",))
+    assert [r.id for r in found] == [ids[2], ids[0]]
+    assert [r.id for r in store.find_runs(plan_name=subject, limit=1, offset=1)] == [ids[1]]
+    choices = store.run_choices()
+    assert subject in choices["plans"] and "run" in choices["commands"]
+    assert {"passed", "failed"} <= set(choices["statuses"])
+
+
+def test_a_reader_never_holds_the_write_lock(tmp_path: Path) -> None:
+    path = str(tmp_path / "e.db")
+    writer = EvidenceStore(path)
+    reader = EvidenceStore(path, reader=True)
+    with reader.engine.connect() as connection:  # a page being rendered, mid-read
+        connection.exec_driver_sql("SELECT count(*) FROM runs").all()
+        started = datetime.now(UTC)
+        run = writer.start_run("check", plan_name="while-read")  # must not wait 60 s
+        assert datetime.now(UTC) - started < timedelta(seconds=5)
+    assert [r.id for r in reader.find_runs(plan_name="while-read")] == [run]

@@ -14,6 +14,7 @@ from phasegate.cli import (
     mcp_commands,
     report_commands,
     tasks_commands,
+    web_commands,
     workflow_commands,
 )
 
@@ -63,6 +64,7 @@ app.add_typer(images_commands.app, name="images")
 app.command("retro")(report_commands.retro)
 app.command("patterns")(report_commands.patterns)
 app.add_typer(domains_commands.results_app, name="results")
+app.command("serve")(web_commands.serve)
 
 
 def _mount_sandbox() -> None:

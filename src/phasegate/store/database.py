@@ -27,11 +27,13 @@ def default_url(root: Path | None = None) -> str:
     return f"sqlite:///{base / 'evidence.db'}"
 
 
-def open_engine(url: str) -> Engine:
-    """An engine for ``url`` with the schema at the current revision."""
+def open_engine(url: str, reader: bool = False) -> Engine:
+    """An engine for ``url`` with the schema at the current revision. A ``reader`` (the
+    dashboard) starts its SQLite transactions deferred: pages rendered while a run records
+    must never queue that run's writes behind them."""
     _register_password(url)
     if url.startswith("sqlite:"):
-        engine = _sqlite_engine(url)
+        engine = _sqlite_engine(url, reader)
     elif url.startswith(("postgresql:", "postgresql+")):
         engine = _postgres_engine(url)
     else:
@@ -50,7 +52,7 @@ def open_engine(url: str) -> Engine:
     return engine
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, reader: bool = False) -> Engine:
     path = url.split("sqlite:///", 1)[-1]
     if path and path != ":memory:":
         try:
@@ -82,7 +84,7 @@ def _sqlite_engine(url: str) -> Engine:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front, so concurrent writers queue on the busy
         # timeout instead of failing with "database is locked" on lock upgrade.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if reader else "BEGIN IMMEDIATE")
 
     return engine
 

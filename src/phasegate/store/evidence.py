@@ -92,11 +92,11 @@ class _Insert:
 class EvidenceStore:
     """Runs, their steps, observations and artifacts; SQLite by default, PostgreSQL by URL."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, reader: bool = False) -> None:
         self.url = url or database.default_url()
         if "://" not in self.url:  # a plain path
             self.url = f"sqlite:///{self.url}"
-        self.engine: Engine = database.open_engine(self.url)
+        self.engine: Engine = database.open_engine(self.url, reader)
         # observations come one by one, thousands per gate: for SQLite one held connection
         # (one transaction each, as before) costs a fifth of a pool checkout per insert
         self._recorder: Any = None  # a pooled DBAPI connection
@@ -294,13 +294,17 @@ class EvidenceStore:
         limit: int | None = None,
         oldest_first: bool = False,
         plan_paths: Sequence[str] | None = None,
+        statuses: Sequence[str] | None = None,
+        offset: int = 0,
     ) -> list[RunRecord]:
-        """Runs by command, plan (or task) name or plan file, and start time, newest first by
-        default."""
+        """Runs by command, plan (or task) name or plan file, status and start time, newest
+        first by default; ``offset`` skips that many (pages of a long list)."""
         runs = tables.runs
         query = select(runs)
         if commands is not None:
             query = query.where(runs.c.command.in_(list(commands)))
+        if statuses is not None:
+            query = query.where(runs.c.status.in_(list(statuses)))
         if plan_name is not None:
             query = query.where(runs.c.plan_name == plan_name)
         if plan_paths is not None:
@@ -314,8 +318,22 @@ class EvidenceStore:
         query = query.order_by(*order)
         if limit is not None:
             query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         with self.engine.connect() as connection:
             return [_run(row) for row in connection.execute(query).mappings()]
+
+    def run_choices(self) -> dict[str, list[str]]:
+        """The plans, commands and statuses runs were recorded with: what a list of runs
+        can be filtered by."""
+        runs = tables.runs
+        found: dict[str, list[str]] = {}
+        with self.engine.connect() as connection:
+            for key, column in (("plans", runs.c.plan_name), ("commands", runs.c.command),
+                                ("statuses", runs.c.status)):
+                query = select(column).where(column.is_not(None)).distinct().order_by(column)
+                found[key] = [str(row[0]) for row in connection.execute(query)]
+        return found
 
     def failures(
         self, since: datetime | None = None, until: datetime | None = None

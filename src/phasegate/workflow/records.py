@@ -11,6 +11,7 @@ from phasegate.workflow import helm_release, rollback
 from phasegate.workflow.session import Session
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
+DEPLOYMENT_RECORD = "deployment record"  # the artifact's name
 
 
 async def deployment_record(session: Session, directory: Path,
@@ -52,8 +53,12 @@ async def deployment_record(session: Session, directory: Path,
     issues = [f"- {step.name}: {step.detail}" for step in bundle.steps
               if step.status not in ("passed", "running")]
     lines += issues or ["- none recorded in this run"]
+    text = "\n".join(lines) + "\n"
     path = directory / f"{session.plan.metadata.name}-deployment-record.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    # kept in the store too: the dashboard (and a team's PostgreSQL store) shows it where
+    # the reports directory of the machine that ran it is out of reach
+    session.store.add_artifact(session.run_id, DEPLOYMENT_RECORD, text, "text/markdown")
     return path
 
 
