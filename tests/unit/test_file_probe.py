@@ -26,3 +26,20 @@ def test_what_the_path_is(tmp_path: Path) -> None:
     assert seen(tmp_path, path="app.conf", markers=["8080"]) == (True, "present, 12 characters")
     assert seen(tmp_path, path="app.conf", contains=["^port"]) == (False, "no match for /^port/")
     assert seen(tmp_path, path="nope", exists=False) == (True, "absent")
+
+
+def test_a_pattern_that_is_no_regex_is_a_located_plan_error() -> None:
+    # was an re.error traceback; a run whose secret input feeds a pattern met it too, when
+    # its retrospective reloaded the plan with the recorded (masked: "******") inputs
+    import pytest
+
+    from phasegate.errors import PlanError
+    from phasegate.plan.loader import loads_plan
+
+    for field in ("contains", "absent"):
+        with pytest.raises(PlanError) as caught:
+            loads_plan("apiVersion: phasegate/v1\nkind: Plan\nmetadata: {name: x}\n"
+                       "assumptions:\n  probes:\n"
+                       f"    - file: {{path: a.txt, {field}: ['*oops']}}\n")
+        assert caught.value.line == 6, caught.value
+        assert "regular expression" in str(caught.value) and "*oops" in str(caught.value)

@@ -27,7 +27,10 @@ class FileParams(ProbeParams):
     @classmethod
     def _regexes(cls, value: list[str]) -> list[str]:
         for pattern in value:
-            re.compile(pattern)
+            try:
+                re.compile(pattern)
+            except re.error as exc:  # not a ValueError: pydantic would let it through raw
+                raise ValueError(f"{pattern!r} is not a regular expression ({exc})") from None
         return value
 
     def describe(self) -> str:
