@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.tls_servers",
     "tests.fixtures.kubectl",
     "tests.fixtures.dashboard",
+    "tests.fixtures.actionlint",
 ]

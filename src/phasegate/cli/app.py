@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from phasegate.cli import (
+    ci_commands,
     commands,
     common_options,
     doctor_commands,
@@ -61,6 +62,7 @@ app.command("mcp")(mcp_commands.mcp)
 app.add_typer(tasks_commands.app, name="tasks")
 app.add_typer(report_commands.app, name="report")
 app.add_typer(images_commands.app, name="images")
+app.add_typer(ci_commands.app, name="ci")
 app.command("retro")(report_commands.retro)
 app.command("patterns")(report_commands.patterns)
 app.add_typer(domains_commands.results_app, name="results")
