@@ -9,12 +9,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from phasegate.domains import history, loader, queries
 from phasegate.domains.records import DomainState, ProbeState
 from phasegate.store.evidence import EvidenceStore
 from tests.integration.cli_helpers import phasegate
+from tests.integration.domains_helpers import any_store
+
+__all__ = ["any_store"]  # a fixture
 
 DOMAINS = """\
 apiVersion: phasegate/v1
@@ -108,13 +109,6 @@ def test_the_schema_of_domains_files_names_every_probe() -> None:
     assert domain["health"]["items"] == {"$ref": "#/$defs/Probe"}
     kinds = {next(iter(v["required"])) for v in schema["$defs"]["Probe"]["oneOf"]}
     assert {"http", "tcp", "k8s.rollout", "tls"} <= kinds
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> EvidenceStore:
-    if request.param == "sqlite":
-        return EvidenceStore(str(tmp_path / "evidence.db"))
-    return EvidenceStore(request.getfixturevalue("postgres_url"))
 
 
 def test_states_history_and_deployments_read_back(any_store: EvidenceStore,

@@ -67,6 +67,7 @@ app.command("retro")(report_commands.retro)
 app.command("patterns")(report_commands.patterns)
 app.add_typer(domains_commands.results_app, name="results")
 app.command("serve")(web_commands.serve)
+app.command("health")(domains_commands.health)
 
 
 def _mount_sandbox() -> None:
