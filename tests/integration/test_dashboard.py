@@ -71,6 +71,33 @@ def test_every_page_shows_what_real_runs_recorded(dashboard_store: FilledStore,
     assert "Recurring patterns" in plain(text(f"{base}patterns"))
 
 
+@pytest.mark.cluster
+def test_domain_pages_show_health_history_deploys_and_tests(dashboard_store: FilledStore,
+                                                             served: list[Served]) -> None:
+    server = serve("--store", dashboard_store.url, "--tasks", str(dashboard_store.tasks),
+                   "--domains", str(dashboard_store.domains))
+    served.append(server)
+    assert httpx.get(server.url).headers["location"] == "/domains"
+    overview = text(f"{server.url}domains")
+    assert 'href="/domains/shop"' in overview and 'href="/domains/identity"' in overview
+    words = plain(overview)
+    assert "shop healthy since" in words and "shop-team · needs identity" in words
+    assert "2 deploys today" in words and "tests: 2, 1 failing" in words
+    assert overview.count('class="marker') == 2 * 2  # two runs: a link and a mark each
+    assert f'href="/runs/{dashboard_store.failed}"' in overview
+    assert 'class="bad down"' in overview  # the two hours shop was down, on its strip
+
+    page = text(f"{server.url}domains/shop")
+    words = plain(page)
+    assert "shop healthy" in words and "the storefront and its backend" in words
+    assert "passing shop plan present" in words
+    assert dashboard_store.passed in words and dashboard_store.failed in words
+    assert "2 tests, 1 failing" in words and "test_refund_rounding" in words
+    assert "refund rounds half up" in words
+    assert "DASH-1 #1 the shop plan file is in the repository" in words
+    assert httpx.get(f"{server.url}domains/nowhere").status_code == 404
+
+
 def test_on_postgresql_too(postgres_url: str, http_service: HttpService, tmp_path: Path,
                            served: list[Served]) -> None:
     plan = tmp_path / "plan.yaml"

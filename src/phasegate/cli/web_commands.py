@@ -17,6 +17,7 @@ import typer
 from phasegate.cli.commands import JsonOption, StoreOption
 
 if TYPE_CHECKING:
+    from phasegate.cli.output import Terminal
     from phasegate.store.evidence import EvidenceStore
 
 TOKEN_ENV = "PHASEGATE_TOKEN"
@@ -34,6 +35,11 @@ def serve(
     ] = None,
     tasks_dir: Annotated[Path, typer.Option(
         "--tasks", help="the tasks directory the task board reads")] = Path("tasks"),
+    domains_file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--domains", help="the domains file of the domain pages (default: "
+                     "domains.yaml here, when there is one)"),
+    ] = None,
     store: StoreOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -61,6 +67,7 @@ def serve(
         from phasegate import secrets
 
         secrets.register(secret)
+    domains = _domains(terminal, domains_file)
     url = store or os.environ.get("PHASEGATE_STORE")
     evidence = common.guarded(terminal, _open_existing, url)
     listening = common.guarded(terminal, _listen, host, port)
@@ -71,7 +78,8 @@ def serve(
     terminal.emit({"url": f"http://{shown}:{bound}/", "store": evidence.describe(),
                    "token": bool(secret)})
     sys.stdout.flush()  # whoever started it reads the address before the first request
-    served = app.create(settings.Settings(evidence.url, tasks_dir, secret), evidence)
+    served = app.create(settings.Settings(evidence.url, tasks_dir, domains_file=domains,
+                                                  token=secret), evidence)
     config = uvicorn.Config(served, log_level="warning", access_log=False, lifespan="on")
     try:
         uvicorn.Server(config).run(sockets=[listening])
@@ -80,6 +88,18 @@ def serve(
     finally:
         listening.close()
         evidence.close()
+
+
+def _domains(terminal: Terminal, given: Path | None) -> Path | None:
+    """The domains file, checked now: a malformed one is bad input before anything listens."""
+    from phasegate.cli import common
+    from phasegate.domains import loader
+
+    path = given or Path(loader.DEFAULT_FILE)
+    if given is None and not path.is_file():
+        return None  # no domains here: the dashboard starts at its runs
+    common.guarded(terminal, loader.load_domains, path)
+    return path
 
 
 def _open_existing(url: str | None) -> EvidenceStore:

@@ -11,9 +11,9 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from phasegate import secrets
-from phasegate.errors import StoreError
+from phasegate.errors import PhasegateError, StoreError
 from phasegate.store.evidence import EvidenceStore
-from phasegate.web import access, pages, render, views
+from phasegate.web import access, domain_pages, pages, render, views
 from phasegate.web.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
@@ -24,12 +24,21 @@ def create(settings: Settings, store: EvidenceStore | None = None) -> FastAPI:
     app = FastAPI(title="phasegate", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     pages.register(app, evidence, settings)
+    render.environment().globals["domains_enabled"] = settings.domains_file is not None
+    if settings.domains_file is not None:
+        domain_pages.register(app, evidence, settings, settings.domains_file)
 
-    @app.exception_handler(StoreError)
-    async def _store_error(_request: Request, exc: StoreError) -> Response:
+    @app.exception_handler(PhasegateError)
+    async def _cannot(_request: Request, exc: PhasegateError) -> Response:
+        # the store unreachable, a domains file edited into something malformed: the one
+        # paragraph the CLI would print, on the page
         message = secrets.mask(str(exc))
-        code = 404 if message.startswith(("no run ", "run '")) else 503
-        return render.page("error.html", status_code=code, message=message)
+        unknown = isinstance(exc, StoreError) and message.startswith(("no run ", "run '"))
+        return render.page("error.html", status_code=404 if unknown else 503, message=message)
+
+    @app.exception_handler(views.NotFound)
+    async def _not_found(_request: Request, exc: views.NotFound) -> Response:
+        return render.page("error.html", status_code=404, message=str(exc))
 
     @app.exception_handler(views.BadQuery)
     async def _bad_query(_request: Request, exc: views.BadQuery) -> Response:

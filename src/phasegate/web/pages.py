@@ -21,7 +21,8 @@ def register(app: FastAPI, store: EvidenceStore, settings: Settings) -> None:
 
     @app.get("/", response_class=HTMLResponse)
     def overview() -> Response:
-        return RedirectResponse("/runs", status_code=307)
+        start = "/domains" if settings.domains_file is not None else "/runs"
+        return RedirectResponse(start, status_code=307)
 
     @app.get("/runs", response_class=HTMLResponse)
     def runs(request: Request) -> Response:

@@ -21,7 +21,7 @@ HEADERS = {
 STATUS_CLASS = {"passed": "ok", "healthy": "ok", "attested": "ok", "running": "live",
                 "failed": "bad", "error": "bad", "timed out": "bad", "down": "bad",
                 "refused": "warn", "interrupted": "warn", "degraded": "warn",
-                "blocked": "warn"}
+                "blocked": "warn", "passing": "ok", "failing": "bad"}
 
 
 @cache

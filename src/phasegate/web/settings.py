@@ -14,6 +14,7 @@ DEFAULT_PORT = 8377
 class Settings:
     store_url: str
     tasks_dir: Path = Path("tasks")
+    domains_file: Path | None = None  # no file: no domain pages
     token: str | None = None  # every request must carry it when set
     refresh_seconds: float = 5.0  # how often a live fragment asks again
 

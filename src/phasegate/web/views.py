@@ -20,6 +20,10 @@ DEPLOYMENT_RECORD = "deployment record"  # the artifact workflow.records keeps
 PATTERN_WINDOW = timedelta(days=30)
 
 
+class NotFound(LookupError):
+    """No such thing to show (a 404 page naming it)."""
+
+
 class BadQuery(ValueError):
     """A filter in the URL that means nothing (shown as a 400 page naming it)."""
 
@@ -63,11 +67,11 @@ def runs(store: EvidenceStore, filters: RunFilters, now: datetime) -> dict[str, 
         plan_name=filters.plan or None, statuses=(filters.status,) if filters.status else None,
         commands=(filters.command,) if filters.command else None, since=filters.moment(now),
         limit=PAGE + 1, offset=(filters.page - 1) * PAGE)
-    return {"runs": [_run_row(r, now) for r in found[:PAGE]], "filters": filters,
+    return {"runs": [run_row(r, now) for r in found[:PAGE]], "filters": filters,
             "more": len(found) > PAGE, "choices": store.run_choices()}
 
 
-def _run_row(run: Any, now: datetime) -> dict[str, Any]:
+def run_row(run: Any, now: datetime) -> dict[str, Any]:
     end = run.finished or now
     return {"id": run.id, "command": run.command, "plan": run.plan_name, "status": run.status,
             "started": clock.stamp(run.started), "ago": clock.ago(run.started, now),
@@ -80,7 +84,7 @@ def run(store: EvidenceStore, ref: str, now: datetime) -> dict[str, Any]:
     collected = facts.collect(bundle)
     record = _artifact(bundle, DEPLOYMENT_RECORD)
     diagnostics = [a for a in collected["artifacts"] if a["name"].startswith("diagnostics: ")]
-    return {"run": _run_row(bundle.run, now), "facts": collected,
+    return {"run": run_row(bundle.run, now), "facts": collected,
             "timeline": timeline.build(collected, now),
             "failed": _failed(collected["steps"]),
             "diagnostics": diagnostics,
@@ -111,7 +115,7 @@ def _artifact(bundle: RunBundle, name: str) -> str | None:
 
 def evidence(store: EvidenceStore, ref: str, now: datetime) -> dict[str, Any]:
     bundle = store.load(ref)
-    return {"run": _run_row(bundle.run, now),
+    return {"run": run_row(bundle.run, now),
             "html": markup.html(markdown.render(facts.collect(bundle)))}
 
 
@@ -122,7 +126,7 @@ def export(store: EvidenceStore, ref: str, fmt: str) -> str:
 def retrospective(store: EvidenceStore, ref: str, now: datetime) -> dict[str, Any]:
     bundle = store.load(ref)
     collected = retro.collect(bundle, retro.plan_facts(bundle))
-    return {"run": _run_row(bundle.run, now), "html": markup.html(retro.markdown(collected))}
+    return {"run": run_row(bundle.run, now), "html": markup.html(retro.markdown(collected))}
 
 
 def tasks(store: EvidenceStore, root: Path) -> dict[str, Any]:
