@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.kubectl",
     "tests.fixtures.dashboard",
     "tests.fixtures.actionlint",
+    "tests.fixtures.otlp",
 ]

@@ -15,6 +15,7 @@ from phasegate.cli import (
     mcp_commands,
     report_commands,
     tasks_commands,
+    telemetry,
     web_commands,
     workflow_commands,
 )
@@ -39,9 +40,11 @@ def _root(
     store: common_options.StoreOption = None,
     kubeconfig: common_options.KubeconfigOption = None,
     context: common_options.ContextOption = None,
+    otlp: telemetry.OtlpOption = None,
 ) -> None:
     common_options.before_the_subcommand(verbose, quiet, json_output, store, kubeconfig,
                                          context)
+    telemetry.export_to(otlp)
 
 
 app.command("probe")(commands.probe)

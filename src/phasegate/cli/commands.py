@@ -54,7 +54,7 @@ def probe(
     json_output: JsonOption = False,
 ) -> None:
     """Ask reality one question. Exit 0 when the probe passes, 1 when it does not."""
-    from phasegate.cli import common
+    from phasegate.cli import common, telemetry
     from phasegate.plan import inputs as plan_inputs
     from phasegate.workflow import adhoc
 
@@ -63,11 +63,12 @@ def probe(
     call = common.guarded(terminal, adhoc.parse, spec, values)
     seconds = common.parse_timeout(terminal, timeout)
     evidence = common.guarded(terminal, common.open_store, store)
-    with terminal.waits(f"probing {call.name} …") as display:
-        result = common.run_async(terminal, adhoc.probe(
-            call, evidence, seconds, context=context, kubeconfig=kubeconfig, namespace=namespace,
-            on_wait=display))
-    _finish(terminal, result, evidence.describe())
+    with telemetry.exported(terminal, evidence):
+        with terminal.waits(f"probing {call.name} …") as display:
+            result = common.run_async(terminal, adhoc.probe(
+                call, evidence, seconds, context=context, kubeconfig=kubeconfig,
+                namespace=namespace, on_wait=display))
+        _finish(terminal, result, evidence.describe())
 
 
 def check(
@@ -80,7 +81,7 @@ def check(
     json_output: JsonOption = False,
 ) -> None:
     """Stage R: check every assumption the plan makes, read-only and concurrently."""
-    from phasegate.cli import common
+    from phasegate.cli import common, telemetry
     from phasegate.plan import inputs as plan_inputs
     from phasegate.plan.loader import load_plan
     from phasegate.workflow import check as stage
@@ -93,12 +94,13 @@ def check(
     count = len(common.guarded(terminal, stage.assumption_calls, loaded))
     terminal.print(f"[bold]R · reality check[/] of plan [bold]{loaded.metadata.name}[/]: "
                    f"{count} assumption{'s' if count != 1 else ''}")
-    with terminal.waits(f"checking {count} assumptions …") as display:
-        result = common.run_async(
-            terminal, stage.check(loaded, evidence, seconds, display.observed,
-                                  context=context, kubeconfig=kubeconfig, on_wait=display)
-        )
-    _finish(terminal, result, evidence.describe())
+    with telemetry.exported(terminal, evidence):
+        with terminal.waits(f"checking {count} assumptions …") as display:
+            result = common.run_async(
+                terminal, stage.check(loaded, evidence, seconds, display.observed,
+                                      context=context, kubeconfig=kubeconfig, on_wait=display)
+            )
+        _finish(terminal, result, evidence.describe())
 
 
 TABLE_LIMIT = 40

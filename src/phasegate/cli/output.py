@@ -48,6 +48,12 @@ class Terminal:
         if not self.json_mode and not self.quiet:
             self.err.print(secrets.mask(text), style="dim")
 
+    def warn(self, text: str) -> None:
+        """Something worth knowing that changes no outcome: on stderr, also with -q and
+        --json (stdout stays the one document)."""
+        sys.stdout.flush()  # after what was printed, not inside its last line
+        self.err.print(f"[yellow]warning:[/] {_escape(secrets.mask(text))}")
+
     def render(self, renderable: Any) -> None:
         if not self.json_mode:
             # not cropped: a name longer than the line is left whole for the terminal to wrap

@@ -97,17 +97,18 @@ def resume(
     A run that stopped before its plan was approved needs --approve HASH or --yes again.
     A passed phase whose manifests changed since is named and the resume refused, unless
     --reapply-changed re-applies and re-gates it."""
-    from phasegate.cli import common
+    from phasegate.cli import common, telemetry
     from phasegate.workflow import resuming
 
     terminal = _terminal(json_output)
     evidence = common.guarded(terminal, common.open_store, store)
     confirm = _confirm(terminal) if not json_output else None
-    with terminal.waits() as display:
-        result = common.run_async(terminal, resuming.resume(
-            evidence, run_ref, terminal.progress, approve=approve, yes=yes, confirm=confirm,
-            reapply_changed=reapply_changed, on_wait=display))
-    _finish(terminal, result)
+    with telemetry.exported(terminal, evidence, run=run_ref):
+        with terminal.waits() as display:
+            result = common.run_async(terminal, resuming.resume(
+                evidence, run_ref, terminal.progress, approve=approve, yes=yes,
+                confirm=confirm, reapply_changed=reapply_changed, on_wait=display))
+        _finish(terminal, result)
 
 
 def _terminal(json_output: bool) -> Terminal:
@@ -119,7 +120,7 @@ def _terminal(json_output: bool) -> Terminal:
 def _run(plan_path: Path, inputs: list[str] | None, store: str | None, json_output: bool,
          command: str, *, level: str = "runtime-smoke", journal: bool = False,
          **options: object) -> None:
-    from phasegate.cli import common
+    from phasegate.cli import common, telemetry
     from phasegate.errors import PlanError
     from phasegate.plan import inputs as plan_inputs
     from phasegate.plan.loader import load_plan
@@ -146,12 +147,14 @@ def _run(plan_path: Path, inputs: list[str] | None, store: str | None, json_outp
         options["journal_run"] = _latest_applied(evidence, loaded.metadata.name)
     run_options: RunOptions = pipeline.RunOptions(**options)  # type: ignore[arg-type]
     confirm = _confirm(terminal) if not json_output else None
-    with terminal.waits() as display:
-        result = common.run_async(terminal, pipeline.start(
-            loaded, evidence, command, run_options, terminal.progress, confirm, on_wait=display))
-    if command == "plan" and not json_output:
-        terminal.render(_markdown(result.files.pop("preview_markdown", "")))
-    _finish(terminal, result)
+    with telemetry.exported(terminal, evidence):
+        with terminal.waits() as display:
+            result = common.run_async(terminal, pipeline.start(
+                loaded, evidence, command, run_options, terminal.progress, confirm,
+                on_wait=display))
+        if command == "plan" and not json_output:
+            terminal.render(_markdown(result.files.pop("preview_markdown", "")))
+        _finish(terminal, result)
 
 
 def _latest_applied(store: EvidenceStore, plan_name: str) -> str | None:
