@@ -24,7 +24,9 @@ COMMANDS: dict[str, list[str]] = {
     "run": ["run", "plan.yaml", "--level", "contract"],
     "runs": ["runs"],
     "show": ["show", "latest"],
-    "evidence": ["evidence", "latest", "-f", "md"],
+    # `evidence RUN` is `evidence export RUN`: the default subcommand, as people type it
+    "evidence export": ["evidence", "latest", "-f", "md"],
+    "evidence bundle": ["evidence", "bundle", "latest", "-o", "bundle.tar.gz"],
     "version": ["version"],
     "retro": ["retro", "latest"],
     "patterns": ["patterns", "--out", "out"],

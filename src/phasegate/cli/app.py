@@ -11,6 +11,7 @@ from phasegate.cli import (
     common_options,
     doctor_commands,
     domains_commands,
+    evidence_commands,
     images_commands,
     mcp_commands,
     report_commands,
@@ -57,7 +58,7 @@ app.command("run")(workflow_commands.run)
 app.command("resume")(workflow_commands.resume)
 app.command("runs")(commands.runs)
 app.command("show")(commands.show)
-app.command("evidence")(commands.evidence)
+app.add_typer(evidence_commands.app, name="evidence")
 app.command("schema")(commands.schema)
 app.command("version")(commands.version)
 app.command("doctor")(doctor_commands.doctor)

@@ -29,6 +29,11 @@ APPLY, GATE, ROLLBACK, CLEANUP = "apply", "gate", "rollback", "cleanup"
 PLAN, REHEARSAL, RESUME, CRITERION, DECISION = (
     "plan", "rehearsal", "resume", "criterion", "decision")
 
+# Artifacts the reports read by name: the state captured where a check failed (+ its name),
+# and the deployment record stage V writes.
+DIAGNOSTICS = "diagnostics: "
+DEPLOYMENT_RECORD = "deployment record"
+
 
 @dataclass(frozen=True)
 class StepPlace:

@@ -77,4 +77,4 @@ async def _diagnose(
             continue
         text = await spec.diagnose(call.params, ctx)
         if text:
-            store.add_artifact(run_id, f"diagnostics: {final.name}", text)
+            store.add_artifact(run_id, records.DIAGNOSTICS + final.name, text)

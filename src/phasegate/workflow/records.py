@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from phasegate.kube.client import KubeClient
+from phasegate.store import records as store_records
 from phasegate.workflow import helm_release, rollback
 from phasegate.workflow.session import Session
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
-DEPLOYMENT_RECORD = "deployment record"  # the artifact's name
+DEPLOYMENT_RECORD = store_records.DEPLOYMENT_RECORD  # the artifact's name
 
 
 async def deployment_record(session: Session, directory: Path,
