@@ -12,6 +12,7 @@ from phasegate.cli import (
     doctor_commands,
     domains_commands,
     evidence_commands,
+    health_commands,
     images_commands,
     mcp_commands,
     report_commands,
@@ -71,7 +72,8 @@ app.command("retro")(report_commands.retro)
 app.command("patterns")(report_commands.patterns)
 app.add_typer(domains_commands.results_app, name="results")
 app.command("serve")(web_commands.serve)
-app.command("health")(domains_commands.health)
+app.command("health")(health_commands.health)
+app.add_typer(domains_commands.domains_app, name="domains")
 
 
 def _mount_sandbox() -> None:
