@@ -16,6 +16,7 @@ from phasegate.cli import (
     images_commands,
     mcp_commands,
     report_commands,
+    suite_commands,
     tasks_commands,
     telemetry,
     web_commands,
@@ -74,6 +75,7 @@ app.add_typer(domains_commands.results_app, name="results")
 app.command("serve")(web_commands.serve)
 app.command("health")(health_commands.health)
 app.add_typer(domains_commands.domains_app, name="domains")
+app.add_typer(suite_commands.app, name="suite")
 
 
 def _mount_sandbox() -> None:

@@ -23,6 +23,7 @@ FAMILY_MODULES = (
     "phasegate.probes.k8s_discovery",
     "phasegate.probes.k8s_access",
     "phasegate.probes.k8s_objects",
+    "phasegate.probes.k8s_match",
     "phasegate.probes.k8s_workloads",
     "phasegate.probes.k8s_ready",
     "phasegate.probes.k8s_events",

@@ -1,0 +1,148 @@
+"""``phasegate suite run``: kuttl test suites run unchanged, as phasegate gates
+(phasegate.suites, an optional part imported only when the command runs).
+
+Exit codes: 0 every test passed, 1 a test failed, 2 bad input (a malformed suite, an
+unsupported feature under --strict, a format not supported yet) or an unusable target.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from phasegate.cli import exit_codes
+from phasegate.cli.common_options import ContextOption, JsonOption, KubeconfigOption, StoreOption
+
+if TYPE_CHECKING:
+    from phasegate.cli.output import Terminal
+    from phasegate.suites import model
+
+FORMATS = ("kuttl", "chainsaw")
+DEFAULT_REPORTS = Path(".phasegate/reports")
+
+app = typer.Typer(
+    help="Run kuttl (and, later, Chainsaw) test suites as phasegate gates.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.command("run")
+def run(
+    directories: Annotated[list[Path], typer.Argument(
+        metavar="DIR...", help="a directory holding kuttl-test.yaml (or that file), or "
+        "test directories as kuttl's command line takes them")],
+    fmt: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--format", help="kuttl or chainsaw (default: detected)")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="refuse the suite (exit 2) when it uses what is not supported")] = False,
+    timeout: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--timeout", help="the suite's timeout (30s, 2m) as kuttl's --timeout: each step's, "
+        "unless its TestAssert gives one")] = None,
+    reports: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--reports", help="where the md, json, junit and html reports are written "
+        "(env PHASEGATE_REPORTS; default: .phasegate/reports)")] = None,
+    context: ContextOption = None,
+    kubeconfig: KubeconfigOption = None,
+    store: StoreOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Run a suite: each test in its own namespace, every assert a watch-based gate, every
+    operation's result recorded as evidence. Exit 0 passed, 1 a test failed."""
+    from phasegate.cli import common
+
+    terminal = _terminal(json_output)
+    chosen = _format(terminal, directories, fmt)
+    if chosen == "chainsaw":
+        from phasegate.errors import PlanError
+
+        terminal.abort(PlanError(f"{directories[0]}: Chainsaw suites are not supported yet; "
+                                 "kuttl suites are (--format kuttl)"))
+    from phasegate.suites import kuttl, runner
+
+    seconds = common.parse_timeout(terminal, timeout) if timeout else None
+    suite = common.guarded(terminal, kuttl.load, directories, seconds)
+    _tell_unsupported(terminal, suite, strict)
+    evidence = common.guarded(terminal, common.open_store, store)
+    terminal.print(f"[bold]suite[/] {suite.name} ({suite.format}): {len(suite.tests)} tests")
+
+    def said(verdict: runner.StepVerdict) -> None:
+        mark = "[green]passed[/]" if verdict.passed else "[red]failed[/]"
+        terminal.print(f"  {verdict.test} · {verdict.step} — {mark}")
+        if verdict.message:
+            terminal.say(f"    {verdict.message}")
+
+    result = common.run_async(terminal, runner.run(suite, evidence, context=context,
+                                                   kubeconfig=kubeconfig, on_step=said))
+    files = _write_reports(terminal, evidence, result.run_id, suite.name,
+                           reports or DEFAULT_REPORTS)
+    tests = result.tests()
+    passed = sum(1 for ok in tests.values() if ok)
+    terminal.print(f"{passed}/{len(tests)} tests passed; evidence: run [bold]{result.run_id}"
+                   f"[/] in {evidence.describe()}; reports in {files['junit'].parent}")
+    terminal.emit({"run_id": result.run_id, "passed": result.passed,
+                   "tests": {name: ok for name, ok in tests.items()},
+                   "steps": [{"test": s.test, "step": s.step, "passed": s.passed,
+                              "message": s.message} for s in result.steps],
+                   "unsupported": [str(n) for n in suite.notes],
+                   "reports": {k: str(v) for k, v in files.items()}})
+    raise SystemExit(exit_codes.PASSED if result.passed else exit_codes.GATE_FAILED)
+
+
+def _terminal(json_mode: bool) -> Terminal:
+    from phasegate.cli.output import Terminal
+
+    return Terminal(json_mode)
+
+
+def _format(terminal: Terminal, directories: list[Path], given: str | None) -> str:
+    from phasegate.errors import PlanError
+    from phasegate.suites import kuttl
+
+    if given is not None:
+        if given not in FORMATS:
+            terminal.abort(PlanError(f"--format {given!r}: expected kuttl or chainsaw"))
+        return given
+    for directory in directories:
+        if not directory.exists():
+            terminal.abort(PlanError(f"{directory} does not exist"))
+    first = directories[0]
+    if first.is_dir() and any(p.name.startswith("chainsaw-test") for p in first.rglob("*.y*ml")):
+        return "chainsaw"
+    if all(kuttl.is_suite(d) for d in directories):
+        return "kuttl"
+    terminal.abort(PlanError(f"{first}: neither a kuttl suite (kuttl-test.yaml, or test "
+                             "directories with NN-*.yaml step files) nor a Chainsaw suite"))
+
+
+def _tell_unsupported(terminal: Terminal, suite: model.Suite, strict: bool) -> None:
+    if not suite.notes:
+        return
+    if strict:
+        from phasegate.errors import PlanError
+
+        listed = "; ".join(str(n) for n in suite.notes)
+        terminal.abort(PlanError(f"the suite uses what phasegate does not support "
+                                 f"(--strict): {listed}"))
+    for note in suite.notes:
+        terminal.note(f"not supported: {note}")
+
+
+def _write_reports(terminal: Terminal, evidence: object, run_id: str, name: str,
+                   directory: Path) -> dict[str, Path]:
+    from phasegate import reports
+    from phasegate.cli import common
+    from phasegate.store.evidence import EvidenceStore
+
+    assert isinstance(evidence, EvidenceStore)
+    bundle = common.guarded(terminal, evidence.load, run_id)
+    stem = "suite-" + (re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "suite")
+    files = {"md": directory / f"{stem}.md", "json": directory / f"{stem}.json",
+             "junit": directory / f"{stem}.junit.xml", "html": directory / f"{stem}.html"}
+    for fmt, path in files.items():
+        common.write_output(terminal, path, reports.render(bundle, fmt))
+    return files

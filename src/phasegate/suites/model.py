@@ -1,0 +1,103 @@
+"""A test suite as plain data, whatever tool's files it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something in the suite phasegate does not do, and where it is written."""
+
+    file: str
+    line: int | None
+    what: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.what}"
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command of a step, an assert or a collector, as kuttl runs it."""
+
+    command: str = ""  # run without a shell, $VARS expanded
+    script: str = ""  # run by sh -c
+    namespaced: bool = False  # kubectl gets --namespace
+    ignore_failure: bool = False
+    timeout: float | None = None
+    skip_log_output: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.script or self.command
+
+
+@dataclass(frozen=True)
+class DeleteRef:
+    api_version: str
+    kind: str
+    name: str = ""
+    namespace: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Collector:
+    """What to gather when an assert fails: pod logs, events, or a command's output."""
+
+    command: Command | None = None
+    pod: str = ""
+    selector: str = ""
+    container: str = ""
+    namespace: str = ""
+    events: bool = False
+    tail: int | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    name: str
+    files: tuple[str, ...]
+    apply: tuple[Json, ...] = ()
+    asserts: tuple[Json, ...] = ()
+    errors: tuple[Json, ...] = ()
+    delete: tuple[DeleteRef, ...] = ()
+    commands: tuple[Command, ...] = ()
+    assert_commands: tuple[Command, ...] = ()
+    collectors: tuple[Collector, ...] = ()
+    timeout: float | None = None  # the TestAssert's, else the suite's
+
+    @property
+    def title(self) -> str:
+        return f"step {self.index}-{self.name}"
+
+
+@dataclass(frozen=True)
+class Test:
+    name: str
+    path: str  # the test's directory relative to where its suite's tests are (for reports)
+    directory: Path
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    format: str
+    root: Path
+    tests: tuple[Test, ...]
+    timeout: float = 30.0
+    namespace: str = ""
+    parallel: int = 8
+    skip_delete: bool = False
+    crds: tuple[Json, ...] = ()
+    manifests: tuple[Json, ...] = ()
+    commands: tuple[Command, ...] = ()
+    notes: tuple[Note, ...] = ()
