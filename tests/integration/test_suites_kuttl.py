@@ -145,3 +145,27 @@ def test_chainsaw_suites_are_named_as_not_supported_yet(tmp_path: Path) -> None:
                      "--store", str(tmp_path / "e.db"))
     assert done.returncode == 2
     assert "Chainsaw suites are not supported yet" in done.stderr
+
+
+@pytest.mark.cluster
+def test_a_converted_suite_runs_as_a_plan(cluster: SandboxInfo, namespace: str,
+                                          tmp_path: Path) -> None:
+    test = tmp_path / "suite" / "config"
+    test.mkdir(parents=True)
+    (test / "00-create.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, labels: {app: shop}}\n"
+        "data: {mode: fast, level: '3'}\n")
+    (test / "00-assert.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {labels: {app: shop}}\ndata: {mode: fast}\n"
+        "---\napiVersion: kuttl.dev/v1beta1\nkind: TestAssert\ncommands:\n"
+        "- script: test \"$NAMESPACE\" = " + namespace + "\n")
+    (test / "00-errors.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: slow}\n")
+    converted = phasegate("suite", "convert", str(tmp_path / "suite"), "-o",
+                          str(tmp_path / "plans"))
+    assert converted.returncode == 0, converted.stderr
+    plan = tmp_path / "plans" / "suite-config" / "plan.yaml"
+    done = phasegate("run", str(plan), "--context", cluster.admin_context, "--kubeconfig",
+                     str(cluster.kubeconfig), "--input", f"namespace={namespace}", "--yes",
+                     "--store", str(tmp_path / "e.db"), "--reports", str(tmp_path / "reports"))
+    assert done.returncode == 0, done.stdout + done.stderr

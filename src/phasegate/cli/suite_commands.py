@@ -146,3 +146,39 @@ def _write_reports(terminal: Terminal, evidence: object, run_id: str, name: str,
     for fmt, path in files.items():
         common.write_output(terminal, path, reports.render(bundle, fmt))
     return files
+
+
+@app.command("convert")
+def convert(
+    directories: Annotated[list[Path], typer.Argument(
+        metavar="DIR...", help="a kuttl suite, as `suite run` takes it")],
+    out: Annotated[Path, typer.Option("--output", "-o", help="where the plans are written")
+                   ] = Path("plans"),
+    json_output: JsonOption = False,
+) -> None:
+    """Turn a kuttl suite into plans (a plan per test, a phase per step) to extend with
+    assumptions, tracers and rollback. What a plan cannot hold is listed in each plan."""
+    from phasegate.cli import common
+    from phasegate.suites import convert as converting
+    from phasegate.suites import kuttl
+
+    terminal = _terminal(json_output)
+    if _format(terminal, directories, None) != "kuttl":
+        from phasegate.errors import PlanError
+
+        terminal.abort(PlanError(f"{directories[0]}: only kuttl suites convert (for now)"))
+    suite = common.guarded(terminal, kuttl.load, directories, None)
+    _tell_unsupported(terminal, suite, False)
+    try:
+        done = converting.convert(suite, out)
+    except OSError as exc:
+        from phasegate.errors import PlanError
+
+        terminal.abort(PlanError(f"cannot write plans under {out}: {exc.strerror}"))
+    for item in done:
+        terminal.print(f"  {item.test} → {item.plan}")
+        for line in item.not_converted:
+            terminal.note(f"    not converted: {line}")
+    terminal.print(f"{len(done)} plans written under {out}")
+    terminal.emit({"plans": [{"test": d.test, "plan": str(d.plan),
+                              "not_converted": list(d.not_converted)} for d in done]})
