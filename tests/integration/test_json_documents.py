@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 import typer
 
 from phasegate.cli import app, documents
-from tests.integration.cli_helpers import phasegate
+from tests.integration.cli_helpers import PHASEGATE, phasegate
 
 TASK = ("---\nid: OPS-1\ntitle: the hostname file\npriority: high\ncreated: 2026-11-20\n"
         "criteria:\n  - text: the hostname is there\n    verify: {file: {path: /etc/hostname}}\n"
@@ -40,6 +42,10 @@ COMMANDS: dict[str, list[str]] = {
     "tasks start": ["tasks", "start", "OPS-1"],
     "tasks complete": ["tasks", "complete", "OPS-1"],
     "sandbox status": ["sandbox", "status"],
+    "doctor": ["doctor"],
+    "health": ["health"],
+    "results add": ["results", "add", "--domain", "files", "junit.xml"],
+    "ci init": ["ci", "init", "--github", "--plan", "plan.yaml", "-o", "ci.yml"],
 }
 # These need a cluster (or start one) to print anything but an error document; their
 # documents are checked by the cluster tests.
@@ -47,6 +53,12 @@ NEEDS_A_CLUSTER = {"tracer", "plan", "apply", "validate", "resume", "sandbox up"
                    "sandbox down"}
 # This one needs two registries: tests/integration/test_images_mirror.py checks its document.
 NEEDS_REGISTRIES = {"images mirror"}
+# This one prints its document when it starts serving, then serves until stopped: below.
+SERVES = {"serve"}
+DOMAINS = ("apiVersion: phasegate/v1\nkind: Domains\ndomains:\n  files:\n    owner: ops\n"
+           "    health:\n      - file: {path: /etc/hostname}\n")
+JUNIT = ('<?xml version="1.0"?>\n<testsuite name="t" tests="1" failures="0">'
+         '<testcase classname="a" name="b"/></testsuite>\n')
 
 
 def json_commands() -> set[str]:
@@ -64,7 +76,7 @@ def json_commands() -> set[str]:
 
 
 def test_every_json_command_is_covered_here() -> None:
-    assert json_commands() == set(COMMANDS) | NEEDS_A_CLUSTER | NEEDS_REGISTRIES
+    assert json_commands() == set(COMMANDS) | NEEDS_A_CLUSTER | NEEDS_REGISTRIES | SERVES
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +86,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (here / "tasks" / "backlog").mkdir(parents=True)
     (here / "tasks" / "backlog" / "OPS-1.md").write_text(TASK)
     (here / "phasegate.toml").write_text('store = "e.db"\nreports = "reports"\n')
+    (here / "domains.yaml").write_text(DOMAINS)
+    (here / "junit.xml").write_text(JUNIT)
     assert phasegate("probe", "{file: {path: /etc/hostname}}", cwd=here).returncode == 0
     return here
 
@@ -85,6 +99,23 @@ def test_the_document_carries_its_schema_version(name: str, project: Path) -> No
     assert "error" not in document, document
     assert document["schema_version"] == documents.SCHEMA_VERSION
     assert next(iter(document)) == "schema_version"
+
+
+def test_the_document_serve_prints_when_it_listens_carries_it(project: Path) -> None:
+    with subprocess.Popen([PHASEGATE, "serve", "--port", "0", "--json"], cwd=project,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                          env={**os.environ, "COLUMNS": "200"}) as server:
+        try:
+            assert server.stdout is not None
+            lines = [server.stdout.readline()]
+            while not lines[-1].startswith("}"):
+                assert lines[-1], "serve ended before its document was whole"
+                lines.append(server.stdout.readline())
+        finally:
+            server.terminate()
+    document = json.loads("".join(lines))
+    assert next(iter(document)) == "schema_version"
+    assert document["schema_version"] == documents.SCHEMA_VERSION and document["url"]
 
 
 def test_an_error_document_carries_it_too(tmp_path: Path) -> None:
