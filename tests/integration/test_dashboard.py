@@ -90,7 +90,7 @@ def test_domain_pages_show_health_history_deploys_and_tests(dashboard_store: Fil
     page = text(f"{server.url}domains/shop")
     words = plain(page)
     assert "shop healthy" in words and "the storefront and its backend" in words
-    assert "passing shop plan present" in words
+    assert "passing backend rolled out" in words and "passing storefront switched on" in words
     assert dashboard_store.passed in words and dashboard_store.failed in words
     assert "2 tests, 1 failing" in words and "test_refund_rounding" in words
     assert "refund rounds half up" in words

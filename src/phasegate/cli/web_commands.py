@@ -40,6 +40,8 @@ def serve(
         typer.Option("--domains", help="the domains file of the domain pages (default: "
                      "domains.yaml here, when there is one)"),
     ] = None,
+    refresh: Annotated[float, typer.Option(
+        "--refresh", min=0.2, help="seconds between two refreshes of a live page")] = 5.0,
     store: StoreOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -79,7 +81,7 @@ def serve(
                    "token": bool(secret)})
     sys.stdout.flush()  # whoever started it reads the address before the first request
     served = app.create(settings.Settings(evidence.url, tasks_dir, domains_file=domains,
-                                                  token=secret), evidence)
+                                                  token=secret, refresh_seconds=refresh), evidence)
     config = uvicorn.Config(served, log_level="warning", access_log=False, lifespan="on")
     try:
         uvicorn.Server(config).run(sockets=[listening])

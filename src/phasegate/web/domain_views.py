@@ -6,6 +6,7 @@ task criteria that name it)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -57,8 +58,9 @@ def _strip(store: EvidenceStore, domains: DomainsFile, name: str,
     start = now - strips.DAY
     changes = [(s.at, s.state) for s in queries.history(store, name, start, now)]
     runs = queries.deployments(store, domains, name, since=start, until=now, limit=200)
-    return {"segments": strips.segments(changes, start, now),
-            "markers": strips.markers(runs, start, now), "width": strips.WIDTH}
+    found = strips.segments(changes, start, now)
+    return {"segments": found, "markers": strips.markers(runs, start, now),
+            "width": strips.WIDTH, "summary": strips.summary(found, start, now)}
 
 
 def overview(store: EvidenceStore, source: DomainsSource, now: datetime) -> dict[str, Any]:
@@ -93,8 +95,7 @@ def domain(store: EvidenceStore, source: DomainsSource, name: str, now: datetime
                        "ago": clock.ago(state.at, now),
                        "expected": str(observed.get("expected", "")),
                        "observed": str(observed.get("observed", "")),
-                       "strip": {"segments": strips.segments(changes, start, now),
-                                 "markers": [], "width": strips.WIDTH}})
+                       "strip": _probe_strip(changes, start, now)})
     runs = queries.deployments(store, domains, name, limit=RECENT)
     return {"name": name, "owner": spec.owner, "description": spec.description,
             "depends_on": list(spec.depends_on), "paths": list(spec.paths),
@@ -103,6 +104,13 @@ def domain(store: EvidenceStore, source: DomainsSource, name: str, now: datetime
             "runs": [views.run_row(r, now) for r in runs],
             "reports": [_report(r) for r in queries.results(store, name, limit=RECENT)],
             "criteria": criteria_naming(store, tasks_dir, name)}
+
+
+def _probe_strip(changes: Sequence[tuple[datetime, str]], start: datetime,
+                 now: datetime) -> dict[str, Any]:
+    found = strips.segments(changes, start, now)
+    return {"segments": found, "markers": [], "width": strips.WIDTH,
+            "summary": strips.summary(found, start, now)}
 
 
 def criteria_naming(store: EvidenceStore, root: Path, name: str) -> list[dict[str, Any]]:

@@ -25,10 +25,30 @@ def segments(changes: Sequence[tuple[datetime, str]], start: datetime,
         if stop <= begin:
             continue
         found.append({"state": state, "x": _x(begin, start, total),
+                      "seconds": (stop - begin).total_seconds(),
                       "width": round(max(WIDTH * (stop - begin).total_seconds() / total, 1.0), 1),
                       "label": f"{state} from {clock.stamp(begin)} for "
                                f"{clock.span((stop - begin).total_seconds())}"})
     return found
+
+
+def summary(found: Sequence[dict[str, Any]], start: datetime, end: datetime) -> str:
+    """The strip in words: how much of the window was recorded, the healthy share of it, and
+    each other state's count of stretches ("recorded 3.0 h of 24 h: healthy 92 %, down once")."""
+    recorded = sum(s["seconds"] for s in found)
+    if not recorded:
+        return "nothing recorded in the last 24 h"
+    healthy = sum(s["seconds"] for s in found if s["state"] in ("healthy", "passing"))
+    others: dict[str, int] = {}
+    for s in found:
+        if s["state"] not in ("healthy", "passing"):
+            others[s["state"]] = others.get(s["state"], 0) + 1
+    window = clock.span((end - start).total_seconds())
+    words = [f"{'passing' if any(s['state'] == 'passing' for s in found) else 'healthy'} "
+             f"{100 * healthy / recorded:.0f} %"]
+    words += [f"{state} {'once' if count == 1 else f'{count} times'}"
+              for state, count in others.items()]
+    return f"recorded {clock.span(recorded)} of {window}: " + ", ".join(words)
 
 
 def markers(runs: Sequence[Any], start: datetime, end: datetime) -> list[dict[str, Any]]:
