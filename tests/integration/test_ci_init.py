@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -158,10 +159,12 @@ def test_the_contract_level_runs_as_generated_with_inputs_by_file(repo: Path) ->
     assert ran.returncode == 0, ran.stdout + ran.stderr
     evidence = next(s["run"] for s in workflow["jobs"]["contract"]["steps"]
                     if s.get("name", "").startswith("Evidence"))
-    junit = subprocess.run(["bash", "-c", evidence.splitlines()[0]], cwd=repo, env=env,
-                           capture_output=True, text=True, timeout=60)
-    assert junit.returncode == 0, junit.stderr
+    saved = subprocess.run(["bash", "-euo", "pipefail", "-c", evidence], cwd=repo, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert saved.returncode == 0, saved.stdout + saved.stderr
     assert "<testsuite" in (repo / "reports" / "junit.xml").read_text()
+    with tarfile.open(repo / "reports" / "evidence.tar.gz") as bundle:
+        assert any(name.endswith("INDEX.md") for name in bundle.getnames())
 
 
 def test_secret_inputs_by_base64_file_reach_the_plan_masked(repo: Path) -> None:
