@@ -13,7 +13,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from phasegate.sandbox import SandboxInfo
+from phasegate.sandbox import SandboxInfo, connect
 from tests.integration.cli_helpers import phasegate
 from tests.integration.public_material import public
 
@@ -169,3 +169,50 @@ def test_a_converted_suite_runs_as_a_plan(cluster: SandboxInfo, namespace: str,
                      str(cluster.kubeconfig), "--input", f"namespace={namespace}", "--yes",
                      "--store", str(tmp_path / "e.db"), "--reports", str(tmp_path / "reports"))
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.cluster
+def test_a_suite_file_installs_crds_and_manifests_before_its_tests(
+        cluster: SandboxInfo, kubectl: str, namespace: str, tmp_path: Path) -> None:
+    group = f"{namespace}.example.com"  # a CRD of this test's own, removed afterwards
+    root = tmp_path / "e2e"
+    for directory in ("crds", "manifests", "tests/first", "tests/second"):
+        (root / directory).mkdir(parents=True)
+    (root / "kuttl-test.yaml").write_text(
+        "apiVersion: kuttl.dev/v1beta1\nkind: TestSuite\ntestDirs: [tests]\ncrdDir: crds\n"
+        f"manifestDirs: [manifests]\nnamespace: {namespace}\nparallel: 2\ntimeout: 20\n"
+        "commands:\n- script: echo suite set up\n")
+    (root / "crds" / "widget.yaml").write_text(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+        f"metadata: {{name: widgets.{group}}}\nspec:\n  group: {group}\n"
+        "  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}\n"
+        "  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n"
+        "    schema: {openAPIV3Schema: {type: object, "
+        "x-kubernetes-preserve-unknown-fields: true}}\n")
+    (root / "manifests" / "shared.yaml").write_text(
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: shared, namespace: {namespace}}}\n"
+        "data: {who: suite}\n")
+    for test, size in (("first", 1), ("second", 2)):
+        (root / "tests" / test / "00-widget.yaml").write_text(
+            f"apiVersion: {group}/v1\nkind: Widget\nmetadata: {{name: w{size}}}\n"
+            f"spec: {{size: {size}}}\n")
+        (root / "tests" / test / "00-assert.yaml").write_text(
+            f"apiVersion: {group}/v1\nkind: Widget\nmetadata: {{name: w{size}}}\n"
+            f"spec: {{size: {size}}}\n---\napiVersion: v1\nkind: ConfigMap\n"
+            "metadata: {name: shared}\ndata: {who: suite}\n")
+    try:
+        done, result = suite_run(cluster, kubectl, tmp_path, str(root))
+    finally:
+        with connect(cluster) as api:
+            api.request("DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+                        f"widgets.{group}")
+    assert done.returncode == 0, result["steps"]
+    assert result["tests"] == {"tests/first": True, "tests/second": True}
+    assert result["steps"][0] == {"test": "", "step": "suite setup", "passed": True,
+                                  "message": ""}
+    report = json.loads(Path(result["reports"]["json"]).read_text())
+    setup = report["steps"][0]
+    assert setup["kind"] == "suite-setup" and setup["phase"] is None
+    assert {c["probe"] for c in setup["checks"]} == {"command", "suite.apply", "k8s.condition"}
+    # the suite's namespace was there before it: the suite neither made nor deleted it
+    assert not any(s["name"] == "teardown" for s in report["steps"])

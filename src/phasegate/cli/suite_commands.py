@@ -72,7 +72,8 @@ def run(
 
     def said(verdict: runner.StepVerdict) -> None:
         mark = "[green]passed[/]" if verdict.passed else "[red]failed[/]"
-        terminal.print(f"  {verdict.test} · {verdict.step} — {mark}")
+        where = f"{verdict.test} · " if verdict.test else ""
+        terminal.print(f"  {where}{verdict.step} — {mark}")
         if verdict.message:
             terminal.say(f"    {verdict.message}")
 

@@ -34,7 +34,7 @@ SETUP, STEP, TEARDOWN = "suite-setup", "suite-step", "suite-teardown"
 
 @dataclass(frozen=True)
 class StepVerdict:
-    test: str  # the test's path, e.g. suite1/test0
+    test: str  # the test's path, e.g. suite1/test0; empty for the suite's own setup
     step: str  # "setup", "step 0-run"
     passed: bool
     message: str = ""
@@ -52,7 +52,8 @@ class SuiteResult:
     def tests(self) -> dict[str, bool]:
         verdicts: dict[str, bool] = {}
         for step in self.steps:
-            verdicts[step.test] = verdicts.get(step.test, True) and step.passed
+            if step.test:
+                verdicts[step.test] = verdicts.get(step.test, True) and step.passed
         return verdicts
 
 
@@ -101,10 +102,11 @@ async def run(suite: model.Suite, store: EvidenceStore, *, context: str | None,
 
 async def _everything(job: _Run) -> list[StepVerdict]:
     suite = job.suite
+    before: list[StepVerdict] = []
     if suite.crds or suite.manifests or suite.commands:
-        prepared = await _suite_setup(job)
-        if not prepared.passed:
-            return [prepared]
+        before.append(await _suite_setup(job))
+        if not before[0].passed:
+            return before
     limit = asyncio.Semaphore(max(suite.parallel, 1))
 
     async def one(test: model.Test) -> list[StepVerdict]:
@@ -112,7 +114,7 @@ async def _everything(job: _Run) -> list[StepVerdict]:
             return await _test(job, test)
 
     found = await asyncio.gather(*(one(test) for test in suite.tests))
-    return [verdict for verdicts in found for verdict in verdicts]
+    return before + [verdict for verdicts in found for verdict in verdicts]
 
 
 async def _suite_setup(job: _Run) -> StepVerdict:
@@ -135,7 +137,7 @@ async def _suite_setup(job: _Run) -> StepVerdict:
             if not result.passed:
                 outcome.fail("CRDs not established: " + ", ".join(
                     f.name for f in result.finals if not f.passed))
-    return _finish(job, step_id, "suite", "suite setup", outcome)
+    return _finish(job, step_id, "", "suite setup", outcome)
 
 
 async def _test(job: _Run, test: model.Test) -> list[StepVerdict]:
