@@ -26,7 +26,7 @@ from tests.integration.cli_helpers import PHASEGATE, phasegate
 
 T = TypeVar("T")
 TOOLS = {"probe", "check", "plan", "apply", "run_status", "evidence", "tasks_list",
-         "tasks_next", "tasks_verify"}
+         "tasks_next", "tasks_verify", "health"}
 
 
 def in_process(settings: policy.Settings, work: Callable[[Client], Awaitable[T]]) -> T:
@@ -73,7 +73,7 @@ def test_every_tool_is_listed_with_its_input_schema_and_hints(tmp_path: Path) ->
     assert tools["apply"].annotations.read_only_hint is False
     assert set(tools["apply"].input_schema["required"]) == {"plan", "plan_hash"}
     assert "read-only: apply is refused" in (tools["apply"].description or "")
-    for name in ("probe", "check", "plan", "run_status", "evidence", "tasks_list"):
+    for name in ("probe", "check", "plan", "run_status", "evidence", "tasks_list", "health"):
         hints = tools[name].annotations
         assert hints is not None and hints.read_only_hint and not hints.destructive_hint
     assert tools["evidence"].input_schema["properties"]["format"]["enum"] == ["md", "json"]
@@ -194,6 +194,29 @@ def test_task_tools_list_next_and_verify(tmp_path: Path) -> None:
     assert task["id"] == "T-1" and task["criteria"][0]["status"] == "passed"
     assert "verify: 1 of 1 criteria verified" in (backlog / "T-1-config.md").read_text()
     assert unknown.is_error and "T-9" in text(unknown)
+
+
+def test_health_of_every_domain(tmp_path: Path, closed_port: int) -> None:
+    (tmp_path / "notes.txt").write_text("ready\n")
+    (tmp_path / "domains.yaml").write_text(
+        "apiVersion: phasegate/v1\nkind: Domains\ndomains:\n"
+        "  docs:\n    health:\n      - file: {path: notes.txt, markers: [ready]}\n"
+        "  api:\n    depends_on: [docs]\n    health:\n"
+        f"      - tcp: {{host: 127.0.0.1, port: {closed_port}}}\n")
+
+    async def work(client: Client) -> list[CallToolResult]:
+        return [await client.call_tool("health", {}),
+                await client.call_tool("health", {"only": ["docs"]}),
+                await client.call_tool("health", {"only": ["nope"]})]
+
+    every, docs, unknown = in_process(
+        store_settings(tmp_path, domains_file=tmp_path / "domains.yaml"), work)
+    states = {d["name"]: d["state"] for d in structured(every)["domains"]}
+    assert states == {"docs": "healthy", "api": "down"}
+    assert structured(every)["healthy"] is False
+    assert structured(docs)["healthy"] is True
+    assert [d["name"] for d in structured(docs)["domains"]] == ["docs"]
+    assert unknown.is_error and "no domain 'nope'" in text(unknown)
 
 
 def test_resources_are_the_schemas_and_the_docs(tmp_path: Path) -> None:

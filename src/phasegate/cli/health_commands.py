@@ -94,21 +94,9 @@ def _table(result: Evaluation, shown: list[str]) -> Any:
 
 
 def _document(result: Evaluation, name: str) -> dict[str, Any]:
-    state = result.states[name]
-    probes = [{"name": c.key, "state": _answer(result.observations[(c.domain, c.index)]),
-               "interval": c.interval,
-               "observation": result.observations[(c.domain, c.index)].to_dict()}
-              for c in result.checks if c.domain == name]
-    return {"name": name, "state": state.state, "own_state": state.own_state,
-            "cause": state.cause, "since": result.since[name].isoformat(),
-            "passing": state.passing, "total": state.total, "reason": state.reason,
-            "probes": probes}
-
-
-def _answer(observation: Any) -> str:
     from phasegate.domains import health as domain_health
 
-    return domain_health.answer(observation)
+    return domain_health.document(result, name)
 
 
 def _watch(terminal: Terminal, loaded: DomainsFile, only: list[str] | None,

@@ -25,6 +25,8 @@ def mcp(
         help="with --port: the bearer token every HTTP request must carry")] = None,
     tasks: Annotated[Path, typer.Option(
         "--tasks", help="the tasks directory the task tools read")] = Path("tasks"),
+    domains: Annotated[Path, typer.Option(
+        "--domains", help="the domains file the health tool reads")] = Path("domains.yaml"),
     store: StoreOption = None,
     kubeconfig: KubeconfigOption = None,
     context: ContextOption = None,
@@ -33,7 +35,7 @@ def mcp(
     """Serve phasegate's tools to an agent over MCP: stdio, or streamable HTTP with --port.
 
     Tools: probe, check, plan, apply, run_status, evidence, tasks_list, tasks_next,
-    tasks_verify. Resources: the JSON Schemas and these docs. See docs/agents.md."""
+    tasks_verify, health. Resources: the JSON Schemas and these docs. See docs/agents.md."""
     from phasegate import secrets
     from phasegate.cli import common
     from phasegate.cli.output import Terminal
@@ -56,7 +58,7 @@ def mcp(
         common.guarded(terminal, http.check_exposure, bound, token)
     settings = policy.Settings(allow_apply=allow_apply, store=store, kubeconfig=kubeconfig,
                                context=context, reports_dir=reports or DEFAULT_REPORTS,
-                               tasks_dir=tasks)
+                               tasks_dir=tasks, domains_file=domains)
     server.quiet_logging(common.options().verbosity)
     app, served = server.build(settings)
     try:

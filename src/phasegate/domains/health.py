@@ -9,6 +9,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from phasegate.domains import graph, history, queries, rollup
 from phasegate.domains.model import DomainsFile
@@ -194,3 +195,17 @@ async def evaluate_once(domains: DomainsFile, only: Sequence[str] | None,
     since = {name: recorder.since(name) or now[name].at for name in names}
     return Evaluation(now, observations, tuple(found), since,
                       tuple(s.domain for s in changed), time.monotonic() - started)
+
+
+def document(result: Evaluation, name: str) -> dict[str, Any]:
+    """One domain's state and the probes behind it: ``health --json``'s entries, and the MCP
+    server's ``health`` tool's."""
+    state = result.states[name]
+    probes = [{"name": c.key, "state": answer(result.observations[(c.domain, c.index)]),
+               "interval": c.interval,
+               "observation": result.observations[(c.domain, c.index)].to_dict()}
+              for c in result.checks if c.domain == name]
+    return {"name": name, "state": state.state, "own_state": state.own_state,
+            "cause": state.cause, "since": result.since[name].isoformat(),
+            "passing": state.passing, "total": state.total, "reason": state.reason,
+            "probes": probes}

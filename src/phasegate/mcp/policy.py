@@ -29,6 +29,7 @@ class Settings:
     context: str | None = None
     reports_dir: Path = Path(".phasegate/reports")
     tasks_dir: Path = Path("tasks")
+    domains_file: Path = Path("domains.yaml")
 
     @property
     def mode(self) -> str:

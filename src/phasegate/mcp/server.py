@@ -12,6 +12,7 @@ from mcp_types import ToolAnnotations
 from phasegate import __version__, logs
 from phasegate.mcp import resources, service
 from phasegate.mcp.evidence_tools import EvidenceTools
+from phasegate.mcp.health_tools import HealthTools
 from phasegate.mcp.policy import Settings
 from phasegate.mcp.service import Service
 from phasegate.mcp.task_tools import TaskTools
@@ -21,7 +22,8 @@ INSTRUCTIONS = """phasegate runs infrastructure changes through gates that deman
 Ask reality before you claim anything: `probe` one question, `check` a plan's assumptions,
 `plan` to see what would change and get its hash, `apply` only with that hash (and only on a
 server started with --allow-apply), then read `run_status` and `evidence`. A gate saying no
-is an answer (passed: false), not an error. Tasks: `tasks_next`, `tasks_verify`."""
+is an answer (passed: false), not an error. Tasks: `tasks_next`, `tasks_verify`; domains:
+`health`."""
 
 # title, read-only, destructive, idempotent, open world (asks something outside phasegate)
 _HINTS: dict[str, tuple[str, bool, bool, bool, bool]] = {
@@ -35,6 +37,8 @@ _HINTS: dict[str, tuple[str, bool, bool, bool, bool]] = {
     "tasks_next": ("The next task", True, False, True, False),
     # records evidence and logs the result in the task file: not read-only, never destructive
     "tasks_verify": ("Verify a task's criteria", False, False, True, True),
+    # records a domain's state when it changes, as a probe's answer is recorded
+    "health": ("Every domain's health now", True, False, True, True),
 }
 
 
@@ -46,7 +50,8 @@ def build(settings: Settings) -> tuple[MCPServer, Service]:
     workflow, evidence, tasks = WorkflowTools(served), EvidenceTools(served), TaskTools(served)
     tools: list[Callable[..., Awaitable[service.Result]]] = [
         workflow.probe, workflow.check, workflow.plan, workflow.apply, evidence.run_status,
-        evidence.evidence, tasks.tasks_list, tasks.tasks_next, tasks.tasks_verify]
+        evidence.evidence, tasks.tasks_list, tasks.tasks_next, tasks.tasks_verify,
+        HealthTools(served).health]
     for tool in tools:
         name = tool.__name__
         title, read_only, destructive, idempotent, open_world = _HINTS[name]
