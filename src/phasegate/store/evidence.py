@@ -126,8 +126,10 @@ class EvidenceStore:
         plan_path: str | None = None,
         plan_hash: str | None = None,
         meta: dict[str, Any] | None = None,
+        run_id: str | None = None,
     ) -> str:
-        run_id = new_run_id()
+        """A running run; ``run_id`` when the caller chose it (a Temporal workflow's id)."""
+        run_id = run_id or new_run_id()
         self._write(
             insert(tables.runs).values(
                 id=run_id, command=command, plan_name=plan_name, plan_path=plan_path,
@@ -277,6 +279,13 @@ class EvidenceStore:
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
         return None if row is None else str(row[0])
+
+    def run(self, run_id: str) -> RunRecord | None:
+        """The run with exactly this id, without its steps (None: no such run)."""
+        query = select(tables.runs).where(tables.runs.c.id == run_id)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).mappings().first()
+        return None if row is None else _run(row)
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
         query = select(tables.runs).order_by(tables.runs.c.started_at.desc(),

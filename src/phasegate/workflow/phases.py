@@ -43,9 +43,36 @@ async def run_phases(session: Session, skip: set[str] | None = None) -> list[Pha
     return outcomes
 
 
+@dataclass(frozen=True)
+class Applied:
+    """A phase applied; its gate is next."""
+
+    started: datetime
+    summary: str
+    calls: list[ProbeCall]
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A phase that did not pass; ``rollback``: whether anything may need undoing."""
+
+    reason: str
+    rollback: bool = True
+
+
 async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
+    applied = await apply_phase(session, index, phase)
+    if isinstance(applied, Failed):
+        return await settle(session, index, phase, applied)
+    gated = await gate_phase(session, index, phase, applied)
+    return gated if isinstance(gated, PhaseOutcome) else await settle(session, index, phase,
+                                                                      gated)
+
+
+async def apply_phase(session: Session, index: int, phase: Phase) -> Applied | Failed:
+    """Apply the phase (its journal recorded), or why it was refused."""
     if phase.helm is not None:
-        return await _run_helm_phase(session, index, phase)
+        return await _apply_helm_phase(session, index, phase)
     store, run_id = session.store, session.run_id
     label = f"phase {index}: {phase.name}"
     session.say(f"I · {label}: applying {sources.describe(phase.apply) or 'nothing'}")
@@ -73,41 +100,46 @@ async def run_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
     except ActionError as exc:
         store.finish_step(step, "failed", str(exc))
         session.say(f"I · {label}: refused — {exc}")
-        return await _fail(session, index, phase, f"apply refused: {exc}")
+        return Failed(f"apply refused: {exc}")
     except BaseException as exc:
         store.finish_step(step, stopping.status_of(exc), str(exc))
         raise
     summary = ", ".join(f"{r.ref} {r.action}" + (
         f" (force: took {conflicts.describe(r.taken)})" if r.taken else "") for r in results)
     store.finish_step(step, "passed", summary)
-    return await _gate(session, index, phase, ready_gate.phase_gate(phase, journal), started,
-                       summary)
+    return Applied(started, summary, ready_gate.phase_gate(phase, journal))
 
 
-async def _run_helm_phase(session: Session, index: int, phase: Phase) -> PhaseOutcome:
+async def _apply_helm_phase(session: Session, index: int, phase: Phase) -> Applied | Failed:
     started = datetime.now(UTC)
     done = await helm_phase.install(session, index, phase)
     if isinstance(done, helm_phase.Refused):
-        if not done.rollback:
-            return PhaseOutcome(index, phase.name, "failed", done.reason)
-        return await _fail(session, index, phase, done.reason)
-    return await _gate(session, index, phase, done.calls, started, done.summary)
+        return Failed(done.reason, done.rollback)
+    return Applied(started, done.summary, done.calls)
 
 
-async def _gate(session: Session, index: int, phase: Phase, calls: list[ProbeCall],
-                started: datetime, summary: str) -> PhaseOutcome:
+async def gate_phase(session: Session, index: int, phase: Phase,
+                     applied: Applied) -> PhaseOutcome | Failed:
+    """The phase's gate over what it applied: passed, or why not."""
     label = f"phase {index}: {phase.name}"
-    ctx = session.with_extras(phase_started=started)
+    ctx = session.with_extras(phase_started=applied.started)
     result = await recorded_gate.run(session.store, session.run_id, "I", f"{label} · gate",
-                                     calls, ctx, phase.timeout, session.on_observation,
+                                     applied.calls, ctx, phase.timeout, session.on_observation,
                                      on_wait=session.on_wait,
                                      place=_place(records.GATE, index, phase))
     if result.passed:
         session.say(f"I · {label}: gate passed in {result.duration:.1f} s")
-        return PhaseOutcome(index, phase.name, "passed", summary)
+        return PhaseOutcome(index, phase.name, "passed", applied.summary)
     failed = "; ".join(f"{o.name}: {o.observed}" for o in result.finals if not o.passed)
     session.say(f"I · {label}: gate {result.words} — {failed}")
-    return await _fail(session, index, phase, f"gate {result.words}: {failed}")
+    return Failed(f"gate {result.words}: {failed}")
+
+
+async def settle(session: Session, index: int, phase: Phase, failed: Failed) -> PhaseOutcome:
+    """A phase that did not pass: rolled back by its policy when there is anything to undo."""
+    if not failed.rollback:
+        return PhaseOutcome(index, phase.name, "failed", failed.reason)
+    return await _fail(session, index, phase, failed.reason)
 
 
 async def _fail(session: Session, index: int, phase: Phase, reason: str) -> PhaseOutcome:

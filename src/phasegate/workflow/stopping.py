@@ -36,14 +36,15 @@ def closed_on_stop(store: EvidenceStore, step_id: int) -> Iterator[None]:
         raise
 
 
-def abandon_cut_short(store: EvidenceStore, run_id: str) -> list[str]:
+def abandon_cut_short(store: EvidenceStore, run_id: str, *,
+                      when: str = "the run was resumed") -> list[str]:
     """Close the steps a crash (kill -9, power loss) left ``running``: nobody will finish
-    them. Called when the run is resumed; returns their names."""
+    them. Called when the run is resumed (on Temporal: when a step is retried); returns
+    their names."""
     closed = []
     for step in store.load(run_id).steps:
         if step.status == "running" and step.id:
             store.finish_step(step.id, ABANDONED, "cut short: the process ended (crash or "
-                              "kill -9) before this step finished; closed when the run was "
-                              "resumed")
+                              f"kill -9) before this step finished; closed when {when}")
             closed.append(step.name)
     return closed

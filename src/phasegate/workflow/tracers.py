@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from phasegate.engine import progress
 from phasegate.errors import ActionError, PhasegateError, PlanError
@@ -37,14 +38,25 @@ async def run_tracers(session: Session) -> list[TracerOutcome]:
 
 
 async def run_tracer(session: Session, tracer: Tracer) -> TracerOutcome:
-    scratch = tracer.namespace is None
-    namespace = tracer.namespace or scratch_namespace(session.run_id, tracer.name)
+    scratch, namespace = where(session.run_id, tracer)
     session.say(f"0 · tracer {tracer.name}: applying into {namespace}")
     applied: list[apply.Applied] = []
     try:
-        outcome = await _fire(session, tracer, namespace, scratch, applied)
+        outcome = (await apply_tracer(session, tracer, namespace, scratch, applied)
+                   or await gate_tracer(session, tracer, namespace))
     finally:
-        left = await _clean_up(session, tracer, applied, scratch, namespace)
+        left = await clean_up(session, tracer, [leftover(a) for a in applied], scratch,
+                              namespace)
+    return concluded(outcome, left)
+
+
+def where(run_id: str, tracer: Tracer) -> tuple[bool, str]:
+    """Whether the tracer gets a scratch namespace, and the namespace it goes into."""
+    return tracer.namespace is None, tracer.namespace or scratch_namespace(run_id, tracer.name)
+
+
+def concluded(outcome: TracerOutcome, left: str) -> TracerOutcome:
+    """A tracer passes only when its cleanup left nothing behind."""
     if left:
         return TracerOutcome(outcome.name, outcome.assumption, False,
                              f"{outcome.evidence}; cleanup failed, left behind: {left}")
@@ -55,9 +67,18 @@ def scratch_namespace(run_id: str, tracer: str) -> str:
     return f"pg-tracer-{run_id[-6:]}-{_slug(tracer)}"[:63].rstrip("-")
 
 
-async def _fire(session: Session, tracer: Tracer, namespace: str, scratch: bool,
-                applied: list[apply.Applied]) -> TracerOutcome:
-    """Apply the tracer (``applied`` collects what must be cleaned up) and run its gate."""
+def leftover(item: apply.Applied) -> dict[str, Any]:
+    """What cleanup needs to know of an object a tracer applied, as plain data."""
+    meta = item.live.get("metadata", {})
+    return {"ref": item.ref, "kind": item.live.get("kind", ""),
+            "apiVersion": item.live.get("apiVersion"), "namespace": meta.get("namespace"),
+            "name": meta.get("name", ""), "uid": meta.get("uid")}
+
+
+async def apply_tracer(session: Session, tracer: Tracer, namespace: str, scratch: bool,
+                       applied: list[apply.Applied]) -> TracerOutcome | None:
+    """Apply the tracer (``applied`` collects what must be cleaned up); the outcome when
+    it was refused, None when its gate is next."""
     client = session.client()
     step = session.store.start_step(session.run_id, "0", f"tracer {tracer.name} · apply",
                                     place=records.StepPlace(records.APPLY, tracer=tracer.name))
@@ -85,6 +106,11 @@ async def _fire(session: Session, tracer: Tracer, namespace: str, scratch: bool,
             session.store.finish_step(step, "failed", str(exc))
             return TracerOutcome(tracer.name, tracer.assumption or "", False, f"refused: {exc}")
         session.store.finish_step(step, "passed", ", ".join(a.ref for a in applied) + waited)
+    return None
+
+
+async def gate_tracer(session: Session, tracer: Tracer, namespace: str) -> TracerOutcome:
+    """The tracer's gate, in the namespace it was applied into."""
     target = connections.target_of(session.ctx)
     ctx = session.with_extras(kube=connections.KubeTarget(target.kubeconfig, target.context,
                                                           namespace))
@@ -100,10 +126,11 @@ async def _fire(session: Session, tracer: Tracer, namespace: str, scratch: bool,
     return TracerOutcome(tracer.name, tracer.assumption or "", result.passed, evidence)
 
 
-async def _clean_up(session: Session, tracer: Tracer, applied: list[apply.Applied],
-                    scratch: bool, namespace: str) -> str:
-    """Delete what the tracer applied, the scratch namespace last (waiting until it is
-    gone); returns what is left behind, each with why ("" when nothing)."""
+async def clean_up(session: Session, tracer: Tracer, applied: list[dict[str, Any]],
+                   scratch: bool, namespace: str) -> str:
+    """Delete what the tracer applied (``leftover`` records), the scratch namespace last
+    (waiting until it is gone); returns what is left behind, each with why ("" when
+    nothing)."""
     client = session.client()
     store = session.store
     step = store.start_step(session.run_id, "0", f"tracer cleanup {namespace}",
@@ -112,20 +139,18 @@ async def _clean_up(session: Session, tracer: Tracer, applied: list[apply.Applie
     left: list[str] = []
     with stopping.closed_on_stop(store, step):
         for item in reversed(applied):
-            kind = item.live.get("kind", "")
+            kind = item["kind"]
             if kind == "Namespace" and scratch:
                 continue
             try:
-                resource = await client.find_kind(kind, item.live.get("apiVersion"))
-                meta = item.live.get("metadata", {})
+                resource = await client.find_kind(kind, item["apiVersion"])
                 # by UID: an object someone made under the same name since is not ours
-                outcome = await apply.delete(client, resource, meta.get("namespace"),
-                                             meta.get("name", ""), timeout=30,
-                                             uid=meta.get("uid"))
-                removed.append(item.ref if not outcome.startswith("held by") else
-                               f"{item.ref} (gone; the name is {outcome} now, left alone)")
+                outcome = await apply.delete(client, resource, item["namespace"],
+                                             item["name"], timeout=30, uid=item["uid"])
+                removed.append(item["ref"] if not outcome.startswith("held by") else
+                               f"{item['ref']} (gone; the name is {outcome} now, left alone)")
             except PhasegateError as exc:
-                left.append(f"{item.ref} ({exc})")
+                left.append(f"{item['ref']} ({exc})")
         if scratch and applied:
             try:
                 await _delete_namespace(client, namespace, wait=not left,
