@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.dashboard",
     "tests.fixtures.actionlint",
     "tests.fixtures.otlp",
+    "tests.fixtures.temporal",
 ]

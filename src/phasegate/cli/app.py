@@ -19,6 +19,7 @@ from phasegate.cli import (
     suite_commands,
     tasks_commands,
     telemetry,
+    temporal_commands,
     web_commands,
     workflow_commands,
 )
@@ -58,6 +59,10 @@ app.command("apply")(workflow_commands.apply)
 app.command("validate")(workflow_commands.validate)
 app.command("run")(workflow_commands.run)
 app.command("resume")(workflow_commands.resume)
+app.command("worker")(temporal_commands.worker)
+app.command("approve")(temporal_commands.approve)
+app.command("reject")(temporal_commands.reject)
+app.command("cancel")(temporal_commands.cancel)
 app.command("runs")(commands.runs)
 app.command("show")(commands.show)
 app.add_typer(evidence_commands.app, name="evidence")

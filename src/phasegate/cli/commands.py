@@ -177,12 +177,17 @@ def show(
                    + f" · {render.styled_status(record.status)}")
     if record.summary:
         terminal.say(record.summary)
+    live = None
+    if record.meta.get("engine") == "temporal" and record.status == "running":
+        from phasegate.cli import temporal_commands
+
+        live = temporal_commands.live(terminal, record.id, record.meta)
     for step in bundle.steps:
         terminal.print("")
         terminal.say(f"{step.stage} · {step.name} — {step.status}"
                      + (f" ({step.detail})" if step.detail else ""))
         terminal.render(render.observations_table(step.observations))
-    terminal.emit(render.run_document(bundle))
+    terminal.emit({**render.run_document(bundle), **({"live": live} if live else {})})
 
 
 def evidence(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from phasegate.cli import exit_codes
+from phasegate.cli import exit_codes, temporal_commands
 from phasegate.cli.commands import (
     ContextOption,
     InputOption,
@@ -19,6 +19,7 @@ from phasegate.cli.commands import (
 if TYPE_CHECKING:
     from phasegate.cli.output import Terminal
     from phasegate.store.evidence import EvidenceStore
+    from phasegate.temporal.client import Where
     from phasegate.workflow.pipeline import Confirm, RunOptions, RunResult
     from phasegate.workflow.preview import Preview
 
@@ -76,10 +77,18 @@ def run(plan: PlanArgument, inputs: InputOption = None, approve: ApproveOption =
         level: Annotated[str, typer.Option(
             "--level", help="contract (offline), runtime-smoke, or staging (pinned cluster)")] = (
             "runtime-smoke"),
-        json_output: JsonOption = False) -> None:
+        json_output: JsonOption = False, engine: temporal_commands.EngineOption = "local",
+        temporal: temporal_commands.AddressOption = None,
+        namespace: temporal_commands.NamespaceOption = None,
+        task_queue: temporal_commands.QueueOption = None,
+        wait: temporal_commands.WaitOption = False) -> None:
     """R → 0 → P → I → V: the whole gated workflow."""
+    if engine not in ("local", "temporal"):
+        _terminal(json_output).abort(ValueError(f"--engine {engine!r}: expected local or "
+                                                "temporal"))
+    on = temporal_commands.where(temporal, namespace, task_queue) if engine == "temporal" else None
     _run(plan, inputs, store, json_output, "run", approve=approve, yes=yes, context=context,
-         kubeconfig=kubeconfig, reports_dir=reports, level=level)
+         kubeconfig=kubeconfig, reports_dir=reports, level=level, temporal=(on, wait))
 
 
 def resume(
@@ -119,12 +128,12 @@ def _terminal(json_output: bool) -> Terminal:
 
 def _run(plan_path: Path, inputs: list[str] | None, store: str | None, json_output: bool,
          command: str, *, level: str = "runtime-smoke", journal: bool = False,
-         **options: object) -> None:
+         temporal: tuple[Where | None, bool] = (None, False), **options: object) -> None:
     from phasegate.cli import common, telemetry
     from phasegate.errors import PlanError
     from phasegate.plan import inputs as plan_inputs
     from phasegate.plan.loader import load_plan
-    from phasegate.workflow import pipeline
+    from phasegate.workflow import check, pipeline
 
     terminal = _terminal(json_output)
     options["reports_dir"] = options.get("reports_dir") or DEFAULT_REPORTS
@@ -146,6 +155,13 @@ def _run(plan_path: Path, inputs: list[str] | None, store: str | None, json_outp
     if journal:
         options["journal_run"] = _latest_applied(evidence, loaded.metadata.name)
     run_options: RunOptions = pipeline.RunOptions(**options)  # type: ignore[arg-type]
+    on, wait = temporal
+    if on is not None:  # the store is the workers': this client only starts (and follows)
+        common.guarded(terminal, check.manifests_valid, loaded)
+        started = temporal_commands.start(terminal, loaded, run_options, on, wait)
+        if started is not None:
+            _finish(terminal, started)
+        return
     confirm = _confirm(terminal) if not json_output else None
     with telemetry.exported(terminal, evidence):
         with terminal.waits() as display:

@@ -1,0 +1,44 @@
+"""``phasegate worker``: one process that runs the workflows and activities of a task
+queue, writing evidence to its store. Several may serve one queue; a dead one's steps are
+retried by another (their heartbeats stop)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from temporalio import worker as tworker
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+
+from phasegate.store.evidence import EvidenceStore
+from phasegate.temporal import activities, held, run_workflow
+from phasegate.temporal import client as tclient
+
+
+async def serve(where: tclient.Where, store: EvidenceStore, *, deployment: str | None = None,
+                build_id: str | None = None,
+                ready: Callable[[str], None] | None = None) -> None:
+    """Serve ``where.task_queue`` until cancelled (Ctrl-C, SIGTERM). With ``deployment`` and
+    ``build_id`` the worker is one version of a worker deployment: each run stays on the
+    version it started on (pinned), so an upgrade never replays old runs on new code."""
+    connected = await tclient.connect(where)
+    held.hold(store)
+    versioning = None
+    if deployment and build_id:
+        versioning = tworker.WorkerDeploymentConfig(
+            version=WorkerDeploymentVersion(deployment, build_id), use_worker_versioning=True,
+            default_versioning_behavior=VersioningBehavior.PINNED)
+    running = tworker.Worker(
+        connected, task_queue=where.task_queue, workflows=[run_workflow.PhasegateRun],
+        activities=activities.ALL, max_concurrent_activities=200,
+        deployment_config=versioning)
+    async with running:
+        if ready is not None:
+            ready(f"worker serving task queue {where.task_queue} on {where.address} "
+                  f"(namespace {where.namespace}), evidence in {store.describe()}")
+        await _forever()
+
+
+async def _forever() -> None:
+    import asyncio
+
+    await asyncio.Event().wait()
