@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -19,6 +19,7 @@ __all__ = ["ContextOption", "JsonOption", "KubeconfigOption", "StoreOption"]  # 
 
 if TYPE_CHECKING:
     from phasegate.cli.output import Terminal
+    from phasegate.store.records import RunBundle
     from phasegate.workflow.single_gate import StageResult
 
 TimeoutOption = Annotated[
@@ -177,11 +178,18 @@ def show(
                    + f" · {render.styled_status(record.status)}")
     if record.summary:
         terminal.say(record.summary)
-    live = None
     if record.meta.get("engine") == "temporal" and record.status == "running":
         from phasegate.cli import temporal_commands
 
-        live = temporal_commands.live(terminal, record.id, record.meta)
+        with temporal_commands.hard_exit():
+            _show_steps(terminal, bundle, temporal_commands.live(terminal, record.id,
+                                                                record.meta))
+    _show_steps(terminal, bundle, None)
+
+
+def _show_steps(terminal: Terminal, bundle: RunBundle, live: dict[str, Any] | None) -> None:
+    from phasegate.cli import render
+
     for step in bundle.steps:
         terminal.print("")
         terminal.say(f"{step.stage} · {step.name} — {step.status}"

@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import contextlib
+import functools
+from collections.abc import Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
 import typer
@@ -20,6 +22,40 @@ if TYPE_CHECKING:
     from phasegate.workflow.pipeline import RunOptions, RunResult
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., None])
+
+
+@contextlib.contextmanager
+def hard_exit() -> Iterator[None]:
+    """Leave the process at the end of the block, skipping CPython's finalization: the
+    Rust threads of a temporalio client can abort it (SIGABRT, "PyGILState_Release",
+    temporalio/sdk-python#300) after everything was done and said. Exit handlers run."""
+    import atexit
+    import os
+    import sys
+
+    code = 0
+    try:
+        yield
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if isinstance(exc.code, str):
+            sys.stderr.write(exc.code + "\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
+def leaves_hard(command: F) -> F:
+    """A command that talks to Temporal leaves through :func:`hard_exit`."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        with hard_exit():
+            command(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 EngineOption = Annotated[str, typer.Option(
     "--engine", help="local (in this process, the default) or temporal (workflows on a "
@@ -78,6 +114,7 @@ def start(terminal: Terminal, plan: Plan, options: RunOptions, at: client.Where,
     return client.as_result(final)
 
 
+@leaves_hard
 def worker(
     address: AddressOption = None, namespace: NamespaceOption = None, queue: QueueOption = None,
     store: StoreOption = None,
@@ -99,6 +136,7 @@ def worker(
                                  ready=terminal.print))
 
 
+@leaves_hard
 def approve(run: RunArgument,
             plan_hash: Annotated[str, typer.Argument(metavar="HASH",
                                                      help="the plan hash the run's preview "
@@ -109,6 +147,7 @@ def approve(run: RunArgument,
     _decide(run, {"approve": True, "hash": plan_hash}, address, namespace, json_output)
 
 
+@leaves_hard
 def reject(run: RunArgument,
            reason: Annotated[str, typer.Option("--reason", help="why (kept as evidence)")],
            address: AddressOption = None, namespace: NamespaceOption = None,
@@ -117,6 +156,7 @@ def reject(run: RunArgument,
     _decide(run, {"approve": False, "reason": reason}, address, namespace, json_output)
 
 
+@leaves_hard
 def cancel(run: RunArgument, address: AddressOption = None, namespace: NamespaceOption = None,
            json_output: JsonOption = False) -> None:
     """Stop a run on Temporal as Ctrl-C stops a local one: the step running now stops,

@@ -158,10 +158,10 @@ def _run(plan_path: Path, inputs: list[str] | None, store: str | None, json_outp
     on, wait = temporal
     if on is not None:  # the store is the workers': this client only starts (and follows)
         common.guarded(terminal, check.manifests_valid, loaded)
-        started = temporal_commands.start(terminal, loaded, run_options, on, wait)
-        if started is not None:
-            _finish(terminal, started)
-        return
+        with temporal_commands.hard_exit():
+            started = temporal_commands.start(terminal, loaded, run_options, on, wait)
+            if started is not None:
+                _finish(terminal, started)
     confirm = _confirm(terminal) if not json_output else None
     with telemetry.exported(terminal, evidence):
         with terminal.waits() as display:
