@@ -27,11 +27,14 @@ class Switch:
 
     def __init__(self) -> None:
         self.up = True
+        self.token: str | None = None  # when set, only "Bearer <token>" is answered 200
         switch = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 status = 200 if switch.up else 503
+                if switch.token and self.headers.get("Authorization") != f"Bearer {switch.token}":
+                    status = 401
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()

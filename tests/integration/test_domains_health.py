@@ -136,6 +136,34 @@ def test_bad_input_is_exit_2_at_its_place_and_nothing_is_recorded(tmp_path: Path
     assert not store.exists() or queries.current(EvidenceStore(str(store))) == {}
 
 
+def test_a_secret_from_the_environment_reaches_the_probe_and_nothing_else(
+        tmp_path: Path, switch: Switch) -> None:
+    token = "s3cr3t-health-token-9f2c"
+    switch.token = token
+    path = tmp_path / "domains.yaml"
+    path.write_text(HEADER + f"""\
+domains:
+  identity:
+    health:
+      - http:
+          url: "{switch.url}"
+          headers: {{Authorization: "Bearer ${{env:HEALTH_TOKEN}}"}}
+          body: "${{env:HEALTH_TOKEN}}|ok"
+""")
+    store = tmp_path / "evidence.db"
+    done = phasegate("health", "--domains", str(path), "--store", str(store), "--json",
+                     env={"HEALTH_TOKEN": token})
+    assert done.returncode == 0, done.stdout + done.stderr  # the server saw the token
+    assert token not in done.stdout + done.stderr
+    assert "******" in done.stdout
+    for written in tmp_path.glob("evidence.db*"):
+        assert token.encode() not in written.read_bytes()
+    unset = phasegate("health", "--domains", str(path), "--store", str(store))
+    assert unset.returncode == 2
+    assert (f"{path}:8:36: domains.identity.health[0].http.headers.Authorization: "
+            "environment variable HEALTH_TOKEN is not set") in unset.stderr
+
+
 class _Reader:
     """The JSON lines a process prints, read by a thread: select() on a buffered pipe misses
     lines already read into the buffer along with the previous one."""

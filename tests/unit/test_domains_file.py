@@ -149,3 +149,13 @@ def test_a_dependency_down_decides_with_the_root_cause() -> None:
     assert rolled["payments"].own_state == "healthy"
     assert (rolled["checkout"].state, rolled["checkout"].cause) == ("down", "identity")
     assert rolled["search"].state == "healthy"
+
+
+def test_inputs_are_refused_and_environment_values_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    error = error_of("domains:\n  a:\n    owner: ${input.team}\n")
+    assert str(error) == ("domains.yaml:5:12: domains.a.owner: a domains file takes no "
+                          "inputs: read a value with ${env:NAME}")
+    monkeypatch.setenv("PHASEGATE_TEST_TEAM", "team-a")
+    text = HEADER + "domains:\n  a:\n    owner: ${env:PHASEGATE_TEST_TEAM}\n"
+    assert loader.loads_domains(text).domains["a"].owner == "team-a"

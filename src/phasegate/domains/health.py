@@ -60,7 +60,8 @@ def answer(observation: Observation) -> ProbeStateName:
 
 async def ask(check: Check, ctx: ProbeContext, limit: float = ATTEMPT_LIMIT) -> Observation:
     try:
-        return await asyncio.wait_for(attempt.run(check.call, ctx), limit)
+        async with asyncio.timeout(limit):  # no task of its own, as wait_for makes per call
+            return await attempt.run(check.call, ctx)
     except TimeoutError:
         verdict = Verdict(False, "an answer", f"no answer within {limit:g} s")
         return dataclasses.replace(attempt.as_observation(check.call, verdict, 1), error=True)
@@ -79,7 +80,8 @@ async def ask_all(found: Sequence[Check], contexts: dict[str, ProbeContext],
 
 def states(domains: DomainsFile, names: Sequence[str], found: Sequence[Check],
            observations: dict[tuple[str, int], Observation]) -> dict[str, DomainState]:
-    """Every domain's state from its probes' latest observations."""
+    """Every domain's state from its probes' latest observations (their plain data is
+    attached to the states that change: see ``Recorder.changes``)."""
     now = datetime.now(UTC)
     per_domain: dict[str, list[Observation]] = {name: [] for name in names}
     for check in found:
@@ -91,8 +93,28 @@ def states(domains: DomainsFile, names: Sequence[str], found: Sequence[Check],
         {name: domains.domains[name].depends_on for name in names},
         {name: [answer(o) for o in seen] for name, seen in per_domain.items()})
     return {name: DomainState(name, r.state, r.own_state, r.cause, r.passing, r.total,
-                              r.reason, now, tuple(o.to_dict() for o in per_domain[name]))
-            for name, r in rolled.items()}
+                              r.reason, now) for name, r in rolled.items()}
+
+
+def _observed(state: DomainState, found: Sequence[Check],
+              observations: dict[tuple[str, int], Observation]) -> DomainState:
+    """``state`` with its probes' observations as plain data: built only for a change (500
+    observations copied out at every roll-up were most of a quiet --watch loop's work)."""
+    mine = (observations.get((c.domain, c.index)) for c in found if c.domain == state.domain)
+    return dataclasses.replace(state, observations=tuple(plain(o) for o in mine if o))
+
+
+def plain(observation: Observation) -> dict[str, Any]:
+    """``Observation.to_dict`` without its deep copy (dataclasses.asdict: a third of a
+    500-probe evaluation): what it holds is written out as JSON at once, never changed."""
+    record = {f.name: getattr(observation, f.name) for f in _FIELDS}
+    record["started"] = observation.started.isoformat()
+    record["finished"] = observation.finished.isoformat()
+    record["duration"] = round(observation.duration, 6)
+    return record
+
+
+_FIELDS = dataclasses.fields(Observation)
 
 
 class Recorder:
@@ -110,7 +132,7 @@ class Recorder:
     def changes(self, now: dict[str, DomainState], found: Sequence[Check],
                 observations: dict[tuple[str, int], Observation]
                 ) -> tuple[list[DomainState], list[ProbeState]]:
-        changed = [state for name, state in now.items()
+        changed = [_observed(state, found, observations) for name, state in now.items()
                    if (known := self.domains.get(name)) is None
                    or (known.state, known.cause, known.own_state)
                    != (state.state, state.cause, state.own_state)]
@@ -119,7 +141,7 @@ class Recorder:
             seen = observations.get((check.domain, check.index))
             if seen is not None and self.probes.get((check.domain, check.key)) != answer(seen):
                 probes.append(ProbeState(check.domain, check.key, answer(seen), seen.finished,
-                                         seen.to_dict()))
+                                         plain(seen)))
         return changed, probes
 
     def record(self, changed: Sequence[DomainState], probes: Sequence[ProbeState]) -> None:
@@ -203,7 +225,7 @@ def document(result: Evaluation, name: str) -> dict[str, Any]:
     state = result.states[name]
     probes = [{"name": c.key, "state": answer(result.observations[(c.domain, c.index)]),
                "interval": c.interval,
-               "observation": result.observations[(c.domain, c.index)].to_dict()}
+               "observation": plain(result.observations[(c.domain, c.index)])}
               for c in result.checks if c.domain == name]
     return {"name": name, "state": state.state, "own_state": state.own_state,
             "cause": state.cause, "since": result.since[name].isoformat(),

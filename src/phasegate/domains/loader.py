@@ -12,6 +12,7 @@ from typing import Any
 from phasegate.domains import graph, model
 from phasegate.domains.model import DomainsFile
 from phasegate.errors import PlanError
+from phasegate.plan import inputs as plan_inputs
 from phasegate.plan import messages, probe_call, yamltext
 
 DEFAULT_FILE = "domains.yaml"
@@ -51,7 +52,7 @@ def loads_domains(text: str, filename: str = "<domains>",
         raise PlanError(f"expected a mapping at the top, found {shown}; {_EXAMPLE}",
                         file=filename, line=1, column=1)
     try:
-        document = yamltext.plain(tree)
+        document = _substitute(yamltext.plain(tree), (), tree, filename)
         _build_probe_calls(tree, document, filename)
         loaded = _validate(tree, document, filename)
     except RecursionError:
@@ -61,6 +62,25 @@ def loads_domains(text: str, filename: str = "<domains>",
     _check_dependencies(loaded, tree, filename)
     loaded._source = source.resolve() if source else None
     return loaded
+
+
+def _substitute(node: Any, path: tuple[Any, ...], tree: Any, filename: str) -> Any:
+    """``${env:NAME}`` read from the environment, as in plans (a secret: masked wherever it
+    would be shown); a domains file takes no ``--input``."""
+    if isinstance(node, dict):
+        return {key: _substitute(value, (*path, key), tree, filename)
+                for key, value in node.items()}
+    if isinstance(node, list):
+        return [_substitute(item, (*path, i), tree, filename) for i, item in enumerate(node)]
+    if isinstance(node, str) and "${" in node:
+        try:
+            return plan_inputs.substitute(node, {})
+        except plan_inputs.MissingInput as exc:
+            message = str(exc)
+            if "${input." in node:
+                message = "a domains file takes no inputs: read a value with ${env:NAME}"
+            raise _located(message, tree, path, filename) from None
+    return node
 
 
 def _build_probe_calls(tree: Any, document: dict[str, Any], filename: str) -> None:
