@@ -50,3 +50,15 @@ def test_task_files_match_the_task_schema() -> None:
         front = task.read_text().split("---\n")[1]
         errors = list(validator.iter_errors(plain(YAML(typ="safe").load(front))))
         assert not errors, f"{task}: {errors[0].message}"
+
+
+def test_example_domains_files_match_the_domains_schema_and_load() -> None:
+    from phasegate.domains import loader
+
+    validator = jsonschema.Draft202012Validator(schema("domains"))
+    files = sorted(ROOT.glob("examples/*/domains.yaml"))
+    assert files
+    for path in files:
+        errors = list(validator.iter_errors(plain(YAML(typ="safe").load(path.read_text()))))
+        assert not errors, f"{path}: {errors[0].message}"
+        assert loader.load_domains(path).domains
