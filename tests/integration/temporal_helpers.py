@@ -34,6 +34,9 @@ validate:
   - k8s.exists: {kind: Deployment, name: backend}
 """
 
+# the same without its tracer (whose scratch namespace takes seconds to go)
+UNTRACED = PLAN[:PLAN.index("tracers:")] + PLAN[PLAN.index("phases:"):]
+
 MANIFESTS = {
     "tracer.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: tracer}\n"
                    "data: {a: b}\n",

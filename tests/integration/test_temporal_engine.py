@@ -1,7 +1,8 @@
 """The Temporal engine against a real Temporal dev server and the sandbox: the same plan
 gives the same evidence on both engines; stage P waits for a person's approval, checked
-against the preview's hash; a rejection and a cancellation stop the run as the local
-engine stops."""
+against the preview's hash, across a restart of the server; a rejection and a
+cancellation stop the run as the local engine stops; a worker killed mid-gate is replaced
+and the run finishes, nothing applied twice, no observation lost or doubled."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from typing import Any
 import pytest
 
 from phasegate.sandbox import SandboxInfo, connect
-from tests.fixtures.temporal import TemporalWorker
+from tests.fixtures.temporal import TemporalServer, TemporalWorker
 from tests.integration.cli_helpers import PHASEGATE, phasegate
-from tests.integration.temporal_helpers import comparable, line_from, write_plan
+from tests.integration.temporal_helpers import UNTRACED, comparable, line_from, write_plan
 from tests.integration.workflow_helpers import args
 
 pytestmark = pytest.mark.cluster
@@ -70,10 +71,10 @@ def _drop(cluster: SandboxInfo, namespace: str) -> None:
 
 
 def test_stage_p_waits_for_a_person_and_takes_only_the_previews_hash(
-    cluster: SandboxInfo, tmp_path: Path, temporal_worker: TemporalWorker,
-    fresh_namespace: str,
+    cluster: SandboxInfo, tmp_path: Path, temporal_server: TemporalServer,
+    temporal_worker: TemporalWorker, fresh_namespace: str,
 ) -> None:
-    plan = str(write_plan(tmp_path))
+    plan = str(write_plan(tmp_path, UNTRACED))
     env = temporal_worker.env()
     with subprocess.Popen([PHASEGATE, "run", plan, "--engine", "temporal", "--wait",
                            *args(cluster, tmp_path, fresh_namespace)], stdout=subprocess.PIPE,
@@ -89,6 +90,7 @@ def test_stage_p_waits_for_a_person_and_takes_only_the_previews_hash(
         wrong = phasegate("approve", run_id, "0123456789abcdef", env=env)
         assert wrong.returncode == 2, wrong.stdout + wrong.stderr
         assert f"its preview hashes to {plan_hash}" in wrong.stderr
+        temporal_server.restart()  # on its database file: the waiting run lives on
         right = phasegate("approve", run_id, plan_hash, env=env)
         assert right.returncode == 0, right.stdout + right.stderr
         rest, _ = following.communicate(timeout=120)
@@ -103,7 +105,7 @@ def test_a_rejected_run_stops_at_p_and_the_client_returns_at_once(
     cluster: SandboxInfo, tmp_path: Path, temporal_worker: TemporalWorker,
     fresh_namespace: str,
 ) -> None:
-    plan = str(write_plan(tmp_path))
+    plan = str(write_plan(tmp_path, UNTRACED))
     env = temporal_worker.env()
     started = phasegate("run", plan, "--engine", "temporal", "--json",
                         *args(cluster, tmp_path, fresh_namespace), env=env)
