@@ -24,7 +24,7 @@ FORMATS = ("kuttl", "chainsaw")
 DEFAULT_REPORTS = Path(".phasegate/reports")
 
 app = typer.Typer(
-    help="Run kuttl (and, later, Chainsaw) test suites as phasegate gates.",
+    help="Run kuttl and Chainsaw test suites as phasegate gates.",
     no_args_is_help=True,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -57,24 +57,22 @@ def run(
 
     terminal = _terminal(json_output)
     chosen = _format(terminal, directories, fmt)
-    if chosen == "chainsaw":
-        from phasegate.errors import PlanError
-
-        terminal.abort(PlanError(f"{directories[0]}: Chainsaw suites are not supported yet; "
-                                 "kuttl suites are (--format kuttl)"))
-    from phasegate.suites import kuttl, runner
+    from phasegate.suites import chainsaw, kuttl, runner
 
     seconds = common.parse_timeout(terminal, timeout) if timeout else None
-    suite = common.guarded(terminal, kuttl.load, directories, seconds)
+    loader = chainsaw.load if chosen == "chainsaw" else kuttl.load
+    suite = common.guarded(terminal, loader, directories, seconds)
     _tell_unsupported(terminal, suite, strict)
     evidence = common.guarded(terminal, common.open_store, store)
     terminal.print(f"[bold]suite[/] {suite.name} ({suite.format}): {len(suite.tests)} tests")
 
     def said(verdict: runner.StepVerdict) -> None:
-        mark = "[green]passed[/]" if verdict.passed else "[red]failed[/]"
+        mark = ("[yellow]not run[/]" if verdict.skipped else
+                "[green]passed[/]" if verdict.passed else "[red]failed[/]")
         where = f"{verdict.test} · " if verdict.test else ""
-        terminal.print(f"  {where}{verdict.step} — {mark}")
-        if verdict.message:
+        said = f"{verdict.test}" if verdict.skipped else f"{where}{verdict.step}"
+        terminal.print(f"  {said} — {mark}")
+        if verdict.message and not verdict.skipped:  # the notes said it already
             terminal.say(f"    {verdict.message}")
 
     result = common.run_async(terminal, runner.run(suite, evidence, context=context,
@@ -83,13 +81,18 @@ def run(
                            reports or DEFAULT_REPORTS)
     tests = result.tests()
     passed = sum(1 for ok in tests.values() if ok)
+    if result.not_run():
+        terminal.print(f"{len(result.not_run())} tests not run: they use what phasegate "
+                       "does not support (above)")
     terminal.print(f"{passed}/{len(tests)} tests passed; evidence: run [bold]{result.run_id}"
                    f"[/] in {evidence.describe()}; reports in {files['junit'].parent}")
     terminal.emit({"run_id": result.run_id, "passed": result.passed,
                    "tests": {name: ok for name, ok in tests.items()},
                    "steps": [{"test": s.test, "step": s.step, "passed": s.passed,
-                              "message": s.message} for s in result.steps],
+                              "message": s.message}
+                             for s in result.steps if not s.skipped],
                    "unsupported": [str(n) for n in suite.notes],
+                   "not_run": result.not_run(),
                    "reports": {k: str(v) for k, v in files.items()}})
     raise SystemExit(exit_codes.PASSED if result.passed else exit_codes.GATE_FAILED)
 
@@ -111,8 +114,10 @@ def _format(terminal: Terminal, directories: list[Path], given: str | None) -> s
     for directory in directories:
         if not directory.exists():
             terminal.abort(PlanError(f"{directory} does not exist"))
+    from phasegate.suites import chainsaw
+
     first = directories[0]
-    if first.is_dir() and any(p.name.startswith("chainsaw-test") for p in first.rglob("*.y*ml")):
+    if all(chainsaw.is_suite(d) for d in directories):
         return "chainsaw"
     if all(kuttl.is_suite(d) for d in directories):
         return "kuttl"

@@ -26,7 +26,8 @@ def render(facts: dict[str, Any]) -> str:
         counts = [0, 0]
         for test, steps in tests.items():
             inner = ET.SubElement(outer, "testsuite", name=test, tests=str(len(steps)),
-                                  failures=str(sum(1 for s in steps if s["status"] != "passed")),
+                                  failures=str(sum(1 for s in steps
+                                                   if s["status"] not in ("passed", "skipped"))),
                                   time=_seconds(steps), timestamp=steps[0]["started"])
             for step in steps:
                 _case(inner, test, step)
@@ -46,6 +47,9 @@ def _case(parent: ET.Element, test: str, step: dict[str, Any]) -> None:
     name = step["name"].removeprefix("suite ") if step["kind"] == SETUP else step["name"]
     case = ET.SubElement(parent, "testcase", classname=test, name=name,
                          time=f"{step['duration'] or 0:.3f}")
+    if step["status"] == "skipped":
+        ET.SubElement(case, "skipped", message=step["detail"])
+        return
     if step["status"] != "passed":
         failure = ET.SubElement(case, "failure", message=f"failed in {name}", type="")
         failure.text = step["detail"] or step["status"]

@@ -37,8 +37,58 @@ async def resource_of(client: KubeClient, api_version: str, kind: str) -> Resour
         raise ActionError(str(exc), retryable=exc.retryable) from None
 
 
-async def create_or_patch(client: KubeClient, obj: Json, namespace: str) -> Done:
-    """kuttl's CreateOrUpdate: create, or JSON-merge-patch what is there."""
+async def create(client: KubeClient, obj: Json, namespace: str) -> Done:
+    """Create only: an object that exists already is a failure (Chainsaw's create)."""
+    resource, body, where, name = await _prepared(client, obj, namespace)
+    response = await client.request("POST", resource.path(where), body=body)
+    if response.status_code >= 400:
+        raise ActionError(f"{obj['kind']} {name}: {status_message(response)}")
+    live = response.json()
+    return Done(objects.ref(live), "created", live, resource)
+
+
+async def replace(client: KubeClient, obj: Json, namespace: str) -> Done:
+    """PUT the object whole over the one there (Chainsaw's update)."""
+    resource, body, where, name = await _prepared(client, obj, namespace)
+    current = await client.get(resource.path(where, name))
+    if current is None:
+        raise ActionError(f"{obj['kind']} {name} does not exist")
+    body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
+    response = await client.request("PUT", resource.path(where, name), body=body)
+    if response.status_code >= 400:
+        raise ActionError(f"{obj['kind']} {name}: {status_message(response)}")
+    live = response.json()
+    return Done(objects.ref(live), "updated", live, resource)
+
+
+async def create_or_patch(client: KubeClient, obj: Json, namespace: str, *,
+                          must_exist: bool = False, subresource: str = "") -> Done:
+    """kuttl's CreateOrUpdate: create, or JSON-merge-patch what is there; ``must_exist``:
+    patch only (Chainsaw's patch and update)."""
+    resource, body, where, name = await _prepared(client, obj, namespace)
+    # asked first, as kuttl does: a partial object (only the fields a step changes) is
+    # refused by validation on create before the server says it exists
+    exists = await client.get(resource.path(where, name)) is not None
+    if must_exist and not exists:
+        raise ActionError(f"{obj['kind']} {name} does not exist")
+    action = "created"
+    if not exists:
+        response = await client.request("POST", resource.path(where), body=body)
+    if exists or response.status_code == 409:
+        path = resource.path(where, name) + (f"/{subresource}" if subresource else "")
+        response = await client.request("PATCH", path,
+                                        content=json.dumps(body),
+                                        content_type="application/merge-patch+json")
+        action = "updated"
+    if response.status_code >= 400:
+        raise ActionError(f"{obj['kind']} {name}: {status_message(response)}",
+                          retryable=response.status_code >= 500)
+    live = response.json()
+    return Done(objects.ref(live), action, live, resource)
+
+
+async def _prepared(client: KubeClient, obj: Json, namespace: str
+                    ) -> tuple[Resource, Json, str | None, str]:
     resource = await resource_of(client, str(obj.get("apiVersion", "")), str(obj["kind"]))
     body = json.loads(json.dumps(obj))
     meta = body.setdefault("metadata", {})
@@ -48,22 +98,7 @@ async def create_or_patch(client: KubeClient, obj: Json, namespace: str) -> Done
     name = meta.get("name")
     if not name:
         raise ActionError(f"{obj['kind']} without metadata.name cannot be applied")
-    # asked first, as kuttl does: a partial object (only the fields a step changes) is
-    # refused by validation on create before the server says it exists
-    exists = await client.get(resource.path(where, name)) is not None
-    action = "created"
-    if not exists:
-        response = await client.request("POST", resource.path(where), body=body)
-    if exists or response.status_code == 409:
-        response = await client.request("PATCH", resource.path(where, name),
-                                        content=json.dumps(body),
-                                        content_type="application/merge-patch+json")
-        action = "updated"
-    if response.status_code >= 400:
-        raise ActionError(f"{obj['kind']} {name}: {status_message(response)}",
-                          retryable=response.status_code >= 500)
-    live = response.json()
-    return Done(objects.ref(live), action, live, resource)
+    return resource, body, where, str(name)
 
 
 async def matching(client: KubeClient, resource: Resource, namespace: str | None, name: str,

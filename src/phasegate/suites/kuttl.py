@@ -37,7 +37,7 @@ def load(paths: list[Path], timeout: float | None = None) -> model.Suite:
     root = config.parent if config else paths[0]
     test_dirs = list(paths)
     if config is not None:
-        settings = kuttl_fields.suite_settings(config, _documents(config), notes)
+        settings = kuttl_fields.suite_settings(config, documents(config), notes)
         test_dirs = [root / d for d in settings.get("testDirs") or ["."]]
     for directory in test_dirs:
         if not directory.is_dir():
@@ -106,7 +106,7 @@ def _step(test_dir: Path, index: int, files: list[Path], timeout: float,
             raise PlanError(f"{file.name} is not a step file name kuttl reads "
                             "(NN-name.yaml)", file=str(file))
         kind = role.group(1).lower()
-        for tree in _documents(file):
+        for tree in documents(file):
             obj = yamltext.plain(tree)
             special = _kuttl_kind(obj)
             if special == "TestStep" and kind not in ("assert", "errors"):
@@ -160,10 +160,10 @@ def _objects_under(base: Path, given: Any, notes: list[model.Note]) -> tuple[Any
         files = [path]
     else:
         raise PlanError(f"{text} does not exist (relative to {base})", file=str(base))
-    return tuple(yamltext.plain(tree) for file in files for tree in _documents(file))
+    return tuple(yamltext.plain(tree) for file in files for tree in documents(file))
 
 
-def _documents(file: Path) -> list[Any]:
+def documents(file: Path) -> list[Any]:
     """The non-empty documents of a YAML file, with positions."""
     from phasegate.plan import yamltree
 

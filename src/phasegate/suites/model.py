@@ -61,6 +61,20 @@ class Collector:
 
 
 @dataclass(frozen=True)
+class Operation:
+    """One Chainsaw operation: what it does, to what, within how long."""
+
+    kind: str  # apply, create, patch, update, assert, error, delete, command, script, sleep,
+    # wait, events, describe, get, podLogs
+    objects: tuple[Json, ...] = ()
+    command: Command | None = None
+    timeout: float = 30.0
+    seconds: float = 0.0  # sleep
+    subresource: str = ""  # patch: status
+    where: str = ""  # file:line, for what is said about it
+
+
+@dataclass(frozen=True)
 class Step:
     index: int
     name: str
@@ -73,9 +87,16 @@ class Step:
     assert_commands: tuple[Command, ...] = ()
     collectors: tuple[Collector, ...] = ()
     timeout: float | None = None  # the TestAssert's, else the suite's
+    # a Chainsaw step: its operations in order, then catch (on failure), finally, cleanup
+    operations: tuple[Operation, ...] = ()
+    catch: tuple[Operation, ...] = ()
+    finally_: tuple[Operation, ...] = ()
+    cleanup: tuple[Operation, ...] = ()
 
     @property
     def title(self) -> str:
+        if self.operations or self.catch or self.finally_ or self.cleanup:
+            return self.name  # Chainsaw names its steps itself (step-1 when not)
         return f"step {self.index}-{self.name}"
 
 
@@ -85,6 +106,10 @@ class Test:
     path: str  # the test's directory relative to where its suite's tests are (for reports)
     directory: Path
     steps: tuple[Step, ...]
+    # what it uses that phasegate does not do: such a test is not run (its verdict would
+    # be phasegate's guess), and says so
+    unsupported: tuple[str, ...] = ()
+    namespace: str = ""  # its own, over the suite's (Chainsaw's spec.namespace)
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,11 @@ from phasegate.probes import subset
 from phasegate.probes.base import ProbeContext
 from phasegate.store import records
 from phasegate.store.evidence import EvidenceStore
-from phasegate.suites import commands, kube_ops, kubeconfig_file, model, steps
+from phasegate.suites import chainsaw_ops, commands, kube_ops, kubeconfig_file, model, steps
 from phasegate.workflow import stopping, target
 
 STAGE = "suite"
+SKIPPED = "skipped"
 SETUP, STEP, TEARDOWN = "suite-setup", "suite-step", "suite-teardown"
 
 
@@ -38,6 +39,7 @@ class StepVerdict:
     step: str  # "setup", "step 0-run"
     passed: bool
     message: str = ""
+    skipped: bool = False  # a test not run: it uses what phasegate does not support
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,13 @@ class SuiteResult:
     def passed(self) -> bool:
         return all(s.passed for s in self.steps)
 
+    def not_run(self) -> list[str]:
+        return [step.test for step in self.steps if step.skipped]
+
     def tests(self) -> dict[str, bool]:
         verdicts: dict[str, bool] = {}
         for step in self.steps:
-            if step.test:
+            if step.test and not step.skipped:
                 verdicts[step.test] = verdicts.get(step.test, True) and step.passed
         return verdicts
 
@@ -95,8 +100,10 @@ async def run(suite: model.Suite, store: EvidenceStore, *, context: str | None,
     result = SuiteResult(run_id, tuple(verdicts))
     tests = result.tests()
     passed = sum(1 for ok in tests.values() if ok)
+    skipped = len(result.not_run())
     store.finish_run(run_id, "passed" if result.passed else "failed",
-                     f"{passed}/{len(tests)} tests passed")
+                     f"{passed}/{len(tests)} tests passed"
+                     + (f"; {skipped} not run (unsupported)" if skipped else ""))
     return result
 
 
@@ -110,6 +117,8 @@ async def _everything(job: _Run) -> list[StepVerdict]:
     limit = asyncio.Semaphore(max(suite.parallel, 1))
 
     async def one(test: model.Test) -> list[StepVerdict]:
+        if test.unsupported:
+            return [_not_run(job, test)]
         async with limit:
             return await _test(job, test)
 
@@ -142,7 +151,8 @@ async def _suite_setup(job: _Run) -> StepVerdict:
 
 async def _test(job: _Run, test: model.Test) -> list[StepVerdict]:
     suite = job.suite
-    namespace = suite.namespace or f"kuttl-test-{tokens.token_hex(5)}"
+    prefix = "chainsaw" if suite.format == "chainsaw" else "kuttl-test"
+    namespace = test.namespace or suite.namespace or f"{prefix}-{tokens.token_hex(5)}"
     ctx = _scoped(job.ctx, namespace, test.directory)
     shell = commands.Shell(job.kubeconfig, namespace, commands.search_path())
     verdicts = []
@@ -158,7 +168,8 @@ async def _test(job: _Run, test: model.Test) -> list[StepVerdict]:
                                            records.StepPlace(STEP, phase=test.path,
                                                              phase_index=step.index))
             with stopping.closed_on_stop(job.store, step_id):
-                outcome = await steps.run(step, ctx, shell, _recorder(job, step_id))
+                runs = chainsaw_ops.run if suite.format == "chainsaw" else steps.run
+                outcome = await runs(step, ctx, shell, _recorder(job, step_id))
             cleanup.extend(outcome.created)
             verdicts.append(_finish(job, step_id, test.path, step.title, outcome))
             if not outcome.passed:
@@ -199,6 +210,9 @@ async def _namespace(job: _Run, ctx: ProbeContext, namespace: str,
 
 async def _teardown(job: _Run, ctx: ProbeContext, test: model.Test, namespace: str | None,
                     cleanup: list[kube_ops.Done]) -> None:
+    if namespace is not None:  # deleting the namespace deletes what the test made in it
+        cleanup = [done for done in cleanup
+                   if done.live.get("metadata", {}).get("namespace") != namespace]
     if namespace is None and not cleanup:
         return
     client = connections.client_for(ctx)
@@ -238,6 +252,19 @@ def _register_secrets(suite: model.Suite) -> None:
     for obj in held:
         for value in subset.secret_values(obj):
             secrets.register(value)
+
+
+def _not_run(job: _Run, test: model.Test) -> StepVerdict:
+    """A test using what phasegate does not do is not run: it is recorded as skipped, with
+    what it uses, so that no guess passes for a verdict."""
+    step_id = job.store.start_step(job.run_id, STAGE, "not run", None,
+                                   records.StepPlace(SETUP, phase=test.path))
+    message = "not run: uses what phasegate does not support: " + "; ".join(test.unsupported)
+    job.store.finish_step(step_id, SKIPPED, message)
+    verdict = StepVerdict(test.path, "not run", True, message, skipped=True)
+    if job.on_step is not None:
+        job.on_step(verdict)
+    return verdict
 
 
 def _finish(job: _Run, step_id: int, test: str, name: str, outcome: steps.Outcome

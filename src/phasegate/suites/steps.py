@@ -28,7 +28,7 @@ Record = Callable[[Sequence[Observation]], None]
 class Outcome:
     passed: bool = True
     failures: list[str] = field(default_factory=list)
-    created: list[kube_ops.Done] = field(default_factory=list)  # cluster-scoped, to clean up
+    created: list[kube_ops.Done] = field(default_factory=list)  # to clean up
 
     def fail(self, message: str) -> None:
         self.passed = False
@@ -63,13 +63,13 @@ async def run(step: model.Step, ctx: ProbeContext, shell: commands.Shell,
         said += step.assert_commands
         for final, by in zip(result.finals, said, strict=True):
             if not final.passed:
-                outcome.fail(_failed(by, final) if by else
+                outcome.fail(failed_command(by, final) if by else
                              f"{final.name}: {final.observed}")
         await _collect(step, ctx, shell, record)
     return outcome
 
 
-def _failed(command: model.Command, observation: Observation) -> str:
+def failed_command(command: model.Command, observation: Observation) -> str:
     """As kuttl says it: command "…" failed, exit status N."""
     code = observation.data.get("exit_code")
     return (f"command {command.text.strip()!r} failed"
@@ -125,7 +125,7 @@ async def _command(command: model.Command, ctx: ProbeContext, shell: commands.Sh
     record([observation])
     if observation.passed:
         return True
-    outcome.fail(_failed(command, observation))
+    outcome.fail(failed_command(command, observation))
     return False
 
 
@@ -143,7 +143,7 @@ async def _apply(obj: model.Json, client: KubeClient, namespace: str, record: Re
     live = done.live.get("metadata", {})
     record([action("suite.apply", done.ref, True, "created or updated", done.action, started,
                    {"uid": live.get("uid"), "resourceVersion": live.get("resourceVersion")})])
-    if done.action == "created" and not done.resource.namespaced:
+    if done.action == "created":
         outcome.created.append(done)
 
 

@@ -1,0 +1,279 @@
+"""Chainsaw suites, loaded as Chainsaw reads them: every ``chainsaw-test.yaml`` under the
+directories given holds Tests, whose steps are ``try`` operations, then ``catch`` (when
+one failed), ``finally`` and ``cleanup``. Operations and defaults are Chainsaw's; what
+phasegate does not do (JMESPath and bindings in assertion trees, templating, ``check``
+expressions, clusters, outputs) is named with its file and line."""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+from pathlib import Path
+from typing import Any
+
+from phasegate.errors import PlanError
+from phasegate.plan import yamltext
+from phasegate.suites import kuttl, model
+
+FILE = "chainsaw-test.yaml"
+GROUP = "chainsaw.kyverno.io/"
+# Chainsaw's default timeouts, by operation
+TIMEOUTS = {"apply": 5.0, "create": 5.0, "patch": 5.0, "update": 5.0, "assert": 30.0,
+            "error": 30.0, "delete": 15.0, "cleanup": 30.0, "exec": 5.0}
+RESOURCE_OPS = ("apply", "create", "patch", "update", "assert", "error", "delete")
+EXEC_OPS = ("command", "script")
+COLLECT_OPS = ("events", "describe", "get", "podLogs")
+NOT_DONE_TEST = {"bindings": "bindings are not supported", "cluster": "clusters are not "
+                 "supported", "clusters": "clusters are not supported",
+                 "template": "templating is not supported", "scenarios": "scenarios are not "
+                 "supported", "catch": "test-level catch is not supported", "compiler":
+                 "expression compilers are not supported", "namespaceTemplate":
+                 "namespace templates are not supported", "failFast": "not supported",
+                 "forceTerminationGracePeriod": "not supported", "delayBeforeCleanup":
+                 "not supported", "deletionPropagationPolicy": "not supported"}
+TEST_READ = {"description", "steps", "timeouts", "namespace", "skipDelete", "concurrent",
+             "skip"}
+
+
+def is_suite(path: Path) -> bool:
+    return (path.is_file() and path.name == FILE) or (
+        path.is_dir() and next(path.rglob(FILE), None) is not None)
+
+
+def load(paths: list[Path], timeout: float | None = None) -> model.Suite:
+    notes: list[model.Note] = []
+    tests: list[model.Test] = []
+    for root in paths:
+        files = [root] if root.is_file() else sorted(root.rglob(FILE))
+        base = root.parent if root.is_file() else root
+        for file in files:
+            for tree in kuttl.documents(file):
+                if not str(tree.get("apiVersion", "")).startswith(GROUP) or tree.get(
+                        "kind") != "Test":
+                    notes.append(model.Note(str(file), _line(tree), f"{tree.get('kind')} "
+                                            "objects are not supported here; not read"))
+                    continue
+                before = len(notes)
+                found = _test(file, base, tree, timeout, notes)
+                if found is not None and len(notes) > before:
+                    found = dataclasses.replace(found, unsupported=tuple(
+                        str(n) for n in notes[before:]))
+                if found is not None:
+                    if any(t.path == found.path for t in tests):  # two Tests, one name
+                        found = dataclasses.replace(found, path=f"{found.path}-{len(tests)}")
+                    tests.append(found)
+    name = ",".join(p.resolve().name for p in paths)
+    return model.Suite(name=name, format="chainsaw", root=paths[0], tests=tuple(tests),
+                       timeout=timeout or TIMEOUTS["assert"], parallel=8,
+                       notes=tuple(notes))
+
+
+def _test(file: Path, base: Path, tree: Any, timeout: float | None,
+          notes: list[model.Note]) -> model.Test | None:
+    spec = tree.get("spec") or {}
+    name = str((tree.get("metadata") or {}).get("name") or file.parent.name)
+    for key in spec:
+        if key in NOT_DONE_TEST:
+            notes.append(model.Note(str(file), _key_line(spec, key),
+                                    f"Test.spec.{key}: {NOT_DONE_TEST[key]}"))
+        elif key not in TEST_READ:
+            notes.append(model.Note(str(file), _key_line(spec, key),
+                                    f"Test.spec.{key}: unknown field; not read"))
+    if spec.get("skip"):
+        return None
+    defaults = dict(TIMEOUTS)
+    for key, value in (spec.get("timeouts") or {}).items():
+        defaults[str(key)] = _seconds(file, spec["timeouts"], key, value)
+    if timeout is not None:  # --timeout: every wait's, as Chainsaw's --assert-timeout
+        defaults.update({k: timeout for k in ("assert", "error", "delete")})
+    steps = []
+    for index, step in enumerate(spec.get("steps") or []):
+        if not isinstance(step, dict):
+            raise PlanError("expected a step (try, catch, finally, cleanup)", file=str(file),
+                            line=_line(spec["steps"]))
+        for key in step:
+            if key not in ("name", "description", "try", "catch", "finally", "cleanup",
+                           "timeouts"):
+                notes.append(model.Note(str(file), _key_line(step, key),
+                                        f"step.{key}: not supported; not read"))
+        ops = {part: tuple(_operation(file, item, defaults, notes)
+                           for item in step.get(part) or [])
+               for part in ("try", "catch", "finally", "cleanup")}
+        steps.append(model.Step(
+            index=index, name=str(step.get("name") or f"step-{index + 1}"), files=(str(file),),
+            operations=ops["try"], catch=ops["catch"], finally_=ops["finally"],
+            cleanup=ops["cleanup"], timeout=defaults["assert"]))
+    relative = file.parent.resolve().relative_to(base.resolve().parent)
+    return model.Test(name, f"{relative}/{name}", file.parent, tuple(steps),
+                      namespace=str(spec.get("namespace") or ""))
+
+
+def _operation(file: Path, item: Any, defaults: dict[str, float],
+               notes: list[model.Note]) -> model.Operation:
+    if not isinstance(item, dict):
+        raise PlanError("expected an operation", file=str(file))
+    known = (*RESOURCE_OPS, *EXEC_OPS, *COLLECT_OPS, "sleep", "wait", "proxy")
+    kinds = [k for k in item if k in known]
+    for key in item:
+        if key not in known and key not in ("description", "name"):
+            notes.append(model.Note(str(file), _key_line(item, key),
+                                    f"operation.{key}: not supported; not read"))
+    if len(kinds) != 1:
+        raise PlanError(f"expected one operation, found {', '.join(kinds) or 'none'}",
+                        file=str(file), line=_line(item))
+    kind = kinds[0]
+    body = item[kind] or {}
+    where = f"{file}:{_key_line(item, kind)}"
+    for key in ("bindings", "outputs", "check", "cluster", "clusters", "template"):
+        if isinstance(body, dict) and key in body:
+            notes.append(model.Note(str(file), _key_line(body, key),
+                                    f"{kind}.{key}: not supported; not read"))
+    seconds = _seconds(file, body, "timeout", body["timeout"]) if isinstance(
+        body, dict) and "timeout" in body else None
+    if kind in RESOURCE_OPS:
+        objects = _objects(file, body, kind)
+        for obj in objects:
+            _expressions(file, obj, kind, notes)
+            if not isinstance(obj, dict) or not obj.get("kind"):
+                notes.append(model.Note(str(file), None, f"{kind}: an object without a "
+                                        "kind is not supported"))
+        return model.Operation(kind, objects, timeout=seconds or defaults.get(kind, 30.0),
+                               where=where, subresource=str(body.get("subresource") or ""))
+    if kind in EXEC_OPS:
+        if kind == "script":
+            command = model.Command(script=str(body.get("content") or ""))
+        else:
+            argv = [str(body.get("entrypoint") or ""), *(str(a) for a in body.get("args") or [])]
+            command = model.Command(command=" ".join(_quoted(a) for a in argv))
+        return model.Operation(kind, command=command,
+                               timeout=seconds or defaults["exec"], where=where)
+    if kind == "sleep":
+        return model.Operation(kind, seconds=_seconds(file, body, "duration",
+                                                      body.get("duration")), where=where)
+    if kind in COLLECT_OPS or kind == "wait":
+        return model.Operation(kind, command=model.Command(script=_kubectl(kind, body)),
+                               timeout=seconds or 30.0, where=where)
+    notes.append(model.Note(str(file), _key_line(item, kind),
+                            f"operation {kind}: not supported; not run"))
+    return model.Operation("unsupported", where=where)
+
+
+def _objects(file: Path, body: Any, kind: str) -> tuple[Any, ...]:
+    if "resource" in body:
+        return _items((yamltext.plain(body["resource"]),))
+    if "file" in body:
+        pattern = str(file.parent / str(body["file"]))
+        matched = sorted(glob.glob(pattern)) or [pattern]
+        found = []
+        for path in matched:
+            if not Path(path).is_file():
+                raise PlanError(f"{kind}: {body['file']} does not exist", file=str(file))
+            found += [yamltext.plain(tree) for tree in kuttl.documents(Path(path))]
+        return _items(tuple(found))
+    if kind == "delete" and "ref" in body:
+        ref = yamltext.plain(body["ref"])
+        meta = {k: ref[k] for k in ("name", "namespace") if ref.get(k)}
+        if ref.get("labels"):
+            meta["labels"] = ref["labels"]
+        return ({"apiVersion": ref.get("apiVersion", ""), "kind": ref.get("kind", ""),
+                 "metadata": meta},)
+    raise PlanError(f"{kind}: expected file, resource" + (" or ref" if kind == "delete"
+                                                           else ""), file=str(file))
+
+
+def _items(found: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A ``v1/List`` stands for its items, as Chainsaw reads it."""
+    out: list[Any] = []
+    for obj in found:
+        if isinstance(obj, dict) and obj.get("kind") == "List" and isinstance(
+                obj.get("items"), list):
+            out.extend(obj["items"])
+        else:
+            out.append(obj)
+    return tuple(out)
+
+
+def _expressions(file: Path, obj: Any, kind: str, notes: list[model.Note]) -> None:
+    """Assertion trees with JMESPath keys ``(…)``, ``~`` iterations or ``($binding)`` values
+    are Chainsaw's language: named, not guessed at."""
+    def walk(node: Any, path: str) -> str | None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if str(key).startswith(("(", "~")):
+                    return f"{path}{key}"
+                found = walk(value, f"{path}{key}.")
+                if found:
+                    return found
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                found = walk(value, f"{path}[{index}].")
+                if found:
+                    return found
+        elif isinstance(node, str) and node.startswith("(") and node.endswith(")"):
+            return f"{path.rstrip('.')}: {node}"
+        return None
+
+    found = walk(obj, "")
+    if found:
+        notes.append(model.Note(str(file), None, f"{kind}: expressions (JMESPath, bindings) "
+                                f"are not supported: {found}"))
+
+
+def _kubectl(kind: str, body: Any) -> str:
+    resource = str(body.get("resource") or body.get("kind") or "").lower()
+    name = str(body.get("name") or "")
+    target = f"{resource} {name}".strip() or "all"
+    if kind == "events":
+        return "kubectl get events --namespace \"$NAMESPACE\""
+    if kind == "podLogs":
+        which = name or f"-l {body.get('selector', '')}"
+        return f"kubectl logs --prefix --all-containers {which} --namespace \"$NAMESPACE\""
+    if kind == "wait":
+        wanted = body.get("for") or {}
+        if "condition" in wanted:
+            condition = wanted["condition"]
+            what = (f"condition={condition.get('name')}" + (
+                f"={condition['value']}" if condition.get("value") is not None else "")
+                if isinstance(condition, dict) else f"condition={condition}")
+        elif "deletion" in wanted:
+            what = "delete"
+        elif "jsonPath" in wanted:
+            path = wanted["jsonPath"]
+            what = f"jsonpath={{{path.get('path')}}}={path.get('value')}"
+        else:
+            what = "condition=Ready"
+        which = target if name else f"{resource} --all" if not body.get("selector") else (
+            f"{resource} -l {body['selector']}")
+        timeout = body.get("timeout") or "30s"
+        return (f"kubectl wait --for='{what}' {which} --namespace \"$NAMESPACE\" "
+                f"--timeout={timeout}")
+    verb = "describe" if kind == "describe" else "get"
+    return f"kubectl {verb} {target} --namespace \"$NAMESPACE\"" + (
+        " -o yaml" if kind == "get" else "")
+
+
+def _quoted(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def _seconds(file: Path, tree: Any, key: Any, value: Any) -> float:
+    from phasegate.durations import parse_duration
+
+    try:
+        return parse_duration(str(value))
+    except ValueError as exc:
+        place = yamltext.locate(tree, (key,))
+        raise PlanError(f"{key}: {exc}", file=str(file),
+                        line=place[0] if place else None) from None
+
+
+def _line(tree: Any) -> int | None:
+    lc = getattr(tree, "lc", None)
+    return lc.line + 1 if lc is not None else None
+
+
+def _key_line(tree: Any, key: Any) -> int | None:
+    place = yamltext.locate(tree, (key,), at_key=True)
+    return place[0] if place else None
