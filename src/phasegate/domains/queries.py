@@ -10,6 +10,9 @@ Stable: names and fields here are only ever added to, never renamed or removed.
 - :func:`current_probes` / :func:`probe_history` — the same for each health probe.
 - :func:`latest_results` / :func:`results` — the test reports recorded for a domain.
 - :func:`deployments` — the runs of a domain's plans (deploy markers).
+- :func:`histories`, :func:`probe_histories`, :func:`latest_results_of` and
+  :func:`deployments_of` — the same for many at once, in a fixed number of queries (the
+  dashboard's overview of twenty domains asks each of them once per domain otherwise).
 """
 
 from __future__ import annotations
@@ -122,6 +125,71 @@ def deployments(store: EvidenceStore, domains: DomainsFile, domain: str,
     if not paths:
         return []
     return store.find_runs(plan_paths=paths, since=since, until=until, limit=limit)
+
+
+def histories(store: EvidenceStore, names: Sequence[str], start: datetime,
+              end: datetime | None = None) -> dict[str, list[DomainState]]:
+    """:func:`history` of each of ``names``, in two queries."""
+    t = tables.domain_states
+    rows = _ranges(store, t, t.c.domain, t.c.domain.in_(list(names)), start, end)
+    found: dict[str, list[DomainState]] = {name: [] for name in names}
+    for row in rows:
+        found[row["domain"]].append(_state(row))
+    return found
+
+
+def probe_histories(store: EvidenceStore, domain: str, start: datetime,
+                    end: datetime | None = None) -> dict[str, list[ProbeState]]:
+    """:func:`probe_history` of each of the domain's probes, by probe name, in two queries."""
+    t = tables.probe_states
+    found: dict[str, list[ProbeState]] = {}
+    for row in _ranges(store, t, t.c.probe, t.c.domain == domain, start, end):
+        found.setdefault(row["probe"], []).append(_probe(row))
+    return found
+
+
+def latest_results_of(store: EvidenceStore, names: Sequence[str]) -> dict[str, TestReport]:
+    """:func:`latest_results` of each of ``names`` that has one, in one query."""
+    t = tables.test_reports
+    newest = (select(func.max(t.c.id).label("id")).where(t.c.domain.in_(list(names)))
+              .group_by(t.c.domain).subquery())
+    query = select(t).join(newest, t.c.id == newest.c.id)
+    with store.engine.connect() as connection:
+        return {row["domain"]: _report(row) for row in connection.execute(query).mappings()}
+
+
+def deployments_of(store: EvidenceStore, domains: DomainsFile, names: Sequence[str],
+                   since: datetime | None = None, until: datetime | None = None,
+                   limit: int | None = 1000) -> dict[str, list[RunRecord]]:
+    """:func:`deployments` of each of ``names``, in one query (``limit`` over all of them)."""
+    owners: dict[str, list[str]] = {}
+    for name in names:
+        for path in domains.plan_paths(name):
+            owners.setdefault(str(path), []).append(name)
+    found: dict[str, list[RunRecord]] = {name: [] for name in names}
+    if not owners:
+        return found
+    for run in store.find_runs(plan_paths=list(owners), since=since, until=until, limit=limit):
+        for name in owners.get(run.plan_path or "", []):
+            found[name].append(run)
+    return found
+
+
+def _ranges(store: EvidenceStore, table: Any, key: Any, where: Any, start: datetime,
+            end: datetime | None) -> list[Any]:
+    """For each ``key`` (a domain, a probe): its last row before ``start``, then its rows
+    from ``start`` to ``end``; ordered by key, then time."""
+    start_at = _bound(store, start)
+    before = (select(func.max(table.c.id).label("id")).where(and_(where, table.c.at < start_at))
+              .group_by(key).subquery())
+    window = [where, table.c.at >= start_at]
+    if end is not None:
+        window.append(table.c.at <= _bound(store, end))
+    with store.engine.connect() as connection:
+        rows = list(connection.execute(select(table).join(before, table.c.id == before.c.id))
+                    .mappings())
+        rows += connection.execute(select(table).where(and_(*window))).mappings().all()
+    return sorted(rows, key=lambda row: (row[key.name], _utc(row["at"]), row["id"]))
 
 
 def _range(store: EvidenceStore, table: Any, where: Any, start: datetime,
