@@ -355,16 +355,21 @@ class EvidenceStore:
             window.append(runs.c.started_at >= self._bound(since))
         if until is not None:
             window.append(runs.c.started_at <= self._bound(until))
-        # every observation of a step that saw a failure: which failures are final, and which
-        # are causes rather than progress cut short, is decided per check, not in SQL
-        failed_steps = select(observations.c.step_id).where(observations.c.passed.is_(False))
+        # every observation of a step that did not pass: which failures are final, and which
+        # are causes rather than progress cut short, is decided per check, not in SQL. A step
+        # that passed had no check fail at its last attempt (its earlier ones are progress):
+        # leaving them out spares reading every attempt of every gate that ever passed.
+        unpassed = steps.c.status != "passed"
+        failed_steps = select(steps.c.id).where(unpassed)
+        their_runs = select(steps.c.run_id).where(unpassed)  # observations are indexed by run
         checks_query = (
             select(observations, steps.c.stage.label("step_stage"),
                    steps.c.name.label("step_name"), steps.c.status.label("step_status"),
                    steps.c.detail.label("step_detail"), steps.c.kind.label("step_kind"))
             .join(steps, steps.c.id == observations.c.step_id)
             .join(runs, runs.c.id == observations.c.run_id)
-            .where(observations.c.step_id.in_(failed_steps), *window)
+            .where(observations.c.run_id.in_(their_runs),
+                   observations.c.step_id.in_(failed_steps), *window)
             .order_by(observations.c.id)
         )
         bare = (
