@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -51,7 +52,11 @@ def create(settings: Settings, store: EvidenceStore | None = None) -> FastAPI:
     @app.middleware("http")  # added last, so outermost: the login answer carries them too
     async def _headers(request: Request,
                        call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
         response = await call_next(request)
+        # the time spent here, for the browser's devtools and bench/dashboard.py
+        spent = 1000 * (time.perf_counter() - started)
+        response.headers["Server-Timing"] = f"app;dur={spent:.1f}"
         for name, value in render.HEADERS.items():  # an answer's own (an export's) win
             response.headers.setdefault(name, value)
         return response

@@ -53,11 +53,8 @@ def _report(report: Any) -> dict[str, Any] | None:
             "failing": [c for c in report.cases if c.outcome in ("failed", "error")]}
 
 
-def _strip(store: EvidenceStore, domains: DomainsFile, name: str,
+def _strip(changes: Sequence[tuple[datetime, str]], runs: Sequence[Any], start: datetime,
            now: datetime) -> dict[str, Any]:
-    start = now - strips.DAY
-    changes = [(s.at, s.state) for s in queries.history(store, name, start, now)]
-    runs = queries.deployments(store, domains, name, since=start, until=now, limit=200)
     found = strips.segments(changes, start, now)
     return {"segments": found, "markers": strips.markers(runs, start, now),
             "width": strips.WIDTH, "summary": strips.summary(found, start, now)}
@@ -65,13 +62,20 @@ def _strip(store: EvidenceStore, domains: DomainsFile, name: str,
 
 def overview(store: EvidenceStore, source: DomainsSource, now: datetime) -> dict[str, Any]:
     domains = source.get()
+    names = list(domains.domains)
+    start = now - strips.DAY
+    # one query per kind for every domain: twenty domains asked one by one cost 80 queries
+    states = queries.current(store, names)
+    changes = queries.histories(store, names, start, now)
+    reports = queries.latest_results_of(store, names)
+    deployed = queries.deployments_of(store, domains, names, since=start, until=now)
     rows = []
-    for summary in queries.overview(domains, store):
-        rows.append({"name": summary.name, "owner": summary.owner,
-                     "description": summary.description,
-                     "depends_on": list(summary.depends_on), **_state(summary.state, now),
-                     "strip": _strip(store, domains, summary.name, now),
-                     "results": _report(summary.results)})
+    for name, spec in domains.domains.items():
+        rows.append({"name": name, "owner": spec.owner, "description": spec.description,
+                     "depends_on": list(spec.depends_on), **_state(states.get(name), now),
+                     "strip": _strip([(s.at, s.state) for s in changes[name]],
+                                     deployed[name], start, now),
+                     "results": _report(reports.get(name))})
     counts = {state: sum(1 for r in rows if r["state"] == state)
               for state in ("healthy", "degraded", "down", "unknown")}
     return {"domains": rows, "counts": counts, "file": str(source.path)}
@@ -87,30 +91,25 @@ def domain(store: EvidenceStore, source: DomainsSource, name: str, now: datetime
     current = queries.current(store, [name]).get(name)
     start = now - strips.DAY
     probes = []
+    changed = queries.probe_histories(store, name, start, now)
     for probe, state in sorted(queries.current_probes(store, name).items()):
-        changes = [(p.at, p.state) for p in queries.probe_history(store, name, start, now,
-                                                                   probe=probe)]
+        changes = [(p.at, p.state) for p in changed.get(probe, [])]
         observed = state.observation
         probes.append({"name": probe, "state": state.state, "since": clock.stamp(state.at),
                        "ago": clock.ago(state.at, now),
                        "expected": str(observed.get("expected", "")),
                        "observed": str(observed.get("observed", "")),
-                       "strip": _probe_strip(changes, start, now)})
+                       "strip": _strip(changes, [], start, now)})
     runs = queries.deployments(store, domains, name, limit=RECENT)
+    today = queries.deployments(store, domains, name, since=start, until=now, limit=500)
+    day = [(s.at, s.state) for s in queries.history(store, name, start, now)]
     return {"name": name, "owner": spec.owner, "description": spec.description,
             "depends_on": list(spec.depends_on), "paths": list(spec.paths),
             "plans": list(spec.plans), **_state(current, now),
-            "strip": _strip(store, domains, name, now), "probes": probes,
+            "strip": _strip(day, today, start, now), "probes": probes,
             "runs": [views.run_row(r, now) for r in runs],
             "reports": [_report(r) for r in queries.results(store, name, limit=RECENT)],
             "criteria": criteria_naming(store, tasks_dir, name)}
-
-
-def _probe_strip(changes: Sequence[tuple[datetime, str]], start: datetime,
-                 now: datetime) -> dict[str, Any]:
-    found = strips.segments(changes, start, now)
-    return {"segments": found, "markers": [], "width": strips.WIDTH,
-            "summary": strips.summary(found, start, now)}
 
 
 def criteria_naming(store: EvidenceStore, root: Path, name: str) -> list[dict[str, Any]]:

@@ -8,12 +8,13 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 
 from phasegate.reports import clock
 from phasegate.store.evidence import EvidenceStore
-from phasegate.web import render, views
+from phasegate.web import cached, render, views
 from phasegate.web.settings import Settings
 
 EXPORTS = {"md": "text/markdown", "json": "application/json", "junit": "application/xml",
            "html": "text/html"}
 DONE = {"X-Live-Done": "1"}  # a fragment that will not change again: stop asking
+PATTERNS_TTL = 60.0  # mining every failure of 30 days costs seconds on a big store
 
 
 def register(app: FastAPI, store: EvidenceStore, settings: Settings) -> None:
@@ -70,9 +71,13 @@ def register(app: FastAPI, store: EvidenceStore, settings: Settings) -> None:
     def tasks() -> Response:
         return render.page("tasks.html", nav="tasks", **views.tasks(store, settings.tasks_dir))
 
+    mined = cached.Refreshed(lambda: views.patterns(store, clock.now()), PATTERNS_TTL)
+    mined.warm()
+
     @app.get("/patterns", response_class=HTMLResponse)
     def patterns() -> Response:
-        return render.page("patterns.html", nav="patterns", **views.patterns(store, clock.now()))
+        found, age = mined.get()
+        return render.page("patterns.html", nav="patterns", age=clock.span(age), **found)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -33,7 +33,7 @@ class RunFilters:
     plan: str = ""
     status: str = ""
     command: str = ""
-    since: str = ""  # 6h, 2d, or an ISO time
+    since: str = ""  # 6h, 48h, or an ISO time
     page: int = 1
 
     @classmethod
