@@ -84,7 +84,7 @@ def _plain(markdown: str, *names: str) -> str:
     text = re.sub(r"pg-tracer-[0-9a-f]{6}", "pg-tracer-ID", text)
     for name in names:
         text = text.replace(name, "NS")
-    text = re.sub(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?", "TIME", text)
+    text = re.sub(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(\+00:00|Z)?", "TIME", text)
     text = re.sub(r"\d+(\.\d+)? ?(s|ms)\b", "N s", text)
     text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "UID", text)
     text = re.sub(r"\((\d+) attempts\)", "(N attempts)", text)

@@ -68,10 +68,15 @@ async def follow(client: tclient.Client, run_id: str,
     result = asyncio.ensure_future(handle.result())
     shown = 0
     try:
-        while not result.done():
+        while True:
             await asyncio.wait([result], timeout=FOLLOW_EVERY)
             if result.done():
-                break
+                if not _transient(result.exception()):
+                    break
+                # the server restarts (or the network blinks): the run goes on there
+                await asyncio.sleep(FOLLOW_EVERY)
+                result = asyncio.ensure_future(handle.result())
+                continue
             try:
                 now = await handle.query("status", result_type=steps.RunState)
             except RPCError:
@@ -120,6 +125,13 @@ async def cancel(client: tclient.Client, run_id: str) -> steps.RunState:
         return final
     except RPCError as exc:
         raise TargetError(f"run {run_id}: {_said(exc)}") from None
+
+
+def _transient(error: BaseException | None) -> bool:
+    """A failure to ask that asking again may mend (the server away for a moment)."""
+    final = {RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT,
+             RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNAUTHENTICATED}
+    return isinstance(error, RPCError) and error.status not in final
 
 
 def _said(exc: RPCError) -> str:
