@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from temporalio import activity, converter
 from temporalio.exceptions import ApplicationError
 
+from phasegate import secrets
 from phasegate.engine import progress
 from phasegate.errors import PhasegateError, PlanError
 from phasegate.plan.model import Plan
@@ -105,12 +106,15 @@ async def once(spec: steps.RunSpec, key: str, kind: type[T],
         retry = bool(getattr(exc, "retryable", False))
         raise ApplicationError(str(exc), type=type(exc).__name__,
                                non_retryable=not retry) from None
+    # what goes into the workflow's history is masked as what goes into the store
+    plain = secrets.mask_data(dataclasses.asdict(out))
     record = store.run(spec.run_id)
     if record is not None:
         meta = dict(record.meta)
-        meta[DONE] = {**(meta.get(DONE) or {}), key: dataclasses.asdict(out)}
+        meta[DONE] = {**(meta.get(DONE) or {}), key: plain}
         store.update_run_meta(spec.run_id, meta)
-    return out
+    masked: T = converter.value_to_type(kind, plain)
+    return masked
 
 
 _observed: dict[str, dict[tuple[str, int], progress.ProbeWait]] = {}
