@@ -1,0 +1,263 @@
+"""The Temporal engine against the local engine, in the same run, on one sandbox and one
+Temporal dev server (``temporal server start-dev --db-filename``) with one worker.
+
+1. Overhead: the same plan (the shop example on a sandbox with a real node, or ``--plan
+   small``: a tracer and two phases on KWOK nodes) run by ``phasegate run --yes`` and by
+   ``phasegate run --engine temporal --wait --yes``, taking turns first, each in a fresh
+   namespace. Timed from the store (run start to finish: what the engines themselves
+   add, not the CLI's start-up) and as whole processes. Per-step overhead is the
+   difference over the number of activities the Temporal run scheduled.
+2. Concurrency: N runs (default 50) of a one-phase plan (a ConfigMap in a namespace of its
+   own) started at once on the one worker: errors, throughput, p95 run time, against one
+   such run alone measured just before.
+
+Goal: per-step overhead ≤ 60 ms; N concurrent runs with no error and p95 ≤ 3 times a single
+run. The last line is one JSON object with the figures and ratios.
+
+Usage: python bench/temporal_overhead.py [--rounds 3] [--concurrent 50] [--plan shop|small]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import processes
+
+from phasegate import sandbox
+from phasegate.sandbox.api import wait_for
+from phasegate.store.evidence import EvidenceStore
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PHASEGATE = str(BIN / "phasegate")
+STEP_GOAL_MS = 60.0
+P95_GOAL = 3.0
+
+SMALL = """\
+apiVersion: phasegate/v1
+kind: Plan
+metadata: {name: small}
+target: {context: phasegate-local, namespace: "${input.namespace}"}
+tracers:
+  - name: config-accepted
+    apply: tracer.yaml
+    gate: [{k8s.exists: {kind: ConfigMap, name: tracer}}]
+    timeout: 30s
+phases:
+  - name: namespace
+    apply: namespace.yaml
+    gate: [{k8s.exists: {kind: Namespace, name: "${input.namespace}"}}]
+    rollback: none
+  - name: config
+    apply: config.yaml
+    timeout: 1m
+validate:
+  - k8s.exists: {kind: ConfigMap, name: config}
+"""
+ONE_PHASE = """\
+apiVersion: phasegate/v1
+kind: Plan
+metadata: {name: one-phase}
+target: {context: phasegate-local, namespace: "${input.namespace}"}
+phases:
+  - name: config
+    apply: [namespace.yaml, config.yaml]
+    timeout: 1m
+"""
+MANIFESTS = {
+    "tracer.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: tracer}\n",
+    "namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: \"${input.namespace}\"}\n",
+    "config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config}\ndata: {a: b}\n",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Bench:
+    def __init__(self, info: sandbox.SandboxInfo, work: Path, plan: str) -> None:
+        self.info, self.work = info, work
+        self.log = work / "commands.log"
+        self.api = sandbox.connect(info)
+        for name, text in MANIFESTS.items():
+            (work / name).write_text(text)
+        (work / "small.yaml").write_text(SMALL)
+        (work / "one-phase.yaml").write_text(ONE_PHASE)
+        if plan == "shop":
+            self.plan = ROOT / "examples" / "shop" / "plan.yaml"
+            self.inputs = ["--input", f"@{ROOT / 'examples' / 'shop' / 'values.yaml'}"]
+        else:
+            self.plan, self.inputs = work / "small.yaml", []
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.server = subprocess.Popen(
+            [str(BIN / "temporal"), "server", "start-dev", "--db-filename",
+             str(work / "temporal.db"), "--ip", "127.0.0.1", "--port", str(self.port),
+             "--headless", "--log-level", "warn"], stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT)
+        self._until_serving()
+        self.store = work / "worker.db"
+        self.worker_log = work / "worker.log"
+        self.worker = subprocess.Popen(
+            [PHASEGATE, "worker", "--temporal", self.address, "--task-queue", "bench",
+             "--store", str(self.store)], stdout=self.worker_log.open("ab"),
+            stderr=subprocess.STDOUT)
+        wait_for("worker serving", lambda: b"worker serving" in self.worker_log.read_bytes(),
+                 60)
+        self.env = {**os.environ, "PHASEGATE_TEMPORAL": self.address,
+                    "PHASEGATE_TASK_QUEUE": "bench"}
+
+    def _until_serving(self) -> None:
+        def serving() -> bool:
+            probe = subprocess.run([str(BIN / "temporal"), "operator", "cluster", "health",
+                                    "--address", self.address], capture_output=True, text=True)
+            return "SERVING" in probe.stdout
+
+        wait_for("temporal serving", serving, 60, interval=0.2)
+
+    def close(self) -> None:
+        for process in (self.worker, self.server):
+            process.terminate()
+            process.wait(20)
+        self.api.close()
+
+    def args(self, namespace: str, store: Path) -> list[str]:
+        return [*self.inputs, "--input", f"namespace={namespace}",
+                "--input", f"registry={self.info.registry}", "--kubeconfig",
+                str(self.info.kubeconfig), "--store", str(store),
+                "--reports", str(self.work / "reports")]
+
+    def run(self, engine: str, namespace: str) -> dict[str, float]:
+        store = self.store if engine == "temporal" else self.work / "local.db"
+        extra = ["--engine", "temporal", "--wait"] if engine == "temporal" else []
+        process = processes.measured([PHASEGATE, "run", str(self.plan), "--yes", *extra,
+                                      *self.args(namespace, store)], self.log, self.env)
+        return {**run_figures(store), "process_s": process["s"]}
+
+
+def run_figures(store: Path, run_id: str = "latest") -> dict[str, float]:
+    bundle = EvidenceStore(str(store)).load(run_id)
+    assert bundle.run.finished is not None and bundle.run.status == "passed", bundle.run
+    return {"run_s": (bundle.run.finished - bundle.run.started).total_seconds(),
+            "steps": float(len(bundle.steps))}
+
+
+def activities(plan: Path, inputs: list[str]) -> int:
+    """The activities a Temporal run of ``plan`` schedules when everything passes."""
+    from phasegate.plan import inputs as plan_inputs
+    from phasegate.plan.loader import load_plan
+
+    given = [arg for arg in inputs if arg != "--input"]
+    loaded = load_plan(plan, plan_inputs.parse_input_args(
+        [*given, "namespace=x", "registry=r:1"]))
+    # open, R, 3 per tracer, preview + decision, 2 per phase, V, finish
+    return 1 + 1 + 3 * len(loaded.tracers) + 2 + 2 * len(loaded.phases) + 1 + 1
+
+
+def overhead(bench: Bench, rounds: int) -> dict[str, Any]:
+    samples: list[dict[str, dict[str, float]]] = []
+    for round_ in range(rounds):
+        order = ["local", "temporal"] if round_ % 2 == 0 else ["temporal", "local"]
+        result: dict[str, dict[str, float]] = {}
+        for engine in order:
+            namespace = f"overhead-{engine}-{round_}"
+            try:
+                result[engine] = bench.run(engine, namespace)
+            finally:
+                processes.drop_namespace(bench.api, namespace)
+        samples.append(result)
+        print(f"round {round_ + 1}: " + ", ".join(
+            f"{engine} {r['run_s']:.2f}s" for engine, r in result.items()),
+            file=sys.stderr, flush=True)
+    count = activities(bench.plan, bench.inputs)
+    per_step = [(s["temporal"]["run_s"] - s["local"]["run_s"]) * 1000 / count for s in samples]
+    medians = {engine: {key: round(statistics.median(s[engine][key] for s in samples), 3)
+                        for key in samples[0][engine]} for engine in ("local", "temporal")}
+    step_ms = round(statistics.median(per_step), 1)
+    return {**medians, "activities": count, "per_step_overhead_ms": step_ms,
+            "per_step_overhead_ms_rounds": [round(x, 1) for x in per_step],
+            "ratio_run_s": round(medians["temporal"]["run_s"] / medians["local"]["run_s"], 2),
+            "step_goal_ms": STEP_GOAL_MS, "step_goal_met": step_ms <= STEP_GOAL_MS}
+
+
+def concurrency(bench: Bench, count: int) -> dict[str, Any]:
+    from phasegate.plan.loader import load_plan
+    from phasegate.temporal import client, steps
+    from phasegate.workflow import pipeline
+
+    where = client.Where(bench.address, "default", "bench")
+    plan_path = bench.work / "one-phase.yaml"
+    options = pipeline.RunOptions(yes=True, kubeconfig=str(bench.info.kubeconfig),
+                                  reports_dir=bench.work / "reports")
+
+    async def runs(n: int, prefix: str) -> tuple[list[str], list[str], float]:
+        connected = await client.connect(where)
+        specs = [client.spec_for(load_plan(plan_path, {"namespace": f"{prefix}-{i}"}),
+                                 options, where) for i in range(n)]
+        started = time.monotonic()
+        for spec in specs:
+            await client.start(connected, spec, where)
+        finals = await asyncio.gather(*(connected.get_workflow_handle(
+            s.run_id, result_type=steps.RunState).result() for s in specs),
+            return_exceptions=True)
+        wall = time.monotonic() - started
+        errors = [f"{s.run_id}: {f}" for s, f in zip(specs, finals, strict=True)
+                  if isinstance(f, BaseException) or f.status != "passed"]
+        return [s.run_id for s in specs], errors, wall
+
+    alone_ids, alone_errors, _ = asyncio.run(runs(1, "alone"))
+    assert not alone_errors, alone_errors
+    alone = run_figures(bench.store, alone_ids[0])["run_s"]
+    ids, errors, wall = asyncio.run(runs(count, "many"))
+    times = sorted(run_figures(bench.store, i)["run_s"] for i in ids if not any(
+        e.startswith(i) for e in errors))
+    p95 = times[max(0, round(0.95 * len(times)) - 1)] if times else float("nan")
+    for namespace in ["alone-0", *(f"many-{i}" for i in range(count))]:
+        bench.api.request("DELETE", f"/api/v1/namespaces/{namespace}")
+    return {"runs": count, "errors": len(errors), "error_samples": errors[:3],
+            "wall_s": round(wall, 2), "throughput_runs_per_s": round(count / wall, 2),
+            "single_run_s": round(alone, 3), "p50_run_s": round(statistics.median(times), 3),
+            "p95_run_s": round(p95, 3), "p95_ratio": round(p95 / alone, 2),
+            "p95_goal_ratio": P95_GOAL,
+            "goal_met": not errors and p95 / alone <= P95_GOAL}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrent", type=int, default=50)
+    parser.add_argument("--plan", choices=("shop", "small"), default="shop")
+    args = parser.parse_args()
+    info = sandbox.up(nodes=2, name="bench-temporal", registry=True,
+                      real_nodes=1 if args.plan == "shop" else 0)
+    try:
+        with tempfile.TemporaryDirectory(prefix="temporal-overhead-") as tmp:
+            bench = Bench(info, Path(tmp), args.plan)
+            try:
+                figures = {"overhead": overhead(bench, args.rounds),
+                           "concurrent": concurrency(bench, args.concurrent)}
+            finally:
+                bench.close()
+    finally:
+        sandbox.down(info)
+    print(json.dumps({"bench": "temporal_overhead", "plan": args.plan, "rounds": args.rounds,
+                      "cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2),
+                      "figures": figures}))
+
+
+if __name__ == "__main__":
+    main()
