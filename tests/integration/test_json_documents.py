@@ -46,11 +46,12 @@ COMMANDS: dict[str, list[str]] = {
     "health": ["health"],
     "results add": ["results", "add", "--domain", "files", "junit.xml"],
     "ci init": ["ci", "init", "--github", "--plan", "plan.yaml", "-o", "ci.yml"],
+    "suite convert": ["suite", "convert", "kuttl", "-o", "plans"],
 }
 # These need a cluster (or start one) to print anything but an error document; their
 # documents are checked by the cluster tests.
 NEEDS_A_CLUSTER = {"tracer", "plan", "apply", "validate", "resume", "sandbox up",
-                   "sandbox down"}
+                   "sandbox down", "suite run"}
 # This one needs two registries: tests/integration/test_images_mirror.py checks its document.
 NEEDS_REGISTRIES = {"images mirror"}
 # This one prints its document when it starts serving, then serves until stopped: below.
@@ -88,6 +89,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (here / "phasegate.toml").write_text('store = "e.db"\nreports = "reports"\n')
     (here / "domains.yaml").write_text(DOMAINS)
     (here / "junit.xml").write_text(JUNIT)
+    (here / "kuttl" / "a").mkdir(parents=True)
+    (here / "kuttl" / "a" / "00-assert.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n")
     assert phasegate("probe", "{file: {path: /etc/hostname}}", cwd=here).returncode == 0
     return here
 
