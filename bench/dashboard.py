@@ -180,7 +180,7 @@ def server_side(base: str, paths: dict[str, str], requests: int,
                 pid: int) -> dict[str, dict[str, float]]:
     found: dict[str, dict[str, list[float]]] = {k: {"server": [], "client": []} for k in paths}
     cpu = dict.fromkeys(paths, 0.0)
-    with httpx.Client(base_url=base, timeout=60) as client:
+    with httpx.Client(base_url=base, timeout=300) as client:
         for path in paths.values():  # warm: templates compiled, caches filled
             client.get(path).raise_for_status()
         for _ in range(requests):
@@ -225,11 +225,15 @@ def paints(base: str, paths: dict[str, str], loads: int) -> dict[str, float]:
 
 
 def measure(label: str, runs: int, observations: int, work: Path,
-            args: argparse.Namespace) -> dict[str, Any]:
-    base = work / label
-    base.mkdir()
+            args: argparse.Namespace, reuse: Path | None = None) -> dict[str, Any]:
+    base = reuse or work / label
     url = f"sqlite:///{base / 'e.db'}"
-    facts = fill(url, runs, observations, base)
+    if reuse is not None and (reuse / "facts.json").is_file():
+        facts = json.loads((reuse / "facts.json").read_text())
+    else:
+        base.mkdir(exist_ok=True)
+        facts = fill(url, runs, observations, base)
+        (base / "facts.json").write_text(json.dumps(facts))
     print(f"{label}: {facts['runs']} runs, {facts['observations']} observations written in "
           f"{facts['fill_s']} s", file=sys.stderr)
     process, served = serve(url, domains_file(base))
@@ -239,7 +243,10 @@ def measure(label: str, runs: int, observations: int, work: Path,
         painted = paints(served, asked, args.loads)
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
     for key, value in painted.items():
         timed[key]["fcp_p95_ms"] = value
     return {"store": facts, "pages": timed, "patterns_mining_s": mining(url)}
@@ -264,12 +271,14 @@ def main() -> None:
     parser.add_argument("--observations", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--loads", type=int, default=5)
+    parser.add_argument("--keep", type=Path, help="keep the big store in this directory, and "
+                        "reuse the one kept there by an earlier run")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="phasegate-bench-dashboard-"))
     try:
         small = measure("small", max(args.runs // 100, 20), max(args.observations // 100, 500),
                         work, args)
-        big = measure("big", args.runs, args.observations, work, args)
+        big = measure("big", args.runs, args.observations, work, args, args.keep)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for key, figures in big["pages"].items():

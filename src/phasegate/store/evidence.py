@@ -376,7 +376,10 @@ class EvidenceStore:
             select(steps)
             .join(runs, runs.c.id == steps.c.run_id)
             .where(steps.c.status.in_(FAILED_STEP_STATUSES), *window,
-                   ~exists().where(and_(observations.c.step_id == steps.c.id)))
+                   # by run first: observations are indexed by run, not by step, and
+                   # a scan of every observation per failed step took minutes on 1,000,000
+                   ~exists().where(and_(observations.c.run_id == steps.c.run_id,
+                                        observations.c.step_id == steps.c.id)))
         )
         with self.engine.connect() as connection:
             observation_rows = connection.execute(checks_query).mappings().all()

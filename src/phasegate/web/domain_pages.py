@@ -15,6 +15,7 @@ from phasegate.web.settings import Settings
 
 def register(app: FastAPI, store: EvidenceStore, settings: Settings, path: Path) -> None:
     source = domain_views.DomainsSource(path)
+    source.get()  # parsed now, not by the first visitor
     every = settings.refresh_seconds
 
     @app.get("/domains", response_class=HTMLResponse)
