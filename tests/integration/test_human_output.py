@@ -73,7 +73,8 @@ def test_a_failed_phase_says_how_in_words(
 
 @pytest.mark.parametrize(
     ("args", "said"),
-    [(["schema", "--for", "nope"], "error: --for 'nope': expected plan, task or evidence\n"),
+    [(["schema", "--for", "nope"],
+      "error: --for 'nope': expected plan, task, evidence or domains\n"),
      (["probe", "{file: {path: /x}}", "--timeout", "soon"], "error: --timeout: "),
      (["probe", "{file: {path: /x}}", "-i", "nokey"], "error: input 'nokey' is neither")],
     ids=["schema --for", "--timeout", "--input"],
