@@ -31,10 +31,6 @@ class Settings:
     tasks_dir: Path = Path("tasks")
     domains_file: Path = Path("domains.yaml")
 
-    @property
-    def mode(self) -> str:
-        return "apply allowed" if self.allow_apply else "read-only"
-
     def require_apply(self, what: str) -> None:
         if not self.allow_apply:
             raise Refused(f"{what} refused: this server is read-only. Applying needs a "
