@@ -136,6 +136,24 @@ def test_check_then_evidence_and_status_of_the_plan(tmp_path: Path) -> None:
     assert missing.is_error and "missing.yaml" in text(missing)
 
 
+def test_run_status_answers_while_a_gate_waits(tmp_path: Path, closed_port: int) -> None:
+    waiting = {"probe": {"tcp": {"host": "127.0.0.1", "port": closed_port}}, "timeout": "2s"}
+
+    async def work(client: Client) -> tuple[CallToolResult, tuple[float, CallToolResult]]:
+        started = time.monotonic()
+
+        async def status() -> tuple[float, CallToolResult]:
+            await asyncio.sleep(0.3)
+            answer = await client.call_tool("run_status", {})
+            return time.monotonic() - started, answer
+
+        return await asyncio.gather(client.call_tool("probe", waiting), status())
+
+    probed, (after, status) = in_process(store_settings(tmp_path), work)
+    assert structured(probed)["outcome"] == "timed_out"
+    assert after < 1.5 and structured(status)["status"] == "running"
+
+
 def test_every_result_and_error_is_masked(tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "s3cr3t-token-9f41c"
