@@ -17,7 +17,8 @@ class Refreshed(Generic[T]):
         self._compute, self._ttl = compute, ttl
         self._value: T | None = None
         self._at = 0.0  # time.monotonic() of the answer kept
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held while computing
+        self._flag = threading.Lock()  # guards _running only: never held while computing
         self._running = False
         self.took = 0.0  # seconds the last computation took
 
@@ -37,19 +38,20 @@ class Refreshed(Generic[T]):
         return self._value, time.monotonic() - self._at
 
     def _start(self) -> None:
-        with self._lock:
+        with self._flag:
             if self._running:
                 return
             self._running = True
         threading.Thread(target=self._background, daemon=True, name="refresh").start()
 
     def _background(self) -> None:
-        with self._lock:
-            try:
+        try:
+            with self._lock:
                 self._run()
-            except Exception:  # the next request asks again, and shows the error then
-                pass
-            finally:
+        except Exception:  # the next request asks again, and shows the error then
+            pass
+        finally:
+            with self._flag:
                 self._running = False
 
     def _run(self) -> None:
