@@ -164,6 +164,33 @@ domains:
             "environment variable HEALTH_TOKEN is not set") in unset.stderr
 
 
+def test_a_store_that_fails_mid_watch_stops_the_watch_with_its_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    from phasegate.domains import watch
+    from phasegate.errors import StoreError
+
+    marker = tmp_path / "up"
+    path = tmp_path / "domains.yaml"
+    path.write_text(HEADER + f"domains:\n  a:\n    health:\n"
+                    f"      - file: {{path: {marker}}}\n        interval: 0.1s\n")
+    store = EvidenceStore(str(tmp_path / "evidence.db"))
+    domains = loader.load_domains(path)
+
+    async def run() -> None:
+        first = asyncio.Event()
+        task = asyncio.create_task(watch.watch(
+            domains, None, store, lambda evaluation, _: evaluation and first.set()))
+        await asyncio.wait_for(first.wait(), 60)
+        with sqlite3.connect(tmp_path / "evidence.db") as db:  # the store breaks
+            db.execute("DROP TABLE probe_states")
+        marker.write_text("up")  # a change to record
+        await asyncio.wait_for(task, 60)
+
+    with pytest.raises(StoreError, match="probe_states"):
+        asyncio.run(run())
+
+
 class _Reader:
     """The JSON lines a process prints, read by a thread: select() on a buffered pipe misses
     lines already read into the buffer along with the previous one."""

@@ -81,12 +81,19 @@ class _Loop:
         tasks = [asyncio.create_task(self._every(check, begun + check.interval * i / count,
                                                  stop))
                  for i, check in enumerate(self.found)]
+        stopped = asyncio.create_task(stop.wait())
         try:
-            await stop.wait()
+            # a probe's loop ends only by an error (the store cannot be written, the target
+            # became unusable): the watch stops with it, never goes on without that probe
+            done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                failure = None if task is stopped else task.exception()
+                if failure is not None:
+                    raise failure
         finally:
-            for task in tasks:
+            for task in (stopped, *tasks):
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(stopped, *tasks, return_exceptions=True)
 
     async def _every(self, check: health.Check, offset: float, stop: asyncio.Event) -> None:
         due = offset + check.interval
