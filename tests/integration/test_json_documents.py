@@ -45,6 +45,7 @@ COMMANDS: dict[str, list[str]] = {
     "doctor": ["doctor"],
     "health": ["health"],
     "results add": ["results", "add", "--domain", "files", "junit.xml"],
+    "domains affected": ["domains", "affected", "--base", "HEAD"],
     "ci init": ["ci", "init", "--github", "--plan", "plan.yaml", "-o", "ci.yml"],
     "suite convert": ["suite", "convert", "kuttl", "-o", "plans"],
 }
@@ -93,6 +94,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (here / "kuttl" / "a" / "00-assert.yaml").write_text(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n")
     assert phasegate("probe", "{file: {path: /etc/hostname}}", cwd=here).returncode == 0
+    for git in (["init", "-q"], ["add", "domains.yaml"], ["commit", "-q", "-m", "domains"]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@localhost", *git],
+                       cwd=here, check=True, capture_output=True)  # domains affected: a diff
     return here
 
 
