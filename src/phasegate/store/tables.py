@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 metadata = MetaData()
 
@@ -33,6 +33,7 @@ runs = Table(
     Column("finished_at", DateTime(timezone=True)),
     Column("summary", Text, nullable=False, default=""),
     Column("meta", Text, nullable=False, default="{}"),
+    Index("ix_runs_started", "started_at"),
 )
 
 steps = Table(
