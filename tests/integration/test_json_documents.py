@@ -57,6 +57,8 @@ NEEDS_A_CLUSTER = {"tracer", "plan", "apply", "validate", "resume", "sandbox up"
 NEEDS_REGISTRIES = {"images mirror"}
 # This one prints its document when it starts serving, then serves until stopped: below.
 SERVES = {"serve"}
+# These ask a run on a Temporal server: tests/integration/test_temporal_engine.py runs them.
+NEEDS_TEMPORAL = {"approve", "reject", "cancel"}
 DOMAINS = ("apiVersion: phasegate/v1\nkind: Domains\ndomains:\n  files:\n    owner: ops\n"
            "    health:\n      - file: {path: /etc/hostname}\n")
 JUNIT = ('<?xml version="1.0"?>\n<testsuite name="t" tests="1" failures="0">'
@@ -78,7 +80,8 @@ def json_commands() -> set[str]:
 
 
 def test_every_json_command_is_covered_here() -> None:
-    assert json_commands() == set(COMMANDS) | NEEDS_A_CLUSTER | NEEDS_REGISTRIES | SERVES
+    assert json_commands() == (set(COMMANDS) | NEEDS_A_CLUSTER | NEEDS_REGISTRIES | SERVES
+                               | NEEDS_TEMPORAL)
 
 
 @pytest.fixture(scope="module")

@@ -148,7 +148,8 @@ def test_cancel_stops_a_waiting_gate_cleans_up_the_tracer_and_records_interrupte
         _until_step(temporal_worker.store, run_id, "tracer never-ready · gate", "running")
         cancelled = phasegate("cancel", run_id, "--json", env=env)
         assert cancelled.returncode == 0, cancelled.stdout + cancelled.stderr
-        assert json.loads(cancelled.stdout)["status"] == "interrupted"
+        document = json.loads(cancelled.stdout)
+        assert document["status"] == "interrupted" and document["schema_version"] == 1
         rest, _ = following.communicate(timeout=60)
     assert following.returncode == 3, rest
     recorded = steps(temporal_worker.store, run_id)
