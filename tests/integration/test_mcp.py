@@ -225,7 +225,7 @@ def test_health_of_every_domain(tmp_path: Path, closed_port: int) -> None:
     async def work(client: Client) -> list[CallToolResult]:
         return [await client.call_tool("health", {}),
                 await client.call_tool("health", {"only": ["docs"]}),
-                await client.call_tool("health", {"only": ["nope"]})]
+                await client.call_tool("health", {"only": ["no-such-domain"]})]
 
     every, docs, unknown = in_process(
         store_settings(tmp_path, domains_file=tmp_path / "domains.yaml"), work)
@@ -234,7 +234,7 @@ def test_health_of_every_domain(tmp_path: Path, closed_port: int) -> None:
     assert structured(every)["healthy"] is False
     assert structured(docs)["healthy"] is True
     assert [d["name"] for d in structured(docs)["domains"]] == ["docs"]
-    assert unknown.is_error and "no domain 'nope'" in text(unknown)
+    assert unknown.is_error and "no domain 'no-such-domain'" in text(unknown)
 
 
 def test_resources_are_the_schemas_and_the_docs(tmp_path: Path) -> None:
