@@ -304,3 +304,24 @@ def test_current_pods_of_other_workloads(kind: str) -> None:
     names = [p["metadata"]["name"] for p in kstatus_pods.current(workload, [new, old,
                                                                             stranger], [])]
     assert names == (["new"] if kind in ("StatefulSet", "DaemonSet") else ["new", "old"])
+
+
+def quota(hard: Json, computed: Json | None) -> Json:
+    # a ResourceQuota has no generation in status: only the controller's status.hard says
+    # it has been computed, and only then does admission count against it
+    return obj("v1", "ResourceQuota", generation=0, spec={"hard": hard},
+               status=None if computed is None else {"hard": computed, "used": {}})
+
+
+@pytest.mark.parametrize(("computed", "status"), [
+    (None, "InProgress"),
+    ({}, "InProgress"),
+    ({"count/deployments.apps": "2"}, "InProgress"),  # the old limit, before an update
+    ({"count/deployments.apps": "3", "requests.cpu": "1500m"}, "Current"),
+])
+def test_a_quota_is_current_once_its_controller_computed_the_limits_of_its_spec(
+    computed: Json | None, status: str
+) -> None:
+    found = kstatus.compute(quota({"count/deployments.apps": "3", "requests.cpu": "1.5"},
+                                  computed), NOW)
+    assert (found.status, found.rule) == (status, "ResourceQuota"), found

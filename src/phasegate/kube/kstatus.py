@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from phasegate.kube import quantity
+
 Json = dict[str, Any]
 Status = Literal["Current", "InProgress", "Failed", "Terminating", "NotFound"]
 
@@ -362,6 +364,28 @@ def _pdb(obj: Json, now: datetime) -> Result:
                   "AllowedDisruptions has been computed")
 
 
+def _resource_quota(obj: Json, now: datetime) -> Result:
+    # Admission counts against a quota only once its controller wrote status.hard (before,
+    # a create in a namespace the API server's cache has no quota for yet is let through):
+    # a quota is in force when status.hard holds every limit of its spec.
+    rule = "ResourceQuota"
+    wanted = (obj.get("spec") or {}).get("hard") or {}
+    computed = _status(obj).get("hard") or {}
+    behind = sorted(name for name, value in wanted.items()
+                    if name not in computed or not _same_quantity(computed[name], value))
+    if behind:
+        return _progress(rule, "NotComputed", "the quota controller has not computed "
+                         f"{', '.join(behind)} yet")
+    return Result("Current", rule, "Computed", "the quota's limits are in force")
+
+
+def _same_quantity(a: object, b: object) -> bool:
+    try:
+        return quantity.parse(a) == quantity.parse(b)
+    except ValueError:
+        return str(a) == str(b)
+
+
 def _timestamp(text: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -374,5 +398,5 @@ _KIND_RULES = {
     "apps/StatefulSet": _stateful_set, "apps/DaemonSet": _daemon_set,
     "apps/Deployment": _deployment, "apps/ReplicaSet": _replica_set,
     "policy/PodDisruptionBudget": _pdb, "batch/Job": _job,
-    "apiextensions.k8s.io/CustomResourceDefinition": _crd,
+    "apiextensions.k8s.io/CustomResourceDefinition": _crd, "ResourceQuota": _resource_quota,
 }
