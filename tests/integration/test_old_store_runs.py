@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -22,7 +21,6 @@ from tests.integration.workflow_helpers import applied_count, args
 
 pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples"
 OLD_LAYOUT = "65ccb044e8d3183992e8da412a2314613c306317"  # the last commit of store revision 0001
 
 Program = Callable[..., subprocess.CompletedProcess[str]]
@@ -49,11 +47,21 @@ def old_phasegate(tmp_path_factory: pytest.TempPathFactory) -> Program:
     return run
 
 
+def old_example(tmp_path: Path, name: str) -> Path:
+    """The example as it was at ``OLD_LAYOUT``: the old code runs the plan of its own time
+    (today's examples may use probes it never knew)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", OLD_LAYOUT, f"examples/{name}"],
+                             capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(tmp_path)], input=archive.stdout, check=True)
+    example = tmp_path / "example"
+    (tmp_path / "examples" / name).rename(example)
+    return example
+
+
 def test_an_old_layout_run_reports_resumes_rolls_back_and_validates(
     cluster: SandboxInfo, tmp_path: Path, fresh_namespace: str, old_phasegate: Program
 ) -> None:
-    example = tmp_path / "example"
-    shutil.copytree(EXAMPLES / "quota-rollback", example)
+    example = old_example(tmp_path, "quota-rollback")
     plan = str(example / "plan.yaml")
     common = args(cluster, tmp_path, fresh_namespace)
     first = old_phasegate("apply", plan, "--yes", "--json", "--input", "max_deployments=2",
