@@ -32,7 +32,12 @@ def field_names(model: type[BaseModel]) -> list[str]:
 
 
 def suggest_field(model: type[BaseModel], wrong: str) -> str | None:
-    matches = difflib.get_close_matches(wrong, field_names(model), n=1, cutoff=0.6)
+    return suggest(wrong, field_names(model))
+
+
+def suggest(wrong: str, names: list[str]) -> str | None:
+    """The one name a typo most likely meant, if any is close enough."""
+    matches = difflib.get_close_matches(wrong, names, n=1, cutoff=0.6)
     return matches[0] if matches else None
 
 
