@@ -19,7 +19,7 @@ def probe_schemas() -> dict[str, dict[str, Any]]:
 
 
 def plan_schema() -> dict[str, Any]:
-    schema = _point_at_probe(Plan.model_json_schema(by_alias=True, mode="validation"))
+    schema = point_at_probe(Plan.model_json_schema(by_alias=True, mode="validation"))
     return with_probe_definitions(schema, SCHEMA_ID)
 
 
@@ -75,11 +75,12 @@ def _allow_placeholders(node: Any) -> Any:
     return node
 
 
-def _point_at_probe(node: Any) -> Any:
+def point_at_probe(node: Any) -> Any:
+    """The schema with every field marked as a probe pointing at the one Probe definition."""
     if isinstance(node, dict):
         if node.get(PROBE_SCHEMA_MARKER):
             return {"$ref": "#/$defs/Probe"}
-        return {key: _point_at_probe(value) for key, value in node.items()}
+        return {key: point_at_probe(value) for key, value in node.items()}
     if isinstance(node, list):
-        return [_point_at_probe(item) for item in node]
+        return [point_at_probe(item) for item in node]
     return node
