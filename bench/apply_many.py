@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -37,16 +36,9 @@ import yaml
 from phasegate import sandbox
 from phasegate.store.evidence import EvidenceStore
 
-ROOT = Path(__file__).resolve().parent.parent
 PHASEGATE = str(Path(sys.executable).parent / "phasegate")
 GOALS = {"deploy200": 0.8, "configmaps1000": 1.0}
 RSS_GOAL_MB = 200
-
-
-def kubectl_path() -> str:
-    built = subprocess.run([str(ROOT / "harness" / "kubectl.sh")], check=True,
-                           capture_output=True, text=True)
-    return built.stdout.strip().splitlines()[-1]
 
 
 def deploy200(image: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -181,7 +173,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=sorted(GOALS))
     args = parser.parse_args()
-    kubectl = kubectl_path()
+    kubectl = processes.harness_tool("kubectl.sh")
     info = sandbox.up(nodes=2, name="bench-apply")
     samples: dict[str, list[dict[str, dict[str, Any]]]] = {}
     try:

@@ -22,6 +22,8 @@ import threading
 import time
 from pathlib import Path
 
+import processes
+
 from phasegate import sandbox
 from phasegate.engine import gate
 from phasegate.kube import connections
@@ -125,11 +127,6 @@ def waiter(kubeconfig: str, context: str, name: str) -> None:
     asyncio.run(run())
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=30)
@@ -152,7 +149,8 @@ def main() -> None:
     finally:
         sandbox.down(info)
     figures = {key: {"n": len(v), "p50_ms": round(statistics.median(v), 1),
-                     "p95_ms": round(percentile(v, 0.95), 1)} for key, v in samples.items()}
+                     "p95_ms": round(processes.percentile(v, 0.95), 1)}
+               for key, v in samples.items()}
     for key, figure in figures.items():
         print(f"{key:14} n={figure['n']:3}  p50 {figure['p50_ms']:8.1f} ms  "
               f"p95 {figure['p95_ms']:8.1f} ms")

@@ -39,31 +39,12 @@ from phasegate.sandbox import registry as sandbox_registry
 from phasegate.sandbox.api import wait_for
 from phasegate.store.evidence import EvidenceStore
 
-ROOT = Path(__file__).resolve().parent.parent
 PHASEGATE = str(Path(sys.executable).parent / "phasegate")
 
-def _public(path: str) -> Path:
-    """``../shared/public/PATH`` beside the checkout (or, in a git worktree, beside the
-    main checkout), as tests/integration/public_material.py finds it."""
-    if (ROOT / "../shared/public").is_dir():
-        return (ROOT / "../shared/public" / path).resolve()
-    common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                            cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    return (Path(common.strip()).parent / "../shared/public" / path).resolve()
 
-
-CHART = _public("podinfo-chart")
+CHART = processes.public("podinfo-chart")
 GOAL = 0.8
 TAGS = ("6.14.1", "6.14.2")
-
-
-def helm_path() -> str:
-    given = os.environ.get("PHASEGATE_HELM")
-    if given:
-        return given
-    built = subprocess.run([str(ROOT / "harness" / "helm.sh")], check=True,
-                           capture_output=True, text=True)
-    return built.stdout.strip().splitlines()[-1]
 
 
 class Bench:
@@ -172,7 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    helm = helm_path()
+    helm = processes.harness_tool("helm.sh", "PHASEGATE_HELM")
     info = sandbox.up(nodes=2, name="bench-helm")
     rounds: list[dict[str, dict[str, float]]] = []
     try:

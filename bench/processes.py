@@ -1,4 +1,5 @@
-"""What the benches share: one command timed as its own process, and throw-away namespaces."""
+"""What the benches share: one command timed as its own process, throw-away namespaces, the
+harness's tools, the public material and percentiles."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import time
 from pathlib import Path
 
 from phasegate.sandbox.api import Api, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def measured(cmd: list[str], log: Path, env: dict[str, str] | None = None
@@ -37,3 +40,29 @@ def drop_namespace(api: Api, name: str) -> None:
     api.request("DELETE", f"/api/v1/namespaces/{name}")
     wait_for(f"namespace {name} gone", lambda: api.get(f"/api/v1/namespaces/{name}") is None,
              180, interval=0.5)
+
+
+def harness_tool(script: str, env_name: str | None = None) -> str:
+    """The path of a tool the harness builds (``harness/SCRIPT``), or ``$ENV_NAME`` if set."""
+    given = os.environ.get(env_name) if env_name else None
+    if given:
+        return given
+    built = subprocess.run([str(ROOT / "harness" / script)], check=True,
+                           capture_output=True, text=True)
+    return built.stdout.strip().splitlines()[-1]
+
+
+def public(path: str) -> Path:
+    """``../shared/public/PATH`` beside the checkout (or, in a git worktree, beside the
+    main checkout), as tests/integration/public_material.py finds it."""
+    if (ROOT / "../shared/public").is_dir():
+        return (ROOT / "../shared/public" / path).resolve()
+    common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                            cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return (Path(common.strip()).parent / "../shared/public" / path).resolve()
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The value at rank ``q`` (0..1) of ``values``, nearest rank, no interpolation."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]

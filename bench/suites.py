@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import processes
+
 from phasegate import sandbox
 from phasegate.engine import gate
 from phasegate.kube import connections
@@ -40,21 +42,10 @@ from phasegate.probes import subset
 from phasegate.probes.base import ProbeContext
 from phasegate.store.evidence import EvidenceStore
 
-ROOT = Path(__file__).resolve().parent.parent
 PHASEGATE = str(Path(sys.executable).parent / "phasegate")
 NAMESPACE = "bench-suites"
 GOAL = 0.5
 EXPECTED = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"state": "done"}}
-
-
-def _public(path: str) -> Path:
-    """``../shared/public/PATH`` beside the checkout (or, in a git worktree, beside the
-    main checkout), as tests/integration/public_material.py finds it."""
-    if (ROOT / "../shared/public").is_dir():
-        return (ROOT / "../shared/public" / path).resolve()
-    common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                            cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    return (Path(common.strip()).parent / "../shared/public" / path).resolve()
 
 
 def expected(name: str) -> dict[str, Any]:
@@ -134,7 +125,8 @@ def suite_wall(info: sandbox.SandboxInfo, work: Path, name: str, *args: str) -> 
         [PHASEGATE, "--json", "suite", "run", *args, "--kubeconfig", str(info.kubeconfig),
          "--context", info.admin_context, "--store", str(store), "--reports",
          str(work / name)], capture_output=True, text=True, timeout=600,
-        env={**os.environ, "PHASEGATE_KUBECTL": kubectl()})
+        env={**os.environ,
+             "PHASEGATE_KUBECTL": processes.harness_tool("kubectl.sh", "PHASEGATE_KUBECTL")})
     wall = time.monotonic() - started
     result = json.loads(done.stdout)
     evidence = EvidenceStore(str(store))
@@ -144,20 +136,6 @@ def suite_wall(info: sandbox.SandboxInfo, work: Path, name: str, *args: str) -> 
     tests = result["tests"]
     return {"process_s": round(wall, 2), "run_s": round(recorded, 2), "tests": len(tests),
             "passed": sum(1 for ok in tests.values() if ok)}
-
-
-def kubectl() -> str:
-    given = os.environ.get("PHASEGATE_KUBECTL")
-    if given:
-        return given
-    built = subprocess.run([str(ROOT / "harness" / "kubectl.sh")], check=True,
-                           capture_output=True, text=True)
-    return built.stdout.strip().splitlines()[-1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -178,9 +156,9 @@ def main() -> None:
                     samples.setdefault(key, []).append(value)
                 print(f"trial {number + 1}/{args.trials}", file=sys.stderr)
         with tempfile.TemporaryDirectory(prefix="bench-suites-") as tmp:
-            junit = _public("kuttl-suites/test/junit")
+            junit = processes.public("kuttl-suites/test/junit")
             walls = {
-                "kuttl_harness": suite_wall(info, Path(tmp), "harness", str(_public(
+                "kuttl_harness": suite_wall(info, Path(tmp), "harness", str(processes.public(
                     "kuttl-suites/internal/harness/test_data"))),
                 # the failing assert re-runs `false` until its timeout: 2 s, as in the tests
                 "kuttl_junit": suite_wall(info, Path(tmp), "junit", str(junit / "suite1"),
@@ -189,7 +167,8 @@ def main() -> None:
     finally:
         sandbox.down(info)
     figures = {key: {"n": len(v), "p50_ms": round(statistics.median(v), 1),
-                     "p95_ms": round(percentile(v, 0.95), 1)} for key, v in samples.items()}
+                     "p95_ms": round(processes.percentile(v, 0.95), 1)}
+               for key, v in samples.items()}
     for key, figure in figures.items():
         print(f"{key:10} n={figure['n']:3}  p50 {figure['p50_ms']:8.1f} ms  "
               f"p95 {figure['p95_ms']:8.1f} ms", file=sys.stderr)
