@@ -12,9 +12,7 @@ Usage: python bench/gate_latency.py [--trials 30]
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import random
 import statistics
 import subprocess
 import sys
@@ -25,11 +23,6 @@ from pathlib import Path
 import processes
 
 from phasegate import sandbox
-from phasegate.engine import gate
-from phasegate.kube import connections
-from phasegate.kube.connections import KubeTarget
-from phasegate.plan import probe_call
-from phasegate.probes.base import ProbeContext
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 NAMESPACE = "bench-latency"
@@ -53,15 +46,6 @@ def ready(obj: dict[str, object] | None) -> bool:
     return False
 
 
-def poller(api: sandbox.Api, path: str, interval: float, done: dict[str, float], key: str) -> None:
-    time.sleep(random.uniform(0, interval))  # a poller's phase is arbitrary
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if ready(api.get(path)):
-            done[key] = time.monotonic()
-            return
-        time.sleep(interval)
-
 
 def trial(info: sandbox.SandboxInfo, api: sandbox.Api, number: int) -> dict[str, float]:
     name = f"s{number}"
@@ -82,6 +66,10 @@ def trial(info: sandbox.SandboxInfo, api: sandbox.Api, number: int) -> dict[str,
         # monotonic clock at the moment its gate passed
         ours = subprocess.Popen([sys.executable, __file__, "--waiter", str(info.kubeconfig),
                                  info.admin_context, name], stdout=subprocess.PIPE, text=True)
+        assert ours.stdout is not None
+        # on a loaded machine Python's start takes seconds: go on once its gate waits, so the
+        # flip finds it watching as it finds kubectl (a Go binary, up in milliseconds)
+        assert ours.stdout.readline().strip() == "waiting", "the phasegate waiter did not start"
 
         def collect() -> None:
             out, _ = ours.communicate()
@@ -91,7 +79,8 @@ def trial(info: sandbox.SandboxInfo, api: sandbox.Api, number: int) -> dict[str,
         threading.Thread(target=collect).start()
 
     for interval, key in ((1.0, "poll_1s"), (2.0, "poll_2s")):
-        threading.Thread(target=poller, args=(api, f"{base}/{name}", interval, done, key)).start()
+        threading.Thread(target=processes.poller,
+                         args=(api, f"{base}/{name}", ready, interval, done, key)).start()
     # The API server sends an event to its watchers one after another: alternate which
     # waiter starts watching first, so neither is always served first.
     first, second = ((start_kubectl, start_phasegate) if number % 2 == 0
@@ -111,20 +100,10 @@ def trial(info: sandbox.SandboxInfo, api: sandbox.Api, number: int) -> dict[str,
     return {key: (at - flipped) * 1000 for key, at in done.items()}
 
 
+
 def waiter(kubeconfig: str, context: str, name: str) -> None:
-    ctx = ProbeContext(extras={"kube": KubeTarget(kubeconfig, context, NAMESPACE)})
-    call = probe_call.build({"k8s.condition": {"kind": "Signal", "name": name,
-                                               "condition": "Ready"}})
-
-    async def run() -> None:
-        try:
-            result = await gate.evaluate([call], ctx, timeout=30)
-            if result.passed:
-                print(time.monotonic(), flush=True)
-        finally:
-            await connections.close_all()
-
-    asyncio.run(run())
+    processes.gate_waiter(kubeconfig, context, NAMESPACE, {"k8s.condition": {
+        "kind": "Signal", "name": name, "condition": "Ready"}})
 
 
 def main() -> None:

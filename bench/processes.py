@@ -1,13 +1,22 @@
 """What the benches share: one command timed as its own process, throw-away namespaces, the
-harness's tools, the public material and percentiles."""
+harness's tools, the public material, percentiles, and the waiters of the latency benches."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import random
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from phasegate.engine import gate
+from phasegate.kube import connections
+from phasegate.kube.connections import KubeTarget
+from phasegate.plan import probe_call
+from phasegate.probes.base import ProbeContext
 from phasegate.sandbox.api import Api, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,3 +75,38 @@ def percentile(values: list[float], q: float) -> float:
     """The value at rank ``q`` (0..1) of ``values``, nearest rank, no interpolation."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def poller(api: Api, path: str, holds: Callable[[Any], bool], interval: float,
+           done: dict[str, float], key: str) -> None:
+    """Ask ``path`` every ``interval`` until ``holds(object)``; note when in ``done[key]``."""
+    time.sleep(random.uniform(0, interval))  # a poller's phase is arbitrary
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if holds(api.get(path)):
+            done[key] = time.monotonic()
+            return
+        time.sleep(interval)
+
+
+def gate_waiter(kubeconfig: str, context: str, namespace: str, spec: dict[str, Any]) -> None:
+    """The body of a waiter process: phasegate's gate on one probe. Prints "waiting" once
+    the gate waits, then the (system-wide) monotonic clock at the moment it passed."""
+    ctx = ProbeContext(extras={"kube": KubeTarget(kubeconfig, context, namespace)})
+    call = probe_call.build(spec)
+    told: list[bool] = []
+
+    def first(wait: object) -> None:  # on_wait: told in the loop, as the gate starts waiting
+        if not told:
+            told.append(True)
+            print("waiting", flush=True)
+
+    async def run() -> None:
+        try:
+            result = await gate.evaluate([call], ctx, timeout=30, on_wait=first)
+            if result.passed:
+                print(time.monotonic(), flush=True)
+        finally:
+            await connections.close_all()
+
+    asyncio.run(run())

@@ -18,28 +18,22 @@ Usage: python bench/suites.py [--trials 30]
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import processes
 
 from phasegate import sandbox
-from phasegate.engine import gate
-from phasegate.kube import connections
-from phasegate.kube.connections import KubeTarget
-from phasegate.plan import probe_call
 from phasegate.probes import subset
-from phasegate.probes.base import ProbeContext
 from phasegate.store.evidence import EvidenceStore
 
 PHASEGATE = str(Path(sys.executable).parent / "phasegate")
@@ -52,16 +46,10 @@ def expected(name: str) -> dict[str, Any]:
     return {**EXPECTED, "metadata": {"name": name}}
 
 
-def poller(api: sandbox.Api, path: str, name: str, interval: float, done: dict[str, float],
-           key: str) -> None:
-    time.sleep(random.uniform(0, interval))  # a poller's phase is arbitrary
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        found = api.get(path)
-        if found is not None and subset.mismatch(expected(name), found) is None:
-            done[key] = time.monotonic()
-            return
-        time.sleep(interval)
+def matches(name: str) -> Callable[[Any], bool]:
+    """The kuttl assert, as the pollers ask it: the same subset rule."""
+    return lambda found: found is not None and subset.mismatch(expected(name), found) is None
+
 
 
 def trial(info: sandbox.SandboxInfo, api: sandbox.Api, number: int) -> dict[str, float]:
@@ -83,8 +71,8 @@ def trial(info: sandbox.SandboxInfo, api: sandbox.Api, number: int) -> dict[str,
 
     threading.Thread(target=collect).start()
     for interval, key in ((0.05, "poll_50ms"), (1.0, "poll_1s")):
-        threading.Thread(target=poller, args=(api, f"{base}/{name}", name, interval, done,
-                                              key)).start()
+        threading.Thread(target=processes.poller, args=(api, f"{base}/{name}", matches(name),
+                                                        interval, done, key)).start()
     time.sleep(1.5)  # the pollers have started; phasegate's watch is open
     assert waiting, "the phasegate waiter did not start"
     flipped = time.monotonic()
@@ -96,26 +84,9 @@ def trial(info: sandbox.SandboxInfo, api: sandbox.Api, number: int) -> dict[str,
     return {key: (at - flipped) * 1000 for key, at in done.items()}
 
 
+
 def waiter(kubeconfig: str, context: str, name: str) -> None:
-    ctx = ProbeContext(extras={"kube": KubeTarget(kubeconfig, context, NAMESPACE)})
-    call = probe_call.build({"k8s.match": {"object": expected(name)}})
-
-    def first(wait: object) -> None:  # on_wait: told in the loop, as the gate starts waiting
-        if not told:
-            told.append(True)
-            print("waiting", flush=True)
-
-    told: list[bool] = []
-
-    async def run() -> None:
-        try:
-            result = await gate.evaluate([call], ctx, timeout=30, on_wait=first)
-            if result.passed:
-                print(time.monotonic(), flush=True)
-        finally:
-            await connections.close_all()
-
-    asyncio.run(run())
+    processes.gate_waiter(kubeconfig, context, NAMESPACE, {"k8s.match": {"object": expected(name)}})
 
 
 def suite_wall(info: sandbox.SandboxInfo, work: Path, name: str, *args: str) -> dict[str, float]:
