@@ -1,8 +1,9 @@
 """The Temporal engine against a real Temporal dev server and the sandbox: the same plan
 gives the same evidence on both engines; stage P waits for a person's approval, checked
 against the preview's hash, across a restart of the server; a rejection and a
-cancellation stop the run as the local engine stops; a worker killed mid-gate is replaced
-and the run finishes, nothing applied twice, no observation lost or doubled."""
+cancellation stop the run as the local engine stops; a worker killed mid-gate or mid-apply
+is replaced and the run finishes, no passed phase applied twice, no observation lost or
+doubled."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import pytest
 
 from phasegate.sandbox import SandboxInfo, connect
 from tests.fixtures.temporal import TemporalServer, TemporalWorker
+from tests.integration.admission_webhook import LABEL, held_webhook
 from tests.integration.cli_helpers import PHASEGATE, phasegate
 from tests.integration.temporal_helpers import UNTRACED, comparable, line_from, write_plan
 from tests.integration.workflow_helpers import args
@@ -252,6 +254,63 @@ def test_kill_9_of_the_worker_mid_gate_and_another_worker_finishes_the_run(
             "group by step_id, probe, name, attempt having count(*) > 1", (run_id,)).fetchall()
     assert [s for s, _ in per_step] == ["abandoned", "passed"]
     assert all(n >= 1 for _, n in per_step), per_step  # the dead attempt's are kept
+    assert twice == []
+
+
+HELD_PLAN = """\
+apiVersion: phasegate/v1
+kind: Plan
+metadata: {name: held}
+target: {context: phasegate-local, namespace: "${input.namespace}"}
+phases:
+  - name: first
+    apply: first.yaml
+    gate: [{k8s.exists: {kind: ConfigMap, name: one}}]
+    rollback: none
+  - name: second
+    apply: second.yaml
+    gate: [{k8s.exists: {kind: ConfigMap, name: held}}]
+    timeout: 2m
+"""
+
+
+def test_kill_9_of_the_worker_mid_apply_and_another_worker_finishes_the_run(
+    cluster: SandboxInfo, tmp_path: Path, own_temporal_worker: TemporalWorker,
+    fresh_namespace: str,
+) -> None:
+    worker = own_temporal_worker
+    (tmp_path / "plan.yaml").write_text(HELD_PLAN)
+    (tmp_path / "first.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: \"${input.namespace}\"}\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\ndata: {k: v}\n")
+    (tmp_path / "second.yaml").write_text(
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: held, labels: {{{LABEL}: 'true'}}}}"
+        "\ndata: {k: v}\n")
+    with held_webhook(cluster, fresh_namespace, tmp_path) as webhook:
+        started = phasegate("run", str(tmp_path / "plan.yaml"), "--engine", "temporal", "--yes",
+                            "--json", *args(cluster, tmp_path, fresh_namespace), env=worker.env())
+        assert started.returncode == 0, started.stdout + started.stderr
+        run_id = json.loads(started.stdout)["run_id"]
+        # phase 2's apply is inside the API server, waiting on the webhook: kill it there
+        assert webhook.arrived.wait(90), (webhook.requests, _log(worker))
+        worker.kill()
+        webhook.released.set()  # the dead worker's apply lands, as it may on a real cluster
+        worker.start()
+        status = _until_finished(worker, run_id)
+    assert status == "passed", _log(worker)
+    recorded = steps(worker.store, run_id)
+    applies = [(s[1], s[2]) for s in recorded if s[1].endswith("· apply")]
+    assert applies == [("phase 1: first · apply", "passed"),  # never re-applied
+                       ("phase 2: second · apply", "abandoned"),
+                       ("phase 2: second · apply", "passed")], recorded
+    assert webhook.admitted("held") == 2, webhook.requests  # the killed apply and its retry
+    with connect(cluster) as api:
+        base = f"/api/v1/namespaces/{fresh_namespace}/configmaps"
+        assert api.get(f"{base}/one") is not None and api.get(f"{base}/held") is not None
+    with sqlite3.connect(worker.store) as db:
+        twice = db.execute(
+            "select step_id, probe, attempt from observations where run_id = ? "
+            "group by step_id, probe, name, attempt having count(*) > 1", (run_id,)).fetchall()
     assert twice == []
 
 
