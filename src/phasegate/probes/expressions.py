@@ -144,7 +144,7 @@ def problems(tree: Any) -> Iterator[str]:
         except exceptions.JMESPathError as exc:
             yield f"{text}: {exc}".replace("\n", " ")
             continue
-        for name in _functions_named(tree_):
+        for name in dict.fromkeys(_functions_named(tree_)):  # each once
             if name not in _Functions.FUNCTION_TABLE:
                 yield f"{text}: function {name} is not supported"
 

@@ -80,6 +80,8 @@ def _test(file: Path, base: Path, tree: Any, timeout: float | None,
     spec = tree.get("spec") or {}
     name = str((tree.get("metadata") or {}).get("name") or file.parent.name)
     for key in spec:
+        if key == "cluster" and (spec[key] == "" or expressions.is_expression(spec[key])):
+            continue  # the default cluster, or one known per scenario (_scenarios says)
         if key in NOT_DONE_TEST:
             notes.append(model.Note(str(file), _key_line(spec, key),
                                     f"Test.spec.{key}: {NOT_DONE_TEST[key]}"))
@@ -128,12 +130,33 @@ def _scenarios(file: Path, test: model.Test, spec: Any, notes: list[model.Note]
                ) -> list[model.Test]:
     """A test with ``scenarios`` runs once per scenario (``$test.scenarioId`` 1, 2…), the
     scenario's bindings before the test's; each is its own test, ``<path>/scenario-N``."""
-    scenarios = spec.get("scenarios") or []
-    if not scenarios:
-        return [test]
-    return [dataclasses.replace(test, path=f"{test.path}/scenario-{number}", scenario=number,
-                                bindings=_bindings(file, scenario, notes) + test.bindings)
-            for number, scenario in enumerate(scenarios, 1)]
+    scenarios = spec.get("scenarios") or [None]
+    runs = []
+    for number, scenario in enumerate(scenarios, 1):
+        run = test if scenario is None else dataclasses.replace(
+            test, path=f"{test.path}/scenario-{number}", scenario=number,
+            bindings=_bindings(file, scenario, notes) + test.bindings)
+        cluster = _cluster(spec, [*(scenario or {}).get("bindings", []),
+                                  *(spec.get("bindings") or [])])
+        if cluster:  # a cluster other than the suite's: named for this run
+            note = model.Note(str(file), _key_line(spec, "cluster"),
+                              f"Test.spec.cluster: {cluster}: clusters are not supported")
+            notes.append(note)
+            run = dataclasses.replace(run, unsupported=(*run.unsupported, str(note)))
+        runs.append(run)
+    return runs
+
+
+def _cluster(spec: Any, bindings: list[Any]) -> str:
+    """The cluster a test names, from constant bindings: "" is the suite's own."""
+    written = spec.get("cluster")
+    if written is None or written == "":
+        return ""
+    constants = chainsaw_use.constants(bindings)
+    try:
+        return str(expressions.value_of(written, None, constants) if constants else written)
+    except expressions.ExpressionError:
+        return str(written)
 
 
 def _bindings(file: Path, tree: Any, notes: list[model.Note]) -> tuple[tuple[Any, Any], ...]:

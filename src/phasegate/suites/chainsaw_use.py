@@ -35,15 +35,15 @@ def expand(file: Path, step: Any) -> Any:
     bindings = [*(spec.get("bindings") or []), *((use.get("with") or {}).get("bindings") or [])]
     expanded: dict[str, Any] = {key: value for key, value in step.items() if key != "use"}
     expanded["bindings"] = [*bindings, *(step.get("bindings") or [])]
-    constants = _constants(bindings)
+    known = constants(bindings)
     for part in PARTS:
         if spec.get(part):
-            expanded[part] = [_resolved(yamltext.plain(item), constants)
+            expanded[part] = [_resolved(yamltext.plain(item), known)
                               for item in spec[part]]
     return expanded
 
 
-def _constants(bindings: list[Any]) -> expressions.Scope | None:
+def constants(bindings: list[Any]) -> expressions.Scope | None:
     """The bindings evaluated with nothing else bound, or None when they read more."""
     scope = expressions.Scope()
     try:
