@@ -126,3 +126,16 @@ def test_templating_replaces_leaf_expressions_and_keeps_the_rest() -> None:
         "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ns1-foo"},
         "data": {"foo": "3", "plain": "bar", "list": ["ns1"]}}
     assert expressions.template({"($a)": "x"}, Scope({"a": "k"}), keys=True) == {"k": "x"}
+
+
+def test_a_secrets_values_are_not_said_where_its_tree_differs() -> None:
+    from phasegate.probes import k8s_match
+
+    expected = {"kind": "Secret", "data": {"password": "(base64_encode('hunter2'))"}}
+    live = {"kind": "Secret", "data": {"password": "b3RoZXI="}}
+    [(_, problem)] = k8s_match._tree_mismatches(expected, [live], Scope())
+    assert problem == "data.password: a different value (redacted)"
+    assert "hunter2" not in str(problem) and "b3RoZXI=" not in str(problem)
+    [(_, problem)] = k8s_match._tree_mismatches(
+        {"kind": "Secret", "data": {"token": "x"}}, [live], Scope())
+    assert problem == "data.token: missing"

@@ -111,8 +111,9 @@ def _tree_mismatches(expected: Json, items: list[Json], scope: expressions.Scope
     if expected.get("kind") != "Secret":
         return found
     # a Secret's values are never said: where it differs is enough
-    return [(item, problem.split(":")[0] + f": a different value ({subset.REDACTED})"
-             if problem and problem.split(".")[0] in subset.SECRET_FIELDS else problem)
+    return [(item, problem.split(":")[0] + f": a different value {subset.REDACTED}"
+             if problem and problem.split(".")[0] in subset.SECRET_FIELDS
+             and not problem.endswith(": missing") else problem)
             for item, problem in found]
 
 
