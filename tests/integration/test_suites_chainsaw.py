@@ -7,6 +7,7 @@ not run, never guessed at. Every assert, its tree's expressions included, is a w
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -94,3 +95,65 @@ def test_chainsaws_examples_pass_where_supported(cluster: SandboxInfo, kubectl: 
     assert trees["bindings/bindings"]["params"]["bindings"] == {"c": 3}
     assert trees["non-resource-assertion/non-resource-assertion"]["data"]["watch"][0][
         "path"] == "/api/v1/nodes"
+
+
+@pytest.mark.cluster
+def test_a_chainsaw_secret_never_reaches_the_store_or_the_reports(
+        cluster: SandboxInfo, kubectl: str, tmp_path: Path) -> None:
+    secret = "hunter2-in-chainsaw"
+    encoded = base64.b64encode(secret.encode()).decode()
+    test = tmp_path / "suite" / "secret"
+    test.mkdir(parents=True)
+    (test / "chainsaw-test.yaml").write_text(f"""apiVersion: chainsaw.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: secret
+spec:
+  steps:
+  - try:
+    - apply:
+        resource:
+          apiVersion: v1
+          kind: Secret
+          metadata:
+            name: creds
+          data:
+            password: {encoded}
+    - script:
+        content: kubectl get secret creds -n $NAMESPACE -o json
+        outputs:
+        - name: live
+          value: (json_parse($stdout))
+        check:
+          (contains($stdout, 'creds')): true
+    - assert:
+        resource:
+          ($live.metadata.name): creds
+          # what a command prints is masked before anything reads it: $stdout too
+          (starts_with($live.data.password, '******')): true
+    - assert:
+        timeout: 1s
+        resource:
+          apiVersion: v1
+          kind: Secret
+          metadata:
+            name: creds
+          data:
+            password: (base64_encode('wrong'))
+""")
+    done = phasegate("--json", "suite", "run", str(tmp_path / "suite"), "--kubeconfig",
+                     str(cluster.kubeconfig), "--context", cluster.admin_context, "--store",
+                     str(tmp_path / "e.db"), "--reports", str(tmp_path / "reports"),
+                     env={"PHASEGATE_KUBECTL": kubectl}, timeout=120)
+    assert done.stdout.startswith("{"), done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(Path(result["reports"]["json"]).read_text())
+    checks = [c for s in report["steps"] if s["name"] == "step-1" for c in s["checks"]]
+    # the script's check and the tree reading its output held; the wrong value did not
+    assert [c["passed"] for c in checks if c["probe"] in ("command", "k8s.match")] == [
+        True, True, False]
+    assert checks[-1]["observed"].endswith("data.password: a different value (redacted)")
+    for file in [*Path(result["reports"]["md"]).parent.iterdir(), tmp_path / "e.db"]:
+        content = file.read_bytes()
+        assert secret.encode() not in content and encoded.encode() not in content, file

@@ -276,6 +276,9 @@ def _register_secrets(suite: model.Suite) -> None:
     held = [*suite.crds, *suite.manifests, *(obj for test in suite.tests for step in test.steps
                                             for obj in (*step.apply, *step.asserts,
                                                         *step.errors))]
+    held += [obj for test in suite.tests for step in test.steps  # Chainsaw's operations
+             for operation in (*step.operations, *step.catch, *step.finally_, *step.cleanup)
+             for obj in operation.objects]
     for obj in held:
         for value in subset.secret_values(obj):
             secrets.register(value)
