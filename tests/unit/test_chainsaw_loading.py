@@ -123,3 +123,20 @@ spec:
     assert suite.tests[0].unsupported == (
         f"{folder}/chainsaw-test.yaml: assert.file (join('', [$namespace, '.yaml'])): a file "
         "named by bindings known only when the test runs is not supported",)
+
+
+def test_an_operation_field_phasegate_does_not_read_is_named(tmp_path: Path) -> None:
+    _write(tmp_path, "dry", """spec:
+  steps:
+  - try:
+    - apply:
+        dryRun: true
+        resource:
+          apiVersion: v1
+          kind: ConfigMap
+          metadata:
+            name: a
+""")
+    suite = chainsaw.load([tmp_path])
+    assert suite.tests[0].unsupported == (
+        f"{tmp_path}/dry/chainsaw-test.yaml:9: apply.dryRun: not supported; not read",)

@@ -38,8 +38,18 @@ STEP_READ = {"name", "description", "try", "catch", "finally", "cleanup", "timeo
              "bindings", "template"}
 # bindings Chainsaw gives that phasegate does not
 UNBOUND = {"values": "values files (chainsaw test --values) are not supported"}
-# read from an operation's body by the operation itself, or meaning nothing here
 BODY_NOT_DONE = ("cluster", "clusters")
+# what phasegate reads of an operation's body (skip*Output only quiets Chainsaw's log);
+# any other field is named, never silently dropped
+_LANGUAGE = {"timeout", "bindings", "outputs", "template", *BODY_NOT_DONE}
+BODY_READ = {
+    **{key: {"file", "resource", "expect"} for key in ("apply", "create", "update")},
+    "patch": {"file", "resource", "expect", "subresource"},
+    **{key: {"file", "resource"} for key in ("assert", "error")},
+    "delete": {"file", "resource", "ref", "expect"},
+    "script": {"content", "env", "check", "skipLogOutput", "skipCommandOutput"},
+    "command": {"entrypoint", "args", "env", "check", "skipLogOutput", "skipCommandOutput"},
+}
 
 
 def is_suite(path: Path) -> bool:
@@ -196,8 +206,9 @@ def _operation(file: Path, item: Any, defaults: dict[str, float],
     kind = kinds[0]
     body = item[kind] or {}
     where = f"{file}:{_key_line(item, kind)}"
-    for key in BODY_NOT_DONE:
-        if isinstance(body, dict) and key in body:
+    for key in body if isinstance(body, dict) else ():
+        if key in BODY_NOT_DONE or (kind in BODY_READ and key not in BODY_READ[kind]
+                                    and key not in _LANGUAGE):
             notes.append(model.Note(str(file), _key_line(body, key),
                                     f"{kind}.{key}: not supported; not read"))
     seconds = _seconds(file, body, "timeout", body["timeout"]) if isinstance(
