@@ -29,6 +29,8 @@ class CommandParams(ProbeParams):
     cwd: str | None = Field(None, description="working directory, relative to the plan")
     env: dict[str, str] = Field(default_factory=dict, description="extra environment")
     timeout: fields.Seconds = Field(60.0, description="how long before the process is killed")
+    output_in_data: bool = Field(False, description="keep stdout and stderr (masked, capped) "
+                                 "in the observation's data, for a caller that reads them")
 
     @field_validator("stdout", "stderr", "stdout_absent")
     @classmethod
@@ -80,7 +82,9 @@ async def check(params: CommandParams, ctx: ProbeContext) -> Verdict:
     detail += f"--- stdout\n{capture.cap(stdout)}\n--- stderr\n{capture.cap(stderr)}"
     problems = _problems(params, process.returncode or 0, stdout, stderr)
     observed = "; ".join(problems) if problems else f"exit {process.returncode}"
-    data = {"exit_code": process.returncode}
+    data: dict[str, object] = {"exit_code": process.returncode}
+    if params.output_in_data:
+        data |= {"stdout": capture.cap(stdout), "stderr": capture.cap(stderr)}
     return Verdict(not problems, expected, observed, detail=detail, data=data)
 
 

@@ -1,8 +1,9 @@
 """Chainsaw suites, loaded as Chainsaw reads them: every ``chainsaw-test.yaml`` under the
 directories given holds Tests, whose steps are ``try`` operations, then ``catch`` (when
-one failed), ``finally`` and ``cleanup``. Operations and defaults are Chainsaw's; what
-phasegate does not do (JMESPath and bindings in assertion trees, templating, ``check``
-expressions, clusters, outputs) is named with its file and line."""
+one failed), ``finally`` and ``cleanup``. Operations and defaults are Chainsaw's, and so
+is their language (bindings, templating, assertion trees, ``check``, ``outputs``,
+``expect``: evaluated when the test runs); what phasegate does not do (CEL, clusters,
+functions it lacks, values files) is named with its file and line."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Any
 
 from phasegate.errors import PlanError
 from phasegate.plan import yamltext
-from phasegate.suites import kuttl, model
+from phasegate.probes import expressions
+from phasegate.suites import chainsaw_use, kuttl, model
 
 FILE = "chainsaw-test.yaml"
 GROUP = "chainsaw.kyverno.io/"
@@ -23,16 +25,31 @@ TIMEOUTS = {"apply": 5.0, "create": 5.0, "patch": 5.0, "update": 5.0, "assert": 
 RESOURCE_OPS = ("apply", "create", "patch", "update", "assert", "error", "delete")
 EXEC_OPS = ("command", "script")
 COLLECT_OPS = ("events", "describe", "get", "podLogs")
-NOT_DONE_TEST = {"bindings": "bindings are not supported", "cluster": "clusters are not "
-                 "supported", "clusters": "clusters are not supported",
-                 "template": "templating is not supported", "scenarios": "scenarios are not "
-                 "supported", "catch": "test-level catch is not supported", "compiler":
-                 "expression compilers are not supported", "namespaceTemplate":
-                 "namespace templates are not supported", "failFast": "not supported",
+NOT_DONE_TEST = {"cluster": "clusters are not supported", "clusters": "clusters are not "
+                 "supported", "compiler":
+                 "expression compilers are not supported", "failFast": "not supported",
                  "forceTerminationGracePeriod": "not supported", "delayBeforeCleanup":
                  "not supported", "deletionPropagationPolicy": "not supported"}
+# fastNamespaceDeletion: phasegate never waits for a test's namespace to go
 TEST_READ = {"description", "steps", "timeouts", "namespace", "skipDelete", "concurrent",
-             "skip"}
+             "skip", "bindings", "template", "catch", "namespaceTemplate",
+             "fastNamespaceDeletion", "scenarios"}
+STEP_READ = {"name", "description", "try", "catch", "finally", "cleanup", "timeouts",
+             "bindings", "template"}
+# bindings Chainsaw gives that phasegate does not
+UNBOUND = {"values": "values files (chainsaw test --values) are not supported"}
+BODY_NOT_DONE = ("cluster", "clusters")
+# what phasegate reads of an operation's body (skip*Output only quiets Chainsaw's log);
+# any other field is named, never silently dropped
+_LANGUAGE = {"timeout", "bindings", "outputs", "template", *BODY_NOT_DONE}
+BODY_READ = {
+    **{key: {"file", "resource", "expect"} for key in ("apply", "create", "update")},
+    "patch": {"file", "resource", "expect", "subresource"},
+    **{key: {"file", "resource"} for key in ("assert", "error")},
+    "delete": {"file", "resource", "ref", "expect"},
+    "script": {"content", "env", "check", "skipLogOutput", "skipCommandOutput"},
+    "command": {"entrypoint", "args", "env", "check", "skipLogOutput", "skipCommandOutput"},
+}
 
 
 def is_suite(path: Path) -> bool:
@@ -61,7 +78,7 @@ def load(paths: list[Path], timeout: float | None = None) -> model.Suite:
                 if found is not None:
                     if any(t.path == found.path for t in tests):  # two Tests, one name
                         found = dataclasses.replace(found, path=f"{found.path}-{len(tests)}")
-                    tests.append(found)
+                    tests.extend(_scenarios(file, found, tree.get("spec") or {}, notes))
     name = ",".join(p.resolve().name for p in paths)
     return model.Suite(name=name, format="chainsaw", root=paths[0], tests=tuple(tests),
                        timeout=timeout or TIMEOUTS["assert"], parallel=8,
@@ -73,6 +90,8 @@ def _test(file: Path, base: Path, tree: Any, timeout: float | None,
     spec = tree.get("spec") or {}
     name = str((tree.get("metadata") or {}).get("name") or file.parent.name)
     for key in spec:
+        if key == "cluster" and (spec[key] == "" or expressions.is_expression(spec[key])):
+            continue  # the default cluster, or one known per scenario (_scenarios says)
         if key in NOT_DONE_TEST:
             notes.append(model.Note(str(file), _key_line(spec, key),
                                     f"Test.spec.{key}: {NOT_DONE_TEST[key]}"))
@@ -86,14 +105,16 @@ def _test(file: Path, base: Path, tree: Any, timeout: float | None,
         defaults[str(key)] = _seconds(file, spec["timeouts"], key, value)
     if timeout is not None:  # --timeout: every wait's, as Chainsaw's --assert-timeout
         defaults.update({k: timeout for k in ("assert", "error", "delete")})
+    # a test's catch runs when any of its steps fails, after the step's own
+    catch = tuple(_operation(file, item, defaults, notes) for item in spec.get("catch") or [])
     steps = []
-    for index, step in enumerate(spec.get("steps") or []):
+    for index, written in enumerate(spec.get("steps") or []):
+        step = chainsaw_use.expand(file, written)
         if not isinstance(step, dict):
             raise PlanError("expected a step (try, catch, finally, cleanup)", file=str(file),
                             line=_line(spec["steps"]))
         for key in step:
-            if key not in ("name", "description", "try", "catch", "finally", "cleanup",
-                           "timeouts"):
+            if key not in STEP_READ:
                 notes.append(model.Note(str(file), _key_line(step, key),
                                         f"step.{key}: not supported; not read"))
         ops = {part: tuple(_operation(file, item, defaults, notes)
@@ -101,11 +122,72 @@ def _test(file: Path, base: Path, tree: Any, timeout: float | None,
                for part in ("try", "catch", "finally", "cleanup")}
         steps.append(model.Step(
             index=index, name=str(step.get("name") or f"step-{index + 1}"), files=(str(file),),
-            operations=ops["try"], catch=ops["catch"], finally_=ops["finally"],
-            cleanup=ops["cleanup"], timeout=defaults["assert"]))
+            operations=ops["try"], catch=ops["catch"] + catch, finally_=ops["finally"],
+            cleanup=ops["cleanup"], timeout=defaults["assert"],
+            bindings=_bindings(file, step, notes), template=_flag(step.get("template"))))
     relative = file.parent.resolve().relative_to(base.resolve().parent)
+    namespace_template = spec.get("namespaceTemplate")
+    _language(file, namespace_template, "namespaceTemplate", notes)
     return model.Test(name, f"{relative}/{name}", file.parent, tuple(steps),
-                      namespace=str(spec.get("namespace") or ""))
+                      namespace=str(spec.get("namespace") or ""),
+                      bindings=_bindings(file, spec, notes),
+                      template=_flag(spec.get("template")) is not False,
+                      namespace_template=yamltext.plain(namespace_template)
+                      if isinstance(namespace_template, dict) else None)
+
+
+def _scenarios(file: Path, test: model.Test, spec: Any, notes: list[model.Note]
+               ) -> list[model.Test]:
+    """A test with ``scenarios`` runs once per scenario (``$test.scenarioId`` 1, 2…), the
+    scenario's bindings before the test's; each is its own test, ``<path>/scenario-N``."""
+    scenarios = spec.get("scenarios") or [None]
+    runs = []
+    for number, scenario in enumerate(scenarios, 1):
+        run = test if scenario is None else dataclasses.replace(
+            test, path=f"{test.path}/scenario-{number}", scenario=number,
+            bindings=_bindings(file, scenario, notes) + test.bindings)
+        cluster = _cluster(spec, [*(scenario or {}).get("bindings", []),
+                                  *(spec.get("bindings") or [])])
+        if cluster:  # a cluster other than the suite's: named for this run
+            note = model.Note(str(file), _key_line(spec, "cluster"),
+                              f"Test.spec.cluster: {cluster}: clusters are not supported")
+            notes.append(note)
+            run = dataclasses.replace(run, unsupported=(*run.unsupported, str(note)))
+        runs.append(run)
+    return runs
+
+
+def _cluster(spec: Any, bindings: list[Any]) -> str:
+    """The cluster a test names, from constant bindings: "" is the suite's own."""
+    written = spec.get("cluster")
+    if written is None or written == "":
+        return ""
+    constants = chainsaw_use.constants(bindings)
+    try:
+        return str(expressions.value_of(written, None, constants) if constants else written)
+    except expressions.ExpressionError:
+        return str(written)
+
+
+def _bindings(file: Path, tree: Any, notes: list[model.Note]) -> tuple[tuple[Any, Any], ...]:
+    """``bindings:`` as (name, value) pairs, in order: each may read the ones before."""
+    found = []
+    for item in tree.get("bindings") or []:
+        if not isinstance(item, dict) or "name" not in item:
+            raise PlanError("a binding needs a name and a value", file=str(file),
+                            line=_line(item))
+        for key in item:
+            if key not in ("name", "value"):
+                notes.append(model.Note(str(file), _key_line(item, key),
+                                        f"binding.{key}: not supported; not read"))
+        pair = (yamltext.plain(item["name"]), yamltext.plain(item.get("value")))
+        _language(file, pair, f"binding {item['name']}", notes, line=_line(item))
+        found.append(pair)
+    return tuple(found)
+
+
+def _flag(value: Any) -> bool | None:
+    return None if value is None else bool(value)
 
 
 def _operation(file: Path, item: Any, defaults: dict[str, float],
@@ -124,21 +206,30 @@ def _operation(file: Path, item: Any, defaults: dict[str, float],
     kind = kinds[0]
     body = item[kind] or {}
     where = f"{file}:{_key_line(item, kind)}"
-    for key in ("bindings", "outputs", "check", "cluster", "clusters", "template"):
-        if isinstance(body, dict) and key in body:
+    for key in body if isinstance(body, dict) else ():
+        if key in BODY_NOT_DONE or (kind in BODY_READ and key not in BODY_READ[kind]
+                                    and key not in _LANGUAGE):
             notes.append(model.Note(str(file), _key_line(body, key),
                                     f"{kind}.{key}: not supported; not read"))
     seconds = _seconds(file, body, "timeout", body["timeout"]) if isinstance(
         body, dict) and "timeout" in body else None
+    language = _language_of(file, body, kind, notes) if isinstance(body, dict) else {}
+    if kind in RESOURCE_OPS and expressions.is_expression(body.get("file")):
+        notes.append(model.Note(str(file), _key_line(item, kind), f"{kind}.file "
+                                f"{body['file']}: a file named by bindings known only when "
+                                "the test runs is not supported"))
+        return model.Operation("unsupported", where=where)
     if kind in RESOURCE_OPS:
         objects = _objects(file, body, kind)
         for obj in objects:
-            _expressions(file, obj, kind, notes)
-            if not isinstance(obj, dict) or not obj.get("kind"):
-                notes.append(model.Note(str(file), None, f"{kind}: an object without a "
-                                        "kind is not supported"))
+            _language(file, obj, kind, notes, line=_key_line(item, kind))
+            if not isinstance(obj, dict) or (not obj.get("kind") and kind not in (
+                    "assert", "error")):
+                notes.append(model.Note(str(file), _key_line(item, kind), f"{kind}: an "
+                                        "object without a kind is not supported"))
         return model.Operation(kind, objects, timeout=seconds or defaults.get(kind, 30.0),
-                               where=where, subresource=str(body.get("subresource") or ""))
+                               where=where, subresource=str(body.get("subresource") or ""),
+                               **language)
     if kind in EXEC_OPS:
         if kind == "script":
             command = model.Command(script=str(body.get("content") or ""))
@@ -146,7 +237,7 @@ def _operation(file: Path, item: Any, defaults: dict[str, float],
             argv = [str(body.get("entrypoint") or ""), *(str(a) for a in body.get("args") or [])]
             command = model.Command(command=" ".join(_quoted(a) for a in argv))
         return model.Operation(kind, command=command,
-                               timeout=seconds or defaults["exec"], where=where)
+                               timeout=seconds or defaults["exec"], where=where, **language)
     if kind == "sleep":
         return model.Operation(kind, seconds=_seconds(file, body, "duration",
                                                       body.get("duration")), where=where)
@@ -193,30 +284,43 @@ def _items(found: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _expressions(file: Path, obj: Any, kind: str, notes: list[model.Note]) -> None:
-    """Assertion trees with JMESPath keys ``(…)``, ``~`` iterations or ``($binding)`` values
-    are Chainsaw's language: named, not guessed at."""
-    def walk(node: Any, path: str) -> str | None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if str(key).startswith(("(", "~")):
-                    return f"{path}{key}"
-                found = walk(value, f"{path}{key}.")
-                if found:
-                    return found
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                found = walk(value, f"{path}[{index}].")
-                if found:
-                    return found
-        elif isinstance(node, str) and node.startswith("(") and node.endswith(")"):
-            return f"{path.rstrip('.')}: {node}"
-        return None
+def _language_of(file: Path, body: Any, kind: str, notes: list[model.Note]) -> dict[str, Any]:
+    """The operation's bindings, templating, env, check and outputs, as Operation fields."""
+    found: dict[str, Any] = {"bindings": _bindings(file, body, notes),
+                             "template": _flag(body.get("template"))}
+    env = []
+    for item in body.get("env") or []:
+        pair = (yamltext.plain(item.get("name")), yamltext.plain(item.get("value")))
+        _language(file, pair, f"{kind}.env", notes, line=_line(item))
+        env.append(pair)
+    found["env"] = tuple(env)
+    if "check" in body:
+        found["check"] = yamltext.plain(body["check"])
+        _language(file, found["check"], f"{kind}.check", notes, line=_key_line(body, "check"))
+    outputs = []
+    for item in body.get("outputs") or []:
+        output = (yamltext.plain(item.get("name")), yamltext.plain(item.get("value")),
+                  yamltext.plain(item.get("match")))
+        _language(file, output, f"{kind}.outputs", notes, line=_line(item))
+        outputs.append(output)
+    found["outputs"] = tuple(outputs)
+    expect = []
+    for item in body.get("expect") or []:
+        pair = (yamltext.plain(item.get("match")), yamltext.plain(item.get("check")))
+        _language(file, pair, f"{kind}.expect", notes, line=_line(item))
+        expect.append(pair)
+    found["expect"] = tuple(expect)
+    return found
 
-    found = walk(obj, "")
-    if found:
-        notes.append(model.Note(str(file), None, f"{kind}: expressions (JMESPath, bindings) "
-                                f"are not supported: {found}"))
+
+def _language(file: Path, tree: Any, what: str, notes: list[model.Note],
+              line: int | None = None) -> None:
+    """Expressions phasegate cannot evaluate (another engine, a function it does not
+    have, a statement that does not parse) and bindings it cannot give are named."""
+    for problem in expressions.problems(tree):
+        notes.append(model.Note(str(file), line, f"{what}: {problem}"))
+    for name in sorted(expressions.variables(tree) & set(UNBOUND)):
+        notes.append(model.Note(str(file), line, f"{what}: ${name}: {UNBOUND[name]}"))
 
 
 def _kubectl(kind: str, body: Any) -> str:
@@ -237,6 +341,8 @@ def _kubectl(kind: str, body: Any) -> str:
                 if isinstance(condition, dict) else f"condition={condition}")
         elif "deletion" in wanted:
             what = "delete"
+        elif "creation" in wanted:
+            what = "create"
         elif "jsonPath" in wanted:
             path = wanted["jsonPath"]
             what = f"jsonpath={{{path.get('path')}}}={path.get('value')}"

@@ -39,7 +39,7 @@ def search_path() -> str:
 
 def call(command: model.Command, shell: Shell, timeout: float, label: str,
          *, poll: float | None = None) -> ProbeCall:
-    env = shell.env()
+    env = {**shell.env(), **dict(command.env)}
     if command.script:
         run: list[str] = ["/bin/sh", "-c", command.script]
     else:
@@ -47,8 +47,10 @@ def call(command: model.Command, shell: Shell, timeout: float, label: str,
         if command.namespaced:
             run += ["--namespace", shell.namespace]
     seconds = command.timeout or timeout
-    mapping: dict[str, object] = {"command": {"run": run, "env": env, "timeout": max(seconds, 1.0)},
-               "name": f"{label}: {command.text.strip()}"[:200]}
+    mapping: dict[str, object] = {
+        "command": {"run": run, "env": env, "timeout": max(seconds, 1.0),
+                    **({"output_in_data": True} if command.keep_output else {})},
+        "name": f"{label}: {command.text.strip()}"[:200]}
     if poll is not None:  # asserts re-run their commands as kuttl does, every second
         mapping["interval"] = poll
         mapping["max_interval"] = poll

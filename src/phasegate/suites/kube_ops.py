@@ -13,6 +13,23 @@ from phasegate.kube import objects
 from phasegate.kube.client import Json, KubeClient, Resource, raise_for_status, status_message
 
 
+class Refused(ActionError):
+    """The API refused a change; ``said`` is its own message (Chainsaw's ``$error``)."""
+
+    def __init__(self, message: str, said: str, *, retryable: bool = False) -> None:
+        super().__init__(message, retryable=retryable)
+        self.said = said
+
+
+def _refused(obj: Json, name: str, response: Any) -> Refused:
+    try:
+        said = str(response.json().get("message") or "")
+    except ValueError:
+        said = response.text[:300]
+    return Refused(f"{obj['kind']} {name}: {status_message(response)}", said,
+                   retryable=response.status_code >= 500)
+
+
 @dataclass(frozen=True)
 class Done:
     ref: str
@@ -37,32 +54,38 @@ async def resource_of(client: KubeClient, api_version: str, kind: str) -> Resour
         raise ActionError(str(exc), retryable=exc.retryable) from None
 
 
-async def create(client: KubeClient, obj: Json, namespace: str) -> Done:
-    """Create only: an object that exists already is a failure (Chainsaw's create)."""
+async def create(client: KubeClient, obj: Json, namespace: str, *, strict: bool = False
+                 ) -> Done:
+    """Create only: an object that exists already is a failure (Chainsaw's create).
+    ``strict``: fields the API does not know are refused, as Chainsaw's client does."""
     resource, body, where, name = await _prepared(client, obj, namespace)
-    response = await client.request("POST", resource.path(where), body=body)
+    response = await client.request("POST", resource.path(where), body=body,
+                                    params=_validation(strict))
     if response.status_code >= 400:
-        raise ActionError(f"{obj['kind']} {name}: {status_message(response)}")
+        raise _refused(obj, name, response)
     live = response.json()
     return Done(objects.ref(live), "created", live, resource)
 
 
-async def replace(client: KubeClient, obj: Json, namespace: str) -> Done:
+async def replace(client: KubeClient, obj: Json, namespace: str, *, strict: bool = False
+                  ) -> Done:
     """PUT the object whole over the one there (Chainsaw's update)."""
     resource, body, where, name = await _prepared(client, obj, namespace)
     current = await client.get(resource.path(where, name))
     if current is None:
         raise ActionError(f"{obj['kind']} {name} does not exist")
     body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
-    response = await client.request("PUT", resource.path(where, name), body=body)
+    response = await client.request("PUT", resource.path(where, name), body=body,
+                                    params=_validation(strict))
     if response.status_code >= 400:
-        raise ActionError(f"{obj['kind']} {name}: {status_message(response)}")
+        raise _refused(obj, name, response)
     live = response.json()
     return Done(objects.ref(live), "updated", live, resource)
 
 
 async def create_or_patch(client: KubeClient, obj: Json, namespace: str, *,
-                          must_exist: bool = False, subresource: str = "") -> Done:
+                          must_exist: bool = False, subresource: str = "",
+                          strict: bool = False) -> Done:
     """kuttl's CreateOrUpdate: create, or JSON-merge-patch what is there; ``must_exist``:
     patch only (Chainsaw's patch and update)."""
     resource, body, where, name = await _prepared(client, obj, namespace)
@@ -73,18 +96,23 @@ async def create_or_patch(client: KubeClient, obj: Json, namespace: str, *,
         raise ActionError(f"{obj['kind']} {name} does not exist")
     action = "created"
     if not exists:
-        response = await client.request("POST", resource.path(where), body=body)
+        response = await client.request("POST", resource.path(where), body=body,
+                                        params=_validation(strict))
     if exists or response.status_code == 409:
         path = resource.path(where, name) + (f"/{subresource}" if subresource else "")
         response = await client.request("PATCH", path,
                                         content=json.dumps(body),
-                                        content_type="application/merge-patch+json")
+                                        content_type="application/merge-patch+json",
+                                        params=_validation(strict))
         action = "updated"
     if response.status_code >= 400:
-        raise ActionError(f"{obj['kind']} {name}: {status_message(response)}",
-                          retryable=response.status_code >= 500)
+        raise _refused(obj, name, response)
     live = response.json()
     return Done(objects.ref(live), action, live, resource)
+
+
+def _validation(strict: bool) -> dict[str, str] | None:
+    return {"fieldValidation": "Strict"} if strict else None
 
 
 async def _prepared(client: KubeClient, obj: Json, namespace: str
@@ -130,9 +158,12 @@ async def namespace_exists(client: KubeClient, name: str) -> bool:
     return await client.get(f"/api/v1/namespaces/{name}") is not None
 
 
-async def create_namespace(client: KubeClient, name: str) -> None:
-    response = await client.request("POST", "/api/v1/namespaces",
-                                    body={"metadata": {"name": name}})
+async def create_namespace(client: KubeClient, name: str,
+                           template: Json | None = None) -> None:
+    """``template``: the namespace's other fields (Chainsaw's namespaceTemplate)."""
+    body = json.loads(json.dumps(template or {}))
+    body["metadata"] = {**(body.get("metadata") or {}), "name": name}
+    response = await client.request("POST", "/api/v1/namespaces", body=body)
     if response.status_code >= 400:
         raise ActionError(f"create namespace {name}: {status_message(response)}")
 

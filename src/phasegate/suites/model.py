@@ -32,6 +32,8 @@ class Command:
     ignore_failure: bool = False
     timeout: float | None = None
     skip_log_output: bool = False
+    env: tuple[tuple[str, str], ...] = ()  # Chainsaw's env of a script or command
+    keep_output: bool = False  # stdout and stderr kept in the observation's data
 
     @property
     def text(self) -> str:
@@ -72,6 +74,15 @@ class Operation:
     seconds: float = 0.0  # sleep
     subresource: str = ""  # patch: status
     where: str = ""  # file:line, for what is said about it
+    # Chainsaw's language: bindings (name, value) evaluated before the operation, whether
+    # its resources are templated (None: the step's, the test's), its script's env
+    # (name, value), the check of its result and the outputs (name, value, match) it binds
+    bindings: tuple[tuple[Any, Any], ...] = ()
+    template: bool | None = None
+    env: tuple[tuple[Any, Any], ...] = ()
+    check: Any = None
+    outputs: tuple[tuple[Any, Any, Any], ...] = ()
+    expect: tuple[tuple[Any, Any], ...] = ()  # (match, check): an apply's expected result
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,8 @@ class Step:
     catch: tuple[Operation, ...] = ()
     finally_: tuple[Operation, ...] = ()
     cleanup: tuple[Operation, ...] = ()
+    bindings: tuple[tuple[Any, Any], ...] = ()  # a Chainsaw step's
+    template: bool | None = None
 
     @property
     def title(self) -> str:
@@ -110,6 +123,10 @@ class Test:
     # be phasegate's guess), and says so
     unsupported: tuple[str, ...] = ()
     namespace: str = ""  # its own, over the suite's (Chainsaw's spec.namespace)
+    bindings: tuple[tuple[Any, Any], ...] = ()  # a Chainsaw test's
+    template: bool = True  # Chainsaw templates resources unless told not to
+    namespace_template: Json | None = None  # Chainsaw's namespaceTemplate
+    scenario: int = 1  # which of a Chainsaw test's scenarios ($test.scenarioId)
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,19 @@ from phasegate.kube.connections import KubeTarget
 from phasegate.observation import Observation
 from phasegate.plan import probe_call
 from phasegate.plan.model import Target
-from phasegate.probes import subset
+from phasegate.probes import expressions, subset
 from phasegate.probes.base import ProbeContext
 from phasegate.store import records
 from phasegate.store.evidence import EvidenceStore
-from phasegate.suites import chainsaw_ops, commands, kube_ops, kubeconfig_file, model, steps
+from phasegate.suites import (
+    chainsaw_language,
+    chainsaw_ops,
+    commands,
+    kube_ops,
+    kubeconfig_file,
+    model,
+    steps,
+)
 from phasegate.workflow import stopping, target
 
 STAGE = "suite"
@@ -152,14 +160,18 @@ async def _suite_setup(job: _Run) -> StepVerdict:
 async def _test(job: _Run, test: model.Test) -> list[StepVerdict]:
     suite = job.suite
     prefix = "chainsaw" if suite.format == "chainsaw" else "kuttl-test"
-    namespace = test.namespace or suite.namespace or f"{prefix}-{tokens.token_hex(5)}"
+    template = test.namespace_template or {}
+    namespace = str(test.namespace or (template.get("metadata") or {}).get("name")
+                    or suite.namespace or f"{prefix}-{tokens.token_hex(5)}")
     ctx = _scoped(job.ctx, namespace, test.directory)
     shell = commands.Shell(job.kubeconfig, namespace, commands.search_path())
     verdicts = []
     setup_id = job.store.start_step(job.run_id, STAGE, "setup", suite.timeout,
                                     records.StepPlace(SETUP, phase=test.path))
     with stopping.closed_on_stop(job.store, setup_id):
-        created, outcome = await _namespace(job, ctx, namespace, setup_id)
+        created, outcome = await _namespace(job, ctx, namespace, setup_id, template)
+        bindings = await _bindings(test, ctx, namespace, outcome) if (
+            suite.format == "chainsaw" and outcome.passed) else {}
     verdicts.append(_finish(job, setup_id, test.path, "setup", outcome))
     cleanup: list[kube_ops.Done] = []
     try:
@@ -168,8 +180,11 @@ async def _test(job: _Run, test: model.Test) -> list[StepVerdict]:
                                            records.StepPlace(STEP, phase=test.path,
                                                              phase_index=step.index))
             with stopping.closed_on_stop(job.store, step_id):
-                runs = chainsaw_ops.run if suite.format == "chainsaw" else steps.run
-                outcome = await runs(step, ctx, shell, _recorder(job, step_id))
+                if suite.format == "chainsaw":
+                    outcome = await chainsaw_ops.run(step, ctx, shell, _recorder(job, step_id),
+                                                     test, bindings)
+                else:
+                    outcome = await steps.run(step, ctx, shell, _recorder(job, step_id))
             cleanup.extend(outcome.created)
             verdicts.append(_finish(job, step_id, test.path, step.title, outcome))
             if not outcome.passed:
@@ -180,10 +195,22 @@ async def _test(job: _Run, test: model.Test) -> list[StepVerdict]:
     return verdicts
 
 
-async def _namespace(job: _Run, ctx: ProbeContext, namespace: str,
-                     step_id: int) -> tuple[bool, steps.Outcome]:
-    """The test's namespace, made unless it exists, and its default ServiceAccount (pods
-    are refused until the controller has made it)."""
+async def _bindings(test: model.Test, ctx: ProbeContext, namespace: str,
+                    outcome: steps.Outcome) -> chainsaw_language.Bindings:
+    """A Chainsaw test's bindings: Chainsaw's own, then the test's."""
+    try:
+        return await chainsaw_language.bind(
+            ctx, chainsaw_language.builtins(test, namespace), test.bindings)
+    except expressions.ExpressionError as exc:
+        outcome.fail(f"test bindings: {exc}")
+        return {}
+
+
+async def _namespace(job: _Run, ctx: ProbeContext, namespace: str, step_id: int,
+                     template: model.Json) -> tuple[bool, steps.Outcome]:
+    """The test's namespace, made unless it exists (``template``: with the fields of
+    Chainsaw's namespaceTemplate), and its default ServiceAccount (pods are refused until
+    the controller has made it)."""
     outcome = steps.Outcome()
     client = connections.client_for(ctx)
     record = _recorder(job, step_id)
@@ -191,7 +218,7 @@ async def _namespace(job: _Run, ctx: ProbeContext, namespace: str,
     created = False
     try:
         if not await kube_ops.namespace_exists(client, namespace):
-            await kube_ops.create_namespace(client, namespace)
+            await kube_ops.create_namespace(client, namespace, template)
             created = True
         record([steps.action("suite.namespace", f"Namespace {namespace}", True, "exists",
                              "created" if created else "exists already", started)])
@@ -249,6 +276,9 @@ def _register_secrets(suite: model.Suite) -> None:
     held = [*suite.crds, *suite.manifests, *(obj for test in suite.tests for step in test.steps
                                             for obj in (*step.apply, *step.asserts,
                                                         *step.errors))]
+    held += [obj for test in suite.tests for step in test.steps  # Chainsaw's operations
+             for operation in (*step.operations, *step.catch, *step.finally_, *step.cleanup)
+             for obj in operation.objects]
     for obj in held:
         for value in subset.secret_values(obj):
             secrets.register(value)
