@@ -79,7 +79,7 @@ def _substitute(node: Any, path: tuple[Any, ...], tree: Any, filename: str) -> A
             message = str(exc)
             if "${input." in node:
                 message = "a domains file takes no inputs: read a value with ${env:NAME}"
-            raise _located(message, tree, path, filename) from None
+            raise yamltext.located(message, tree, path, filename) from None
     return node
 
 
@@ -98,7 +98,7 @@ def _build_probe_calls(tree: Any, document: dict[str, Any], filename: str) -> No
             except probe_call.ProbeCallError as exc:
                 where = ("domains", name, "health", index, *exc.loc)
                 shown = where[:-1] if exc.at_key and len(exc.loc) == 1 else where
-                raise _located(str(exc), tree, where, filename, exc.suggestion,
+                raise yamltext.located(str(exc), tree, where, filename, exc.suggestion,
                                at_key=exc.at_key, shown_path=shown) from None
 
 
@@ -125,7 +125,7 @@ def _validate(tree: Any, document: dict[str, Any], filename: str) -> DomainsFile
             message += f" (and {others} more problem{'s' if others > 1 else ''})"
         at_key = ((error["type"] == "extra_forbidden" and message != POLICY_HELP)
                   or (len(loc) == 2 and loc[0] == "domains"))  # a domain's name is its key
-        raise _located(message, tree, loc, filename, suggestion, at_key=at_key) from None
+        raise yamltext.located(message, tree, loc, filename, suggestion, at_key=at_key) from None
 
 
 def _check_policies(loaded: DomainsFile, tree: Any, filename: str) -> None:
@@ -133,7 +133,7 @@ def _check_policies(loaded: DomainsFile, tree: Any, filename: str) -> None:
         count = model.needed(domain.policy)
         if count > len(domain.health):
             probes = f"{len(domain.health)} health probe{'s' if len(domain.health) != 1 else ''}"
-            raise _located(f"the policy needs {count} passing probes but the domain has "
+            raise yamltext.located(f"the policy needs {count} passing probes but the domain has "
                            f"{probes}", tree, ("domains", name, "policy"), filename)
 
 
@@ -144,14 +144,14 @@ def _check_dependencies(loaded: DomainsFile, tree: Any, filename: str) -> None:
                 path: tuple[Any, ...] = ("domains", name, "depends_on", index)
                 if not isinstance(tree["domains"][name]["depends_on"], list):
                     path = path[:-1]
-                raise _located(f"unknown domain {needed!r}", tree, path, filename,
+                raise yamltext.located(f"unknown domain {needed!r}", tree, path, filename,
                                _suggest(needed, list(loaded.domains)))
             if needed == name:
-                raise _located(f"domain {name!r} depends on itself", tree,
+                raise yamltext.located(f"domain {name!r} depends on itself", tree,
                                ("domains", name, "depends_on"), filename)
     cycle = graph.find_cycle({name: d.depends_on for name, d in loaded.domains.items()})
     if cycle:
-        raise _located("dependency cycle: " + " → ".join([*cycle, cycle[0]]), tree,
+        raise yamltext.located("dependency cycle: " + " → ".join([*cycle, cycle[0]]), tree,
                        ("domains", cycle[0], "depends_on"), filename)
 
 
@@ -161,24 +161,3 @@ def _suggest(wrong: str, names: list[str]) -> str | None:
     matches = difflib.get_close_matches(wrong, names, n=1, cutoff=0.6)
     return matches[0] if matches else None
 
-
-def _located(
-    message: str,
-    tree: Any,
-    path: tuple[Any, ...],
-    filename: str,
-    suggestion: str | None = None,
-    *,
-    at_key: bool = False,
-    shown_path: tuple[Any, ...] | None = None,
-) -> PlanError:
-    place = yamltext.locate(tree, path, at_key=at_key)
-    shown = path if shown_path is None else shown_path
-    return PlanError(
-        message,
-        file=filename,
-        line=place[0] if place else None,
-        column=place[1] if place else None,
-        path=yamltext.render_path(shown) or None,
-        suggestion=suggestion,
-    )

@@ -86,7 +86,7 @@ def _substitute(
         return _walk(node, values)
     except _Missing as exc:
         where = (*path, *reversed(exc.steps))
-        raise _located(str(exc.cause), root, where, filename) from None
+        raise yamltext.located(str(exc.cause), root, where, filename) from None
 
 
 class _Missing(Exception):
@@ -136,7 +136,7 @@ def _build_probe_calls(tree: Any, document: dict[str, Any], filename: str) -> No
                 except probe_call.ProbeCallError as exc:
                     where = (*list_path, index, *exc.loc)
                     shown = where[:-1] if exc.at_key and len(exc.loc) == 1 else where
-                    raise _located(str(exc), tree, where, filename, exc.suggestion,
+                    raise yamltext.located(str(exc), tree, where, filename, exc.suggestion,
                                    at_key=exc.at_key, shown_path=shown) from None
 
 
@@ -173,26 +173,5 @@ def _validate(tree: Any, document: dict[str, Any], filename: str) -> Plan:
         if others:
             message += f" (and {others} more problem{'s' if others > 1 else ''})"
         at_key = error["type"] == "extra_forbidden"
-        raise _located(message, tree, loc, filename, suggestion, at_key=at_key) from None
+        raise yamltext.located(message, tree, loc, filename, suggestion, at_key=at_key) from None
 
-
-def _located(
-    message: str,
-    tree: Any,
-    path: tuple[Any, ...],
-    filename: str,
-    suggestion: str | None = None,
-    *,
-    at_key: bool = False,
-    shown_path: tuple[Any, ...] | None = None,
-) -> PlanError:
-    place = yamltext.locate(tree, path, at_key=at_key)
-    path = path if shown_path is None else shown_path
-    return PlanError(
-        message,
-        file=filename,
-        line=place[0] if place else None,
-        column=place[1] if place else None,
-        path=yamltext.render_path(path) or None,
-        suggestion=suggestion,
-    )
