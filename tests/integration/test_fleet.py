@@ -1,16 +1,19 @@
 """A fleet over three real sandboxes on a real Temporal dev server and worker: the canary
 wave runs first, one target fails its gate, max_failures=1 stops the waves after it, the
-others pass, and ``fleet status`` shows it all; a bad targets file is exit 2 at file:line."""
+others pass, and ``fleet status`` shows it all; without --yes each target waits at P for
+its own approval; a bad targets file is exit 2 at file:line."""
 
 from __future__ import annotations
 
 import json
 import os
 import sqlite3
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,6 +96,54 @@ def test_a_fleet_runs_in_waves_and_stops_after_its_failure(
     late = next(line for line in lines if line.startswith("│ late") or " late " in line)
     assert "not started" in late and "3" in late, table.stdout
     assert any(" bad " in line and "failed" in line for line in lines), table.stdout
+
+
+def test_without_yes_each_target_waits_at_p_for_its_own_approval(
+    cluster: SandboxInfo, two_more_clusters: list[SandboxInfo], tmp_path: Path,
+    temporal_worker: TemporalWorker,
+) -> None:
+    plan = write_plan(tmp_path, UNTRACED)
+    where = {"east": cluster, "west": two_more_clusters[0]}
+    ns = {name: f"fl-{uuid.uuid4().hex[:8]}" for name in where}
+    (tmp_path / "targets.yaml").write_text(
+        "apiVersion: phasegate/v1\nkind: Fleet\ntargets:\n" + "".join(
+            f"  - name: {name}\n    kubeconfig: {info.kubeconfig}\n"
+            f"    inputs: {{namespace: {ns[name]}, registry: '{info.registry}'}}\n"
+            for name, info in where.items()))
+    env = temporal_worker.env()
+    try:
+        started = phasegate("fleet", "run", str(plan), "--targets",
+                            str(tmp_path / "targets.yaml"), "--json", env=env)
+        assert started.returncode == 0, started.stdout + started.stderr
+        fleet_id = json.loads(started.stdout)["fleet_id"]
+        for name in where:  # one after the other: the second wave waits for the canary
+            rows = _until(env, fleet_id, lambda rows, n=name: rows[n]["plan_hash"])
+            assert list(rows[name]["stages"].values()) == [
+                "passed", "passed", "awaiting approval", "-", "-"]
+            if name == "east":
+                assert rows["west"]["status"] == "not started"
+            approved = phasegate("approve", rows[name]["run_id"], rows[name]["plan_hash"],
+                                 env=env)
+            assert approved.returncode == 0, approved.stdout + approved.stderr
+        rows = _until(env, fleet_id, lambda rows: all(
+            r["status"] == "passed" for r in rows.values()))
+    finally:
+        for name, info in where.items():
+            _drop(info, ns[name])
+    assert all(set(r["stages"].values()) == {"passed"} for r in rows.values())
+
+
+def _until(env: dict[str, str], fleet_id: str,
+           wanted: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while True:
+        shown = phasegate("fleet", "status", fleet_id, "--json", env=env)
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        rows = {row["target"]: row for row in json.loads(shown.stdout)["targets"]}
+        if wanted(rows):
+            return rows
+        assert time.monotonic() < deadline, rows
+        time.sleep(1)
 
 
 def _runs(store: Path, fleet_id: str) -> dict[str, tuple[str, str, str]]:

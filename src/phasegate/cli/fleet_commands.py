@@ -117,4 +117,9 @@ def _show(terminal: Terminal, found: dict[str, Any]) -> None:
                                   title=f"fleet {found['fleet_id']}: {found['status']}"))
     if found["stopped"]:
         terminal.say(found["stopped"])
+    for row in found["targets"]:
+        if row["plan_hash"]:
+            terminal.say(f"{row['target']} waits at P: review `phasegate evidence "
+                         f"{row['run_id']}`, then `phasegate approve {row['run_id']} "
+                         f"{row['plan_hash']}` (or reject)")
     terminal.emit(found)

@@ -83,20 +83,24 @@ def _tell(now: steps.FleetState, told: dict[str, str], say: Callable[[str], None
 
 
 async def status(connected: tclient.Client, fleet_id: str) -> dict[str, Any]:
-    """The fleet as it is now: per target its wave, run, times, and each stage's state."""
+    """The fleet as it is now: per target its wave, run, times, each stage's state, and the
+    hash to approve when its run waits at P."""
     fleet = await _fleet(connected, fleet_id)
     rows = []
     for member in fleet.members:
         state, stage, stopped_at = member.status, member.stage, member.stopped_at
+        plan_hash = None
         if state in fleet_waves.UNFINISHED:  # the fleet knows it started: ask the run
             try:
                 live = await client.state(connected, member.run_id)
                 state, stage, stopped_at = live.status, live.stage, live.stopped_at
+                plan_hash = live.plan_hash if state == "awaiting approval" else None
             except TargetError:
                 pass
         rows.append({"target": member.name, "wave": member.wave, "run_id": member.run_id,
                      "status": state, "started": member.started or None,
                      "ended": member.ended or None, "detail": member.detail,
+                     "plan_hash": plan_hash,
                      "stages": fleet_waves.stage_cells(fleet.stages, state, stage,
                                                        stopped_at)})
     return {"fleet_id": fleet.fleet_id, "status": fleet.status, "wave": fleet.wave,
