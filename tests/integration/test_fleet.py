@@ -133,6 +133,38 @@ def test_without_yes_each_target_waits_at_p_for_its_own_approval(
     assert all(set(r["stages"].values()) == {"passed"} for r in rows.values())
 
 
+def test_fleet_cancel_stops_the_running_wave_and_starts_no_other(
+    cluster: SandboxInfo, two_more_clusters: list[SandboxInfo], tmp_path: Path,
+    temporal_worker: TemporalWorker,
+) -> None:
+    plan = write_plan(tmp_path, UNTRACED)
+    where = {"east": cluster, "west": two_more_clusters[1]}
+    ns = {name: f"fl-{uuid.uuid4().hex[:8]}" for name in where}
+    (tmp_path / "targets.yaml").write_text(
+        "apiVersion: phasegate/v1\nkind: Fleet\ntargets:\n" + "".join(
+            f"  - name: {name}\n    kubeconfig: {info.kubeconfig}\n"
+            f"    inputs: {{namespace: {ns[name]}, registry: '{info.registry}'}}\n"
+            for name, info in where.items()))
+    env = temporal_worker.env()
+    try:
+        started = phasegate("fleet", "run", str(plan), "--targets",
+                            str(tmp_path / "targets.yaml"), "--json", env=env)
+        assert started.returncode == 0, started.stdout + started.stderr
+        fleet_id = json.loads(started.stdout)["fleet_id"]
+        _until(env, fleet_id, lambda rows: rows["east"]["plan_hash"])
+        cancelled = phasegate("fleet", "cancel", fleet_id, "--json", env=env)
+        assert cancelled.returncode == 0, cancelled.stdout + cancelled.stderr
+    finally:
+        for name, info in where.items():
+            _drop(info, ns[name])
+    fleet = json.loads(cancelled.stdout)
+    rows = {row["target"]: row for row in fleet["targets"]}
+    assert fleet["status"] == "interrupted"
+    assert (rows["east"]["status"], rows["west"]["status"]) == ("interrupted", "not started")
+    assert rows["east"]["stages"]["P"] == "interrupted"
+    assert _runs(temporal_worker.store, fleet_id)["east"][0] == "interrupted"
+
+
 def _until(env: dict[str, str], fleet_id: str,
            wanted: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
     deadline = time.monotonic() + 120

@@ -95,6 +95,24 @@ def status(fleet: FleetArgument, temporal: temporal_commands.AddressOption = Non
     _show(terminal, temporal_commands.until_done(terminal, asked()))
 
 
+@app.command("cancel")
+@temporal_commands.leaves_hard
+def cancel(fleet: FleetArgument, temporal: temporal_commands.AddressOption = None,
+           namespace: temporal_commands.NamespaceOption = None,
+           json_output: JsonOption = False) -> None:
+    """Stop the fleet: its targets' runs going now stop (tracers cleaned up, recorded as
+    interrupted), no further wave starts; then its table."""
+    from phasegate.temporal import client, fleet_client
+
+    terminal = _terminal(json_output)
+    at = temporal_commands.where(temporal, namespace, None)
+
+    async def cancelled() -> dict[str, Any]:
+        return await fleet_client.cancel(await client.connect(at), fleet)
+
+    _show(terminal, temporal_commands.until_done(terminal, cancelled()))
+
+
 def _terminal(json_output: bool) -> Terminal:
     from phasegate.cli.output import Terminal
 

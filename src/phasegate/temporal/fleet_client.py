@@ -107,6 +107,18 @@ async def status(connected: tclient.Client, fleet_id: str) -> dict[str, Any]:
             "stopped": fleet.stopped, "stages": fleet.stages, "targets": rows}
 
 
+async def cancel(connected: tclient.Client, fleet_id: str) -> dict[str, Any]:
+    """Stop the fleet: the targets' runs going now stop as `phasegate cancel` stops one
+    (tracers cleaned up, "interrupted" recorded), no further wave starts; once it has."""
+    handle = connected.get_workflow_handle(fleet_id, result_type=steps.FleetState)
+    try:
+        await handle.cancel()
+        await handle.result()
+    except RPCError as exc:
+        raise TargetError(f"fleet {fleet_id}: {exc} (its workflow id is the fleet id)") from None
+    return await status(connected, fleet_id)
+
+
 async def _fleet(connected: tclient.Client, fleet_id: str) -> steps.FleetState:
     handle = connected.get_workflow_handle(fleet_id, result_type=steps.FleetState)
     try:
