@@ -59,8 +59,15 @@ async def follow(connected: tclient.Client, fleet_id: str,
     result = asyncio.ensure_future(handle.result())
     told: dict[str, str] = {}
     try:
-        while not result.done():
+        while True:
             await asyncio.wait([result], timeout=FOLLOW_EVERY)
+            if result.done():
+                if not client.transient(result.exception()):
+                    break
+                # the server restarts (or the network blinks): the fleet goes on there
+                await asyncio.sleep(FOLLOW_EVERY)
+                result = asyncio.ensure_future(handle.result())
+                continue
             try:
                 _tell(await handle.query("status", result_type=steps.FleetState), told, say)
             except RPCError:
