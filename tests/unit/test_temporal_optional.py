@@ -37,3 +37,11 @@ def _imports(path: str) -> set[str]:
 
 def _tops(names: set[str]) -> set[str]:
     return {name.split(".")[0] for name in names} - {"__future__"}
+
+
+def test_the_fleet_workflow_imports_only_the_standard_library_temporalio_and_pure_data() -> None:
+    workflow = _imports("phasegate/temporal/fleet_workflow.py")
+    assert {n for n in workflow if n.startswith("phasegate")} == {
+        "phasegate.temporal.fleet_waves", "phasegate.temporal.steps"}
+    assert _tops(workflow) - {"phasegate", "temporalio"} <= set(sys.stdlib_module_names)
+    assert _tops(_imports("phasegate/temporal/fleet_waves.py")) <= set(sys.stdlib_module_names)

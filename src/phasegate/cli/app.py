@@ -12,6 +12,7 @@ from phasegate.cli import (
     doctor_commands,
     domains_commands,
     evidence_commands,
+    fleet_commands,
     health_commands,
     images_commands,
     mcp_commands,
@@ -63,6 +64,7 @@ app.command("worker")(temporal_commands.worker)
 app.command("approve")(temporal_commands.approve)
 app.command("reject")(temporal_commands.reject)
 app.command("cancel")(temporal_commands.cancel)
+app.add_typer(fleet_commands.app, name="fleet")
 app.command("runs")(commands.runs)
 app.command("show")(commands.show)
 app.add_typer(evidence_commands.app, name="evidence")

@@ -234,11 +234,12 @@ def schema(
         Optional[Path], typer.Option("--output", "-o", help="write to this file")  # noqa: UP045
     ] = None,
     kind: Annotated[str, typer.Option(
-        "--for", help="plan, task (task front matter), evidence (evidence -f json), or "
-        "domains (domains.yaml)")] = (
+        "--for", help="plan, task (task front matter), evidence (evidence -f json), "
+        "domains (domains.yaml), or fleet (the targets file of `fleet run`)")] = (
         "plan"),
 ) -> None:
-    """Print the JSON Schema of plan files, task front matter, JSON evidence or domains files."""
+    """Print the JSON Schema of plan files, task front matter, JSON evidence, domains files or
+    fleet targets files."""
     import json
 
     from phasegate.cli.output import Terminal
@@ -260,8 +261,13 @@ def schema(
         from phasegate.domains import schema as domains
 
         document = domains.domains_schema()
+    elif kind == "fleet":
+        from phasegate.temporal import fleet_targets
+
+        document = fleet_targets.schema()
     else:
-        Terminal().abort(PlanError(f"--for {kind!r}: expected plan, task, evidence or domains"))
+        Terminal().abort(PlanError(f"--for {kind!r}: expected plan, task, evidence, domains "
+                                   "or fleet"))
     text = json.dumps(document, indent=2) + "\n"
     if output is None:
         typer.echo(text, nl=False)

@@ -98,7 +98,7 @@ def start(terminal: Terminal, plan: Plan, options: RunOptions, at: client.Where,
                           f"{at.task_queue})")
         return spec.run_id, await client.follow(connected, spec.run_id, terminal.progress)
 
-    run_id, final = _run(terminal, started(), following=True)
+    run_id, final = until_done(terminal, started(), following=True)
     if final is None:
         terminal.print(f"run {run_id} started on Temporal ({at.address}, task queue "
                        f"{at.task_queue}); follow it with `phasegate show {run_id}`")
@@ -132,7 +132,7 @@ def worker(
     terminal = _terminal(False)
     evidence = common.guarded(terminal, common.open_store, store)
     at = where(address, namespace, queue)
-    _run(terminal, serving.serve(at, evidence, deployment=deployment, build_id=build_id,
+    until_done(terminal, serving.serve(at, evidence, deployment=deployment, build_id=build_id,
                                  ready=terminal.print))
 
 
@@ -169,7 +169,7 @@ def cancel(run: RunArgument, address: AddressOption = None, namespace: Namespace
     async def cancelled() -> steps.RunState:
         return await client.cancel(await client.connect(at), run)
 
-    final = _run(terminal, cancelled())
+    final = until_done(terminal, cancelled())
     terminal.print(f"run {final.run_id} {final.status}"
                    + (f" at {final.stopped_at}" if final.stopped_at else "")
                    + (f": {final.detail}" if final.detail else ""))
@@ -190,7 +190,7 @@ def _decide(run: str, decision: dict[str, Any], address: str | None, namespace: 
         return await client.decide(await client.connect(at), run,
                                    steps.Decision(who=getpass.getuser(), **decision))
 
-    answer = _run(terminal, decided())
+    answer = until_done(terminal, decided())
     terminal.print(f"run {run} {answer}")
     terminal.emit({"run_id": run, "decision": answer})
 
@@ -232,7 +232,8 @@ def _terminal(json_output: bool) -> Terminal:
     return Terminal(json_output)
 
 
-def _run(terminal: Terminal, work: Coroutine[Any, Any, T], *, following: bool = False) -> T:
+def until_done(terminal: Terminal, work: Coroutine[Any, Any, T], *,
+               following: bool = False) -> T:
     """``work`` to its end; phasegate errors leave with exit 2. Ctrl-C stops only this
     client: the run goes on on the server."""
     from phasegate.cli import signals

@@ -157,6 +157,29 @@ def locate(root: Any, path: tuple[Any, ...], *, at_key: bool = False) -> tuple[i
     return position
 
 
+def located(
+    message: str,
+    tree: Any,
+    path: tuple[Any, ...],
+    filename: str,
+    suggestion: str | None = None,
+    *,
+    at_key: bool = False,
+    shown_path: tuple[Any, ...] | None = None,
+) -> PlanError:
+    """A PlanError at ``path``'s place in ``tree`` (file:line:column), naming the path."""
+    place = locate(tree, path, at_key=at_key)
+    shown = path if shown_path is None else shown_path
+    return PlanError(
+        message,
+        file=filename,
+        line=place[0] if place else None,
+        column=place[1] if place else None,
+        path=render_path(shown) or None,
+        suggestion=suggestion,
+    )
+
+
 def _own_position(node: Any) -> tuple[int, int] | None:
     lc = getattr(node, "lc", None)
     if lc is None or getattr(lc, "line", None) is None:
@@ -173,25 +196,3 @@ def render_path(path: tuple[Any, ...]) -> str:
             text += ("." if text else "") + str(step)
     return text
 
-
-def located(
-    message: str,
-    tree: Any,
-    path: tuple[Any, ...],
-    filename: str,
-    suggestion: str | None = None,
-    *,
-    at_key: bool = False,
-    shown_path: tuple[Any, ...] | None = None,
-) -> PlanError:
-    """A PlanError at the place of ``path`` in ``tree``, naming ``shown_path`` (else ``path``)."""
-    place = locate(tree, path, at_key=at_key)
-    shown = path if shown_path is None else shown_path
-    return PlanError(
-        message,
-        file=filename,
-        line=place[0] if place else None,
-        column=place[1] if place else None,
-        path=render_path(shown) or None,
-        suggestion=suggestion,
-    )

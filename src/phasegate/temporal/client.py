@@ -71,7 +71,7 @@ async def follow(client: tclient.Client, run_id: str,
         while True:
             await asyncio.wait([result], timeout=FOLLOW_EVERY)
             if result.done():
-                if not _transient(result.exception()):
+                if not transient(result.exception()):
                     break
                 # the server restarts (or the network blinks): the run goes on there
                 await asyncio.sleep(FOLLOW_EVERY)
@@ -127,7 +127,7 @@ async def cancel(client: tclient.Client, run_id: str) -> steps.RunState:
         raise TargetError(f"run {run_id}: {_said(exc)}") from None
 
 
-def _transient(error: BaseException | None) -> bool:
+def transient(error: BaseException | None) -> bool:
     """A failure to ask that asking again may mend (the server away for a moment)."""
     final = {RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT,
              RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNAUTHENTICATED}

@@ -220,3 +220,47 @@ class RunState:
     @property
     def finished(self) -> bool:
         return self.status not in ("running", "awaiting approval")
+
+
+FLEET_WORKFLOW = "phasegate-fleet"
+
+
+@dataclass
+class FleetMember:
+    """One target of a fleet: its name and its run, as a child workflow gets it."""
+
+    name: str
+    spec: RunSpec
+
+
+@dataclass
+class FleetSpec:
+    fleet_id: str
+    members: list[FleetMember]
+    waves: list[list[str]]  # target names, canary wave first
+    max_failures: int = 1
+
+
+@dataclass
+class MemberState:
+    """A target as the fleet knows it: which wave, its run, when it started and ended."""
+
+    name: str
+    wave: int
+    run_id: str
+    status: str = "not started"  # then running, and the run's own final status
+    started: str = ""  # ISO times, the workflow's clock
+    ended: str = ""
+    stage: str = ""
+    stopped_at: str | None = None
+    detail: str = ""
+
+
+@dataclass
+class FleetState:
+    fleet_id: str
+    stages: list[str] = field(default_factory=list)
+    status: str = "running"  # running, passed, failed, interrupted
+    wave: int = 0  # the wave running now (or the last that ran), 1-based
+    stopped: str = ""  # why no further wave started
+    members: list[MemberState] = field(default_factory=list)

@@ -1,6 +1,6 @@
-"""``phasegate worker``: one process that runs the workflows and activities of a task
-queue, writing evidence to its store. Several may serve one queue; a dead one's steps are
-retried by another (their heartbeats stop)."""
+"""``phasegate worker``: one process that runs the workflows (runs and fleets) and the
+activities of a task queue, writing evidence to its store. Several may serve one queue; a
+dead one's steps are retried by another (their heartbeats stop)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from temporalio import worker as tworker
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 
 from phasegate.store.evidence import EvidenceStore
-from phasegate.temporal import activities, held, run_workflow
+from phasegate.temporal import activities, fleet_workflow, held, run_workflow
 from phasegate.temporal import client as tclient
 
 
@@ -28,7 +28,8 @@ async def serve(where: tclient.Where, store: EvidenceStore, *, deployment: str |
             version=WorkerDeploymentVersion(deployment, build_id), use_worker_versioning=True,
             default_versioning_behavior=VersioningBehavior.PINNED)
     running = tworker.Worker(
-        connected, task_queue=where.task_queue, workflows=[run_workflow.PhasegateRun],
+        connected, task_queue=where.task_queue,
+        workflows=[run_workflow.PhasegateRun, fleet_workflow.PhasegateFleet],
         activities=activities.ALL, max_concurrent_activities=200,
         deployment_config=versioning)
     async with running:
