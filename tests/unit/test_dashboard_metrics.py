@@ -3,14 +3,11 @@ counts and sums a Prometheus parser reads back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics import parser as openmetrics
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 from starlette.testclient import TestClient
 
@@ -20,6 +17,7 @@ from phasegate.store import records, tables
 from phasegate.store.evidence import EvidenceStore
 from phasegate.web import app
 from phasegate.web.settings import Settings
+from tests.fixtures.prometheus import key, labelled, samples
 
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 DOMAINS = """apiVersion: phasegate/v1
@@ -32,19 +30,6 @@ domains:
     health:
       - file: {path: /etc/hostname}
 """
-
-
-Parser = Callable[[str], Iterable[Metric]]
-
-
-def samples(text: str, parse: Parser = text_string_to_metric_families
-            ) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in parse(text) for s in family.samples}
-
-
-def key(name: str, **labels: str) -> tuple[str, frozenset[tuple[str, str]]]:
-    return name, frozenset(labels.items())
 
 
 def _run(run_id: str, plan: str | None, command: str, status: str) -> dict[str, Any]:
@@ -85,12 +70,10 @@ def test_runs_and_gates_are_counted_and_their_durations_bucketed(tmp_path: Path)
     assert answer.status_code == 200 and answer.headers["content-type"].startswith(
         "text/plain; version=0.0.4")
     found = samples(answer.text)
-    runs = {labels: value for (name, labels), value in found.items()
-            if name == "phasegate_runs_total"}
-    assert runs == {key("", plan="shop", command="run", status="passed")[1]: 1,
-                    key("", plan="shop", command="run", status="failed")[1]: 1,
-                    key("", plan="shop", command="check", status="failed")[1]: 1,
-                    key("", plan="", command="probe", status="passed")[1]: 1}
+    runs = {(dict(labels)["plan"], dict(labels)["command"], dict(labels)["status"]): value
+            for labels, value in labelled(found, "phasegate_runs_total").items()}
+    assert runs == {("shop", "run", "passed"): 1, ("shop", "run", "failed"): 1,
+                    ("shop", "check", "failed"): 1, ("", "probe", "passed"): 1}
     assert found[key("phasegate_runs_in_progress", plan="shop", command="run")] == 1
     assert found[key("phasegate_gate_results_total", plan="shop", stage="R",
                      outcome="passed")] == 2
@@ -131,11 +114,11 @@ def test_domains_show_their_current_state_and_since_when(tmp_path: Path) -> None
     assert text.endswith("# EOF\n")  # OpenMetrics, as Prometheus asks for it
     found = samples(text, openmetrics.text_string_to_metric_families)
     states = {(dict(labels)["domain"], dict(labels)["state"]): value
-              for (name, labels), value in found.items() if name == "phasegate_domain_state"}
+              for labels, value in labelled(found, "phasegate_domain_state").items()}
     assert states == {("payments", "healthy"): 1, ("payments", "degraded"): 0,
                       ("payments", "down"): 0, ("payments", "unknown"): 0,
                       ("search", "healthy"): 0, ("search", "degraded"): 0,
                       ("search", "down"): 0, ("search", "unknown"): 1}  # never evaluated
-    since = {dict(labels)["domain"]: value for (name, labels), value in found.items()
-             if name == "phasegate_domain_state_since_timestamp_seconds"}
+    since = {dict(labels)["domain"]: value for labels, value in
+             labelled(found, "phasegate_domain_state_since_timestamp_seconds").items()}
     assert since == {"payments": (AT + timedelta(hours=1)).timestamp()}
