@@ -49,16 +49,18 @@ def gates(store: EvidenceStore, bounds: Sequence[float]) -> list[GateTotals]:
     the answer is a few rows per group, not a row per step."""
     runs_, steps = tables.runs, tables.steps
     seconds = _seconds(store.engine, steps.c.started_at, steps.c.finished_at)
-    bucket = case(*[(seconds <= bound, index) for index, bound in enumerate(bounds)],
-                  else_=len(bounds))
+    # MATERIALIZED: each step's duration computed once, not again in every WHEN of the
+    # CASE (a third of the time on 40,000 gate steps)
     each = (select(runs_.c.plan_name.label("plan"), steps.c.stage, steps.c.status,
-                   seconds.label("seconds"), bucket.label("bucket"))
+                   seconds.label("seconds"))
             .join_from(steps, runs_, runs_.c.id == steps.c.run_id)
             .where(steps.c.kind == records.GATE, steps.c.finished_at.is_not(None))
-            .subquery())
-    query = (select(each.c.plan, each.c.stage, each.c.status, each.c.bucket, func.count(),
+            .cte("each").prefix_with("MATERIALIZED"))
+    bucket = case(*[(each.c.seconds <= bound, index) for index, bound in enumerate(bounds)],
+                  else_=len(bounds)).label("bucket")
+    query = (select(each.c.plan, each.c.stage, each.c.status, bucket, func.count(),
                     func.sum(each.c.seconds))
-             .group_by(each.c.plan, each.c.stage, each.c.status, each.c.bucket))
+             .group_by(each.c.plan, each.c.stage, each.c.status, bucket))
     grouped: dict[tuple[str, str, str], list[Any]] = {}
     with store.engine.connect() as connection:
         for plan, stage, status, index, count, total in connection.execute(query):
