@@ -161,7 +161,10 @@ def pages(facts: dict[str, Any]) -> dict[str, str]:
             "runs_failed": "runs?status=failed", "runs_plan": "runs?plan=plan-07&since=168h",
             "runs_page_20": "runs?page=20", "run": f"runs/{run}",
             "run_failed": f"runs/{failed}", "evidence": f"runs/{failed}/evidence",
-            "retro": f"runs/{failed}/retro", "tasks": "tasks", "patterns": "patterns"}
+            "retro": f"runs/{failed}/retro", "tasks": "tasks", "patterns": "patterns",
+            "metrics": "metrics"}
+
+SCRAPED = ("metrics",)  # asked by Prometheus, not painted by a browser
 
 
 def p95(values: list[float]) -> float:
@@ -240,7 +243,8 @@ def measure(label: str, runs: int, observations: int, work: Path,
     try:
         asked = pages(facts)
         timed = server_side(served, asked, args.requests, process.pid)
-        painted = paints(served, asked, args.loads)
+        painted = paints(served, {k: v for k, v in asked.items() if k not in SCRAPED},
+                         args.loads)
     finally:
         process.terminate()
         try:

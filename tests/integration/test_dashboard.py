@@ -3,13 +3,21 @@ filters, the token, SQLite and PostgreSQL, and secrets never shown."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from phasegate.sandbox import SandboxInfo
+from phasegate.store import records
+from phasegate.store.evidence import EvidenceStore
+from phasegate.web import metrics
 from tests.fixtures.dashboard import FilledStore, Served, serve
+from tests.fixtures.prometheus import key, labelled, samples
 from tests.fixtures.servers import HttpService
 from tests.integration.cli_helpers import phasegate
 from tests.integration.test_secrets_never_leak import PLAN as LEAKY_PLAN
@@ -98,6 +106,66 @@ def test_domain_pages_show_health_history_deploys_and_tests(dashboard_store: Fil
     assert httpx.get(f"{server.url}domains/nowhere").status_code == 404
 
 
+@pytest.mark.cluster
+def test_metrics_count_what_the_store_holds(dashboard_store: FilledStore, cluster: SandboxInfo,
+                                            served: list[Served]) -> None:
+    health = phasegate("health", "--json", "--domains", str(dashboard_store.domains),
+                       "--kubeconfig", str(cluster.kubeconfig), "--store", dashboard_store.url)
+    assert health.returncode in (0, 1), health.stdout + health.stderr
+    server = serve("--store", dashboard_store.url, "--domains", str(dashboard_store.domains))
+    served.append(server)
+    scraped = httpx.get(f"{server.url}metrics", timeout=30)
+    assert scraped.status_code == 200, scraped.text[:400]
+    assert scraped.headers["content-type"].startswith("text/plain; version=0.0.4")
+    found = samples(scraped.text)  # a real Prometheus parser: malformed text raises
+
+    store = EvidenceStore(dashboard_store.url, reader=True)
+    held = Counter((r.plan_name or "", r.command, metrics.label(r.status))
+                   for r in store.find_runs() if r.status != "running")
+    counted = {(dict(labels)["plan"], dict(labels)["command"], dict(labels)["status"]): value
+               for labels, value in labelled(found, "phasegate_runs_total").items()}
+    assert counted == held
+    assert counted[("quota-rollback", "run", "passed")] == 1
+    assert counted[("quota-rollback", "run", "failed")] == 1
+    assert counted[("DASH-1", "tasks verify", "failed")] == 1
+
+    gates = [step for run in (dashboard_store.passed, dashboard_store.failed)
+             for step in store.load(run).steps if step.kind == records.GATE]
+    store.close()
+    outcomes = Counter((step.stage, metrics.label(step.status)) for step in gates)
+    assert outcomes[("R", "passed")] == 2  # each run's reality check (the quota refuses an
+    assert outcomes[("V", "passed")] == 1  # apply, not a gate; only the passing run validates)
+    assert {(dict(labels)["stage"], dict(labels)["outcome"]): value for labels, value in
+            labelled(found, "phasegate_gate_results_total").items()
+            if dict(labels)["plan"] == "quota-rollback"} == outcomes
+    for stage in {step.stage for step in gates}:
+        took = [(s.finished - s.started).total_seconds() for s in gates
+                if s.stage == stage and s.finished is not None]
+        histogram = key("phasegate_gate_duration_seconds_count", plan="quota-rollback",
+                        stage=stage)
+        assert found[histogram] == len(took)
+        summed = found[key("phasegate_gate_duration_seconds_sum", plan="quota-rollback",
+                           stage=stage)]
+        assert abs(summed - sum(took)) <= 0.002 * len(took)  # SQLite's clock: milliseconds
+        for bound in metrics.BUCKETS:
+            within = found[key("phasegate_gate_duration_seconds_bucket", plan="quota-rollback",
+                               stage=stage, le=f"{bound:g}")]
+            assert (sum(t <= bound - 0.002 for t in took) <= within
+                    <= sum(t <= bound + 0.002 for t in took)), (stage, bound)
+
+    said = {domain["name"]: domain for domain in json.loads(health.stdout)["domains"]}
+    assert set(said) == {"identity", "shop"}
+    for name, domain in said.items():
+        assert {state: found[key("phasegate_domain_state", domain=name, state=state)]
+                for state in ("healthy", "degraded", "down", "unknown")
+                } == {state: float(state == domain["state"])
+                      for state in ("healthy", "degraded", "down", "unknown")}
+        since = found[key("phasegate_domain_state_since_timestamp_seconds", domain=name)]
+        assert abs(since - datetime.fromisoformat(domain["since"]).timestamp()) < 0.001
+    for run_id in (dashboard_store.passed, dashboard_store.failed):
+        assert run_id not in scraped.text  # labels are bounded: no run ids
+
+
 def test_on_postgresql_too(postgres_url: str, http_service: HttpService, tmp_path: Path,
                            served: list[Served]) -> None:
     plan = tmp_path / "plan.yaml"
@@ -114,6 +182,14 @@ def test_on_postgresql_too(postgres_url: str, http_service: HttpService, tmp_pat
              text(f"{server.url}runs/{run_id}"), text(f"{server.url}runs/{run_id}/evidence"),
              text(f"{server.url}runs/{run_id}/retro"), text(f"{server.url}patterns")]
     pages += [text(f"{server.url}runs/{run_id}/export.{fmt}") for fmt in ("md", "json", "html")]
+    pages.append(text(f"{server.url}metrics"))
+    found = samples(pages[-1])  # durations in PostgreSQL's SQL, not SQLite's
+    assert found[key("phasegate_runs_total", plan="team-pg", command="check",
+                     status="failed")] == 2
+    assert found[key("phasegate_gate_results_total", plan="team-pg", stage="R",
+                     outcome="failed")] == 2
+    assert found[key("phasegate_gate_duration_seconds_count", plan="team-pg", stage="R")] == 2
+    assert found[key("phasegate_gate_duration_seconds_sum", plan="team-pg", stage="R")] > 0
     assert "command" in plain(pages[1]) and "******" in "".join(pages)
     assert "team-pg" in plain(pages[4])  # the failure recurs across both runs
     for page in pages:
@@ -129,7 +205,7 @@ def test_the_token_is_asked_on_every_request_and_never_shown(tmp_path: Path,
     token = "dashboard-t0ken-5e3c2f"
     server = serve("--store", str(store), env={"PHASEGATE_TOKEN": token})
     served.append(server)
-    for path in ("runs", "static/style.css", "runs/latest", "healthz"):
+    for path in ("runs", "static/style.css", "runs/latest", "healthz", "metrics"):
         refused = httpx.get(f"{server.url}{path}")
         assert refused.status_code == 401 and "needs its token" in refused.text
         wrong = httpx.get(f"{server.url}{path}", headers={"Authorization": "Bearer nope"})

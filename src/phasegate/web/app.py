@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 from phasegate import secrets
 from phasegate.errors import PhasegateError, StoreError
 from phasegate.store.evidence import EvidenceStore
-from phasegate.web import access, domain_pages, pages, render, views
+from phasegate.web import access, domain_pages, domain_views, metrics, pages, render, views
 from phasegate.web.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
@@ -26,8 +26,11 @@ def create(settings: Settings, store: EvidenceStore | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     pages.register(app, evidence, settings)
     render.environment().globals["domains_enabled"] = settings.domains_file is not None
+    domains = None
     if settings.domains_file is not None:
-        domain_pages.register(app, evidence, settings, settings.domains_file)
+        domains = domain_views.DomainsSource(settings.domains_file)
+        domain_pages.register(app, evidence, settings, domains)
+    metrics.register(app, evidence, domains)
 
     @app.exception_handler(PhasegateError)
     async def _cannot(_request: Request, exc: PhasegateError) -> Response:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 from starlette.responses import HTMLResponse, Response
 
@@ -13,8 +11,8 @@ from phasegate.web import domain_views, render
 from phasegate.web.settings import Settings
 
 
-def register(app: FastAPI, store: EvidenceStore, settings: Settings, path: Path) -> None:
-    source = domain_views.DomainsSource(path)
+def register(app: FastAPI, store: EvidenceStore, settings: Settings,
+             source: domain_views.DomainsSource) -> None:
     source.get()  # parsed now, not by the first visitor
     every = settings.refresh_seconds
 
