@@ -74,7 +74,7 @@ def test_a_failed_phase_says_how_in_words(
 @pytest.mark.parametrize(
     ("args", "said"),
     [(["schema", "--for", "nope"],
-      "error: --for 'nope': expected plan, task, evidence or domains\n"),
+      "error: --for 'nope': expected plan, task, evidence, domains or fleet\n"),
      (["probe", "{file: {path: /x}}", "--timeout", "soon"], "error: --timeout: "),
      (["probe", "{file: {path: /x}}", "-i", "nokey"], "error: input 'nokey' is neither")],
     ids=["schema --for", "--timeout", "--input"],
