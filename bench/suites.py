@@ -1,4 +1,5 @@
-"""kuttl suites under phasegate: the assert latency, and the wall time of kuttl's own suites.
+"""kuttl and Chainsaw suites under phasegate: the assert latency, and the wall time of the
+peers' own suites.
 
 Assert latency, each trial: a ConfigMap exists with ``data.state: waiting``; three waiters
 already wait for a kuttl assert on it (``data.state: done``): phasegate's gate of the
@@ -8,9 +9,10 @@ and matching with the same subset rule. At a known instant the ConfigMap is patc
 ``done``; each waiter's latency is the time from the patch to its return. Goal: phasegate's
 p50 at most 0.5x the 50 ms poller's.
 
-Wall time: ``phasegate suite run`` of kuttl's harness cases and of its junit suites (the
-Chainsaw examples are not runnable yet: phasegate reads kuttl suites only), the whole
-process and the run as its store recorded it. The last line is one JSON object.
+Wall time: ``phasegate suite run`` of kuttl's harness cases, of its junit suites and of
+Chainsaw's examples (``--timeout 3s``, as the tests run them; its ``wait`` example alone
+waits a minute for an image no registry here holds), the whole process and the run as its
+store recorded it. The last line is one JSON object.
 
 Usage: python bench/suites.py [--trials 30]
 """
@@ -117,7 +119,7 @@ def main() -> None:
     if args.waiter:
         waiter(*args.waiter)
         return
-    info = sandbox.up(nodes=2, name="bench-suites", registry=False)
+    info = sandbox.up(nodes=2, name="bench-suites", registry=True)  # Chainsaw's pods pull
     samples: dict[str, list[float]] = {}
     try:
         with sandbox.connect(info) as api:
@@ -134,6 +136,8 @@ def main() -> None:
                 # the failing assert re-runs `false` until its timeout: 2 s, as in the tests
                 "kuttl_junit": suite_wall(info, Path(tmp), "junit", str(junit / "suite1"),
                                           str(junit / "suite2"), "--timeout", "2s"),
+                "chainsaw_examples": suite_wall(info, Path(tmp), "chainsaw", str(
+                    processes.public("chainsaw-examples")), "--timeout", "3s"),
             }
     finally:
         sandbox.down(info)

@@ -57,8 +57,9 @@ NEEDS_A_CLUSTER = {"tracer", "plan", "apply", "validate", "resume", "sandbox up"
 NEEDS_REGISTRIES = {"images mirror"}
 # This one prints its document when it starts serving, then serves until stopped: below.
 SERVES = {"serve"}
-# These ask a run on a Temporal server: tests/integration/test_temporal_engine.py runs them.
-NEEDS_TEMPORAL = {"approve", "reject", "cancel"}
+# These ask a run (or a fleet) on a Temporal server: tests/integration/test_temporal_engine.py
+# and test_fleet.py run them and read their documents.
+NEEDS_TEMPORAL = {"approve", "reject", "cancel", "fleet run", "fleet status", "fleet cancel"}
 DOMAINS = ("apiVersion: phasegate/v1\nkind: Domains\ndomains:\n  files:\n    owner: ops\n"
            "    health:\n      - file: {path: /etc/hostname}\n")
 JUNIT = ('<?xml version="1.0"?>\n<testsuite name="t" tests="1" failures="0">'
