@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -164,6 +165,54 @@ spec:
     assert [c["passed"] for c in checks if c["probe"] in ("command", "k8s.match")] == [
         True, True, False]
     assert checks[-1]["observed"].endswith("data.password: a different value (redacted)")
+    for file in [*Path(result["reports"]["md"]).parent.iterdir(), tmp_path / "e.db"]:
+        content = file.read_bytes()
+        assert secret.encode() not in content and encoded.encode() not in content, file
+
+
+@pytest.mark.cluster
+def test_a_secret_read_by_a_binding_is_masked_like_one_the_suite_applies(
+        cluster: SandboxInfo, kubectl: str, tmp_path: Path) -> None:
+    # the Secret exists before the suite and no file of it holds its value: only the
+    # binding's x_k8s_get reads it, and what it read must be masked from then on
+    secret = "s3cret-only-in-the-cluster"
+    encoded = base64.b64encode(secret.encode()).decode()
+    base = [kubectl, "--kubeconfig", str(cluster.kubeconfig), "--context",
+            cluster.admin_context]
+    subprocess.run([*base, "create", "namespace", "outside"], check=True, capture_output=True)
+    subprocess.run([*base, "-n", "outside", "create", "secret", "generic", "token",
+                    f"--from-literal=value={secret}"], check=True, capture_output=True)
+    test = tmp_path / "suite" / "bound"
+    test.mkdir(parents=True)
+    (test / "chainsaw-test.yaml").write_text("""apiVersion: chainsaw.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: bound
+spec:
+  bindings:
+  - name: creds
+    value: (x_k8s_get($client, 'v1', 'Secret', 'outside', 'token'))
+  steps:
+  - try:
+    - assert:
+        resource:
+          ($creds.metadata.name): token
+    - assert:
+        timeout: 1s
+        resource:
+          (base64_decode($creds.data.value)): not-the-value
+""")
+    done = phasegate("--json", "suite", "run", str(tmp_path / "suite"), "--kubeconfig",
+                     str(cluster.kubeconfig), "--context", cluster.admin_context, "--store",
+                     str(tmp_path / "e.db"), "--reports", str(tmp_path / "reports"),
+                     env={"PHASEGATE_KUBECTL": kubectl}, timeout=120)
+    assert done.stdout.startswith("{"), done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(Path(result["reports"]["json"]).read_text())
+    checks = [c for s in report["steps"] if s["name"] == "step-1" for c in s["checks"]]
+    assert [c["passed"] for c in checks if c["probe"] == "k8s.match"] == [True, False]
+    assert secret.encode() not in (done.stdout + done.stderr).encode()
     for file in [*Path(result["reports"]["md"]).parent.iterdir(), tmp_path / "e.db"]:
         content = file.read_bytes()
         assert secret.encode() not in content and encoded.encode() not in content, file

@@ -9,10 +9,11 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from phasegate import secrets
 from phasegate.kube import connections, objects
 from phasegate.kube.client import KubeClient
 from phasegate.kube.waiting import WatchSpec
-from phasegate.probes import expressions
+from phasegate.probes import expressions, subset
 from phasegate.probes.base import ProbeContext
 from phasegate.probes.expressions import Scope
 
@@ -53,9 +54,13 @@ class ClusterReader(expressions.Cluster):
             self._client, resource, namespace or None if resource.namespaced else None,
             name=name)
         self.watch.append(listing.watch)
+        items = [{"apiVersion": resource.api_version, "kind": resource.kind, **item}
+                 for item in listing.items]
+        for item in items:  # a Secret read into a binding is masked wherever it goes next
+            for value in subset.secret_values(item):
+                secrets.register(value)
         return {"apiVersion": f"{resource.api_version}", "kind": f"{resource.kind}List",
-                "items": [{"apiVersion": resource.api_version, "kind": resource.kind, **item}
-                          for item in listing.items]}
+                "items": items}
 
 
 async def evaluated(ctx: ProbeContext, bindings: dict[str, Any], work: Callable[[Scope], T],
