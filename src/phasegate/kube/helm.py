@@ -114,6 +114,7 @@ class Installed:
     manifest: str  # the rendered objects of the release, YAML documents
 
 
+STOP_GRACE_S = 20.0  # how long a stopped helm may take to record its release as failed
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 
 
@@ -212,10 +213,15 @@ class Helm:
         try:
             out, err = await proc.communicate()
         except BaseException:
-            # Stopped (Ctrl-C, a timeout): helm is told to stop too; what it left is seen
-            # in the release history by the next run.
+            # Stopped (Ctrl-C, a timeout): helm is told to stop too, and waited for while
+            # its pipes are still read: helm records the release as failed as it stops, and
+            # one whose stderr closed under it dies of SIGPIPE first, leaving it pending.
             if proc.returncode is None:
                 proc.terminate()
+                try:
+                    await asyncio.wait_for(proc.wait(), STOP_GRACE_S)
+                except TimeoutError:
+                    proc.kill()
             raise
         if proc.returncode != 0:
             said = secrets.mask(err.decode(errors="replace").strip() or
