@@ -67,7 +67,8 @@ def run(
     terminal.print(f"[bold]suite[/] {suite.name} ({suite.format}): {len(suite.tests)} tests")
 
     def said(verdict: runner.StepVerdict) -> None:
-        mark = ("[yellow]not run[/]" if verdict.skipped else
+        mark = ("[yellow]skipped[/] (skip: true)" if verdict.asked else
+                "[yellow]not run[/]" if verdict.skipped else
                 "[green]passed[/]" if verdict.passed else "[red]failed[/]")
         where = f"{verdict.test} · " if verdict.test else ""
         said = f"{verdict.test}" if verdict.skipped else f"{where}{verdict.step}"
@@ -84,6 +85,8 @@ def run(
     if result.not_run():
         terminal.print(f"{len(result.not_run())} tests not run: they use what phasegate "
                        "does not support (above)")
+    if result.skipped():
+        terminal.print(f"{len(result.skipped())} tests skipped: they say skip: true")
     terminal.print(f"{passed}/{len(tests)} tests passed; evidence: run [bold]{result.run_id}"
                    f"[/] in {evidence.describe()}; reports in {files['junit'].parent}")
     terminal.emit({"run_id": result.run_id, "passed": result.passed,
@@ -93,6 +96,7 @@ def run(
                              for s in result.steps if not s.skipped],
                    "unsupported": [str(n) for n in suite.notes],
                    "not_run": result.not_run(),
+                   "skipped": result.skipped(),
                    "reports": {k: str(v) for k, v in files.items()}})
     raise SystemExit(exit_codes.PASSED if result.passed else exit_codes.GATE_FAILED)
 

@@ -1,9 +1,10 @@
-"""Chainsaw suites, loaded as Chainsaw reads them: every ``chainsaw-test.yaml`` under the
-directories given holds Tests, whose steps are ``try`` operations, then ``catch`` (when
-one failed), ``finally`` and ``cleanup``. Operations and defaults are Chainsaw's, and so
-is their language (bindings, templating, assertion trees, ``check``, ``outputs``,
-``expect``: evaluated when the test runs); what phasegate does not do (CEL, clusters,
-functions it lacks, values files) is named with its file and line."""
+"""Chainsaw suites, loaded as Chainsaw reads them: every ``chainsaw-test.yaml`` (else
+``chainsaw-test.yml``) under the directories given holds Tests, whose steps are ``try``
+operations, then ``catch`` (when one failed), ``finally`` and ``cleanup``. Operations and
+defaults are Chainsaw's, and so is their language (bindings, templating, assertion trees,
+``check``, ``outputs``, ``expect``: evaluated when the test runs); what phasegate does not
+do (CEL, clusters, functions it lacks, values files) is named with its file and line; a
+Test that says ``skip: true`` is reported skipped."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from phasegate.probes import expressions
 from phasegate.suites import chainsaw_use, kuttl, model
 
 FILE = "chainsaw-test.yaml"
+FILES = (FILE, "chainsaw-test.yml")  # Chainsaw tries .yaml first, .yml if needed
 GROUP = "chainsaw.kyverno.io/"
 # Chainsaw's default timeouts, by operation
 TIMEOUTS = {"apply": 5.0, "create": 5.0, "patch": 5.0, "update": 5.0, "assert": 30.0,
@@ -53,15 +55,21 @@ BODY_READ = {
 
 
 def is_suite(path: Path) -> bool:
-    return (path.is_file() and path.name == FILE) or (
-        path.is_dir() and next(path.rglob(FILE), None) is not None)
+    return (path.is_file() and path.name in FILES) or (path.is_dir() and bool(_files(path)))
+
+
+def _files(root: Path) -> list[Path]:
+    """The test file of each directory under ``root``: its .yaml, else its .yml."""
+    found = {file.parent: file for file in sorted(root.rglob(FILES[1]))}
+    found.update({file.parent: file for file in sorted(root.rglob(FILE))})
+    return sorted(found.values())
 
 
 def load(paths: list[Path], timeout: float | None = None) -> model.Suite:
     notes: list[model.Note] = []
     tests: list[model.Test] = []
     for root in paths:
-        files = [root] if root.is_file() else sorted(root.rglob(FILE))
+        files = [root] if root.is_file() else _files(root)
         base = root.parent if root.is_file() else root
         for file in files:
             for tree in kuttl.documents(file):
@@ -98,8 +106,8 @@ def _test(file: Path, base: Path, tree: Any, timeout: float | None,
         elif key not in TEST_READ:
             notes.append(model.Note(str(file), _key_line(spec, key),
                                     f"Test.spec.{key}: unknown field; not read"))
-    if spec.get("skip"):
-        return None
+    if spec.get("skip"):  # recorded as skipped, as Chainsaw reports it; nothing read
+        return model.Test(name, _path(file, base, name), file.parent, (), skip=True)
     defaults = dict(TIMEOUTS)
     for key, value in (spec.get("timeouts") or {}).items():
         defaults[str(key)] = _seconds(file, spec["timeouts"], key, value)
@@ -125,15 +133,18 @@ def _test(file: Path, base: Path, tree: Any, timeout: float | None,
             operations=ops["try"], catch=ops["catch"] + catch, finally_=ops["finally"],
             cleanup=ops["cleanup"], timeout=defaults["assert"],
             bindings=_bindings(file, step, notes), template=_flag(step.get("template"))))
-    relative = file.parent.resolve().relative_to(base.resolve().parent)
     namespace_template = spec.get("namespaceTemplate")
     _language(file, namespace_template, "namespaceTemplate", notes)
-    return model.Test(name, f"{relative}/{name}", file.parent, tuple(steps),
+    return model.Test(name, _path(file, base, name), file.parent, tuple(steps),
                       namespace=str(spec.get("namespace") or ""),
                       bindings=_bindings(file, spec, notes),
                       template=_flag(spec.get("template")) is not False,
                       namespace_template=yamltext.plain(namespace_template)
                       if isinstance(namespace_template, dict) else None)
+
+
+def _path(file: Path, base: Path, name: str) -> str:
+    return f"{file.parent.resolve().relative_to(base.resolve().parent)}/{name}"
 
 
 def _scenarios(file: Path, test: model.Test, spec: Any, notes: list[model.Note]

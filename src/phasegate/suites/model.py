@@ -127,6 +127,7 @@ class Test:
     template: bool = True  # Chainsaw templates resources unless told not to
     namespace_template: Json | None = None  # Chainsaw's namespaceTemplate
     scenario: int = 1  # which of a Chainsaw test's scenarios ($test.scenarioId)
+    skip: bool = False  # the test says not to run it (Chainsaw's spec.skip)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ class StepVerdict:
     passed: bool
     message: str = ""
     skipped: bool = False  # a test not run: it uses what phasegate does not support
+    asked: bool = False  # ... or it says not to run it (Chainsaw's spec.skip)
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,12 @@ class SuiteResult:
         return all(s.passed for s in self.steps)
 
     def not_run(self) -> list[str]:
-        return [step.test for step in self.steps if step.skipped]
+        """The tests not run because they use what phasegate does not support."""
+        return [step.test for step in self.steps if step.skipped and not step.asked]
+
+    def skipped(self) -> list[str]:
+        """The tests that say not to run them."""
+        return [step.test for step in self.steps if step.asked]
 
     def tests(self) -> dict[str, bool]:
         verdicts: dict[str, bool] = {}
@@ -108,10 +114,11 @@ async def run(suite: model.Suite, store: EvidenceStore, *, context: str | None,
     result = SuiteResult(run_id, tuple(verdicts))
     tests = result.tests()
     passed = sum(1 for ok in tests.values() if ok)
-    skipped = len(result.not_run())
+    unsupported, asked = len(result.not_run()), len(result.skipped())
     store.finish_run(run_id, "passed" if result.passed else "failed",
                      f"{passed}/{len(tests)} tests passed"
-                     + (f"; {skipped} not run (unsupported)" if skipped else ""))
+                     + (f"; {unsupported} not run (unsupported)" if unsupported else "")
+                     + (f"; {asked} skipped (skip: true)" if asked else ""))
     return result
 
 
@@ -125,8 +132,12 @@ async def _everything(job: _Run) -> list[StepVerdict]:
     limit = asyncio.Semaphore(max(suite.parallel, 1))
 
     async def one(test: model.Test) -> list[StepVerdict]:
+        if test.skip:
+            return [_not_run(job, test, "skipped: the test says skip: true", asked=True)]
         if test.unsupported:
-            return [_not_run(job, test)]
+            message = "not run: uses what phasegate does not support: " + "; ".join(
+                test.unsupported)
+            return [_not_run(job, test, message)]
         async with limit:
             return await _test(job, test)
 
@@ -284,14 +295,13 @@ def _register_secrets(suite: model.Suite) -> None:
             secrets.register(value)
 
 
-def _not_run(job: _Run, test: model.Test) -> StepVerdict:
+def _not_run(job: _Run, test: model.Test, message: str, asked: bool = False) -> StepVerdict:
     """A test using what phasegate does not do is not run: it is recorded as skipped, with
-    what it uses, so that no guess passes for a verdict."""
+    what it uses, so that no guess passes for a verdict; so is one that asks to be."""
     step_id = job.store.start_step(job.run_id, STAGE, "not run", None,
                                    records.StepPlace(SETUP, phase=test.path))
-    message = "not run: uses what phasegate does not support: " + "; ".join(test.unsupported)
     job.store.finish_step(step_id, SKIPPED, message)
-    verdict = StepVerdict(test.path, "not run", True, message, skipped=True)
+    verdict = StepVerdict(test.path, "not run", True, message, skipped=True, asked=asked)
     if job.on_step is not None:
         job.on_step(verdict)
     return verdict
