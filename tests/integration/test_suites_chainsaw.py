@@ -2,7 +2,7 @@
 they do in Chainsaw's CI, JMESPath assertion trees, bindings, templates, checks and
 outputs included; four fail for a reason outside the example (Chainsaw's CI configuration
 file, its kind cluster's CoreDNS and single node, a public image); those using what
-phasegate does not do (CEL, other clusters, values files) are named with file and line and
+phasegate does not do (CEL, other clusters) are named with file and line and
 not run, never guessed at. Every assert, its tree's expressions included, is a watch."""
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ PASS = ("apply-outputs/apply-outputs-1", "apply-outputs/apply-outputs-2",
         "scenarios/scenarios-bindings/scenario-2", "script-env/script-env", "sleep/sleep",
         "step-template/quick-start", "step-template-bindings/step-template-bindings",
         "template/template", "test-info/test-info", "timeout/timeout", "update/update",
-        "update-crd/update-crd", "yaml-anchors/yaml-anchors")
+        "update-crd/update-crd", "values/values", "yaml-anchors/yaml-anchors")
+# what values/values asserts of $values, given as Chainsaw's CI gives them: by --values
+VALUES = "foo: bar\nenv: poc\nclusterDirectory: my-cluster\nimage:\n  tag: '01'\n"
 # they pass in Chainsaw's CI and must fail here, each for a reason outside the example:
 DIFFER = (
     # its namespace annotation comes from the namespaceTemplate of Chainsaw's CI config file
@@ -53,12 +55,12 @@ DIFFER = (
 # the verdict must say so.
 RACY = "patch/patch"
 RACE_LOST = "test-pod differs: status.conditions: expected 1 items, found "
-NOT_RUN = ("cel/cel", "dynamic-clusters/dynamic-clusters", "values/values")
+NOT_RUN = ("cel/cel", "dynamic-clusters/dynamic-clusters")
 SKIPPED = ("proxy/proxy",)  # it says skip: true; reported skipped, as Chainsaw does
 
 
 def test_what_is_not_supported_is_named_and_its_tests_are_not_run() -> None:
-    suite = chainsaw.load([EXAMPLES])
+    suite = chainsaw.load([EXAMPLES], values={"foo": "bar"})
     assert len(suite.tests) == len(PASS) + len(DIFFER) + len(NOT_RUN) + len(SKIPPED) + 1
     assert {t.path.removeprefix("chainsaw-examples/") for t in suite.tests if t.skip} == set(
         SKIPPED)
@@ -67,8 +69,12 @@ def test_what_is_not_supported_is_named_and_its_tests_are_not_run() -> None:
     notes = [str(n) for n in suite.notes]
     assert f"{EXAMPLES}/cel/chainsaw-test.yaml:34: assert: (cel; bindings.resolve(\"c\")): "\
         "the cel engine is not supported" in notes
-    assert f"{EXAMPLES}/values/chainsaw-test.yaml:9: assert: $values: values files "\
-        "(chainsaw test --values) are not supported" in notes
+    # without --values, a test reading $values is not run, and the note says why
+    bare = chainsaw.load([EXAMPLES])
+    assert {t.path for t in bare.tests if t.unsupported} == {
+        f"chainsaw-examples/{name}" for name in (*NOT_RUN, "values/values")}
+    assert f"{EXAMPLES}/values/chainsaw-test.yaml:9: assert: $values: given by --values "\
+        "FILE (as chainsaw test --values); none was given" in [str(n) for n in bare.notes]
     assert f"{EXAMPLES}/dynamic-clusters/chainsaw-test.yaml:22: step.clusters: not "\
         "supported; not read" in notes
 
@@ -76,10 +82,12 @@ def test_what_is_not_supported_is_named_and_its_tests_are_not_run() -> None:
 @pytest.mark.cluster
 def test_chainsaws_examples_pass_where_supported(cluster: SandboxInfo, kubectl: str,
                                                  tmp_path: Path) -> None:
+    (tmp_path / "values.yaml").write_text(VALUES)
     done = phasegate("--json", "suite", "run", str(EXAMPLES), "--timeout", "3s",
-                     "--kubeconfig", str(cluster.kubeconfig), "--context",
-                     cluster.admin_context, "--store", str(tmp_path / "e.db"), "--reports",
-                     str(tmp_path / "reports"), env={"PHASEGATE_KUBECTL": kubectl},
+                     "--values", str(tmp_path / "values.yaml"), "--kubeconfig",
+                     str(cluster.kubeconfig), "--context", cluster.admin_context, "--store",
+                     str(tmp_path / "e.db"), "--reports", str(tmp_path / "reports"),
+                     env={"PHASEGATE_KUBECTL": kubectl},
                      timeout=300)
     assert done.stdout.startswith("{"), done.stderr[-3000:]
     result = json.loads(done.stdout)
@@ -221,3 +229,15 @@ spec:
     for file in [*Path(result["reports"]["md"]).parent.iterdir(), tmp_path / "e.db"]:
         content = file.read_bytes()
         assert secret.encode() not in content and encoded.encode() not in content, file
+
+
+def test_an_unusable_values_file_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    (tmp_path / "v.yaml").write_text("- not\n- a mapping\n")
+    done = phasegate("suite", "run", str(EXAMPLES / "values"), "--values",
+                     str(tmp_path / "v.yaml"), "--store", str(tmp_path / "e.db"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"--values {tmp_path / 'v.yaml'}: expected a mapping of values" in done.stderr
+    assert not (tmp_path / "e.db").exists()  # nothing was recorded
+    kuttl = phasegate("suite", "run", str(public("kuttl-suites/test/junit") / "suite1"),
+                      "--values", str(tmp_path / "v.yaml"))
+    assert kuttl.returncode == 2 and "--values is Chainsaw's" in kuttl.stderr, kuttl.stderr

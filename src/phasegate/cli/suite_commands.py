@@ -46,6 +46,9 @@ def run(
     reports: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--reports", help="where the md, json, junit and html reports are written "
         "(env PHASEGATE_REPORTS; default: .phasegate/reports)")] = None,
+    values: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--values", metavar="FILE", help="Chainsaw: a YAML file of values its tests read as "
+        "$values ('-': standard input); repeat to merge, later files win")] = None,
     context: ContextOption = None,
     kubeconfig: KubeconfigOption = None,
     store: StoreOption = None,
@@ -60,8 +63,17 @@ def run(
     from phasegate.suites import chainsaw, kuttl, runner
 
     seconds = common.parse_timeout(terminal, timeout) if timeout else None
-    loader = chainsaw.load if chosen == "chainsaw" else kuttl.load
-    suite = common.guarded(terminal, loader, directories, seconds)
+    if chosen == "chainsaw":
+        from phasegate.suites import chainsaw_values
+
+        given = common.guarded(terminal, chainsaw_values.read, values) if values else None
+        suite = common.guarded(terminal, chainsaw.load, directories, seconds, given)
+    elif values:
+        from phasegate.errors import PlanError
+
+        terminal.abort(PlanError("--values is Chainsaw's ($values); a kuttl suite reads none"))
+    else:
+        suite = common.guarded(terminal, kuttl.load, directories, seconds)
     _tell_unsupported(terminal, suite, strict)
     evidence = common.guarded(terminal, common.open_store, store)
     terminal.print(f"[bold]suite[/] {suite.name} ({suite.format}): {len(suite.tests)} tests")

@@ -3,8 +3,8 @@
 operations, then ``catch`` (when one failed), ``finally`` and ``cleanup``. Operations and
 defaults are Chainsaw's, and so is their language (bindings, templating, assertion trees,
 ``check``, ``outputs``, ``expect``: evaluated when the test runs); what phasegate does not
-do (CEL, clusters, functions it lacks, values files) is named with its file and line; a
-Test that says ``skip: true`` is reported skipped."""
+do (CEL, clusters, functions it lacks, ``$values`` without ``--values``) is named with its
+file and line; a Test that says ``skip: true`` is reported skipped."""
 
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ TEST_READ = {"description", "steps", "timeouts", "namespace", "skipDelete", "con
              "fastNamespaceDeletion", "scenarios"}
 STEP_READ = {"name", "description", "try", "catch", "finally", "cleanup", "timeouts",
              "bindings", "template"}
-# bindings Chainsaw gives that phasegate does not
-UNBOUND = {"values": "values files (chainsaw test --values) are not supported"}
+# bindings Chainsaw gives from its command line, when they were not given
+UNBOUND = {"values": "given by --values FILE (as chainsaw test --values); none was given"}
 BODY_NOT_DONE = ("cluster", "clusters")
 # what phasegate reads of an operation's body (skip*Output only quiets Chainsaw's log);
 # any other field is named, never silently dropped
@@ -65,7 +65,10 @@ def _files(root: Path) -> list[Path]:
     return sorted(found.values())
 
 
-def load(paths: list[Path], timeout: float | None = None) -> model.Suite:
+def load(paths: list[Path], timeout: float | None = None,
+         values: model.Json | None = None) -> model.Suite:
+    """``values``: what ``$values`` holds (``--values``); a test reading it without them is
+    not run."""
     notes: list[model.Note] = []
     tests: list[model.Test] = []
     for root in paths:
@@ -80,6 +83,9 @@ def load(paths: list[Path], timeout: float | None = None) -> model.Suite:
                     continue
                 before = len(notes)
                 found = _test(file, base, tree, timeout, notes)
+                if values is not None:  # $values is bound: reading it is no gap
+                    notes[before:] = [n for n in notes[before:]
+                                      if not n.what.endswith(UNBOUND["values"])]
                 if found is not None and len(notes) > before:
                     found = dataclasses.replace(found, unsupported=tuple(
                         str(n) for n in notes[before:]))
@@ -90,7 +96,7 @@ def load(paths: list[Path], timeout: float | None = None) -> model.Suite:
     name = ",".join(p.resolve().name for p in paths)
     return model.Suite(name=name, format="chainsaw", root=paths[0], tests=tuple(tests),
                        timeout=timeout or TIMEOUTS["assert"], parallel=8,
-                       notes=tuple(notes))
+                       notes=tuple(notes), values=values)
 
 
 def _test(file: Path, base: Path, tree: Any, timeout: float | None,

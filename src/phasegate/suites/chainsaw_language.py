@@ -24,9 +24,11 @@ TARGET = {"cluster": "the suite's target"}
 LOOKUP_FIELDS = ("name", "namespace", "labels")
 
 
-def builtins(test: model.Test, namespace: str) -> Bindings:
+def builtins(test: model.Test, namespace: str, values: model.Json | None = None
+             ) -> Bindings:
     return {"namespace": namespace, "client": TARGET, "config": TARGET,
-            "test": {"id": 1, "scenarioId": test.scenario, "metadata": {"name": test.name}}}
+            "test": {"id": 1, "scenarioId": test.scenario, "metadata": {"name": test.name}},
+            **({"values": values} if values is not None else {})}
 
 
 async def evaluated(ctx: ProbeContext, bindings: Bindings, work: Callable[[Scope], T],

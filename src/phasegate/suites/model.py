@@ -144,3 +144,4 @@ class Suite:
     manifests: tuple[Json, ...] = ()
     commands: tuple[Command, ...] = ()
     notes: tuple[Note, ...] = ()
+    values: Json | None = None  # Chainsaw's $values (--values), when given

@@ -181,7 +181,7 @@ async def _test(job: _Run, test: model.Test) -> list[StepVerdict]:
                                     records.StepPlace(SETUP, phase=test.path))
     with stopping.closed_on_stop(job.store, setup_id):
         created, outcome = await _namespace(job, ctx, namespace, setup_id, template)
-        bindings = await _bindings(test, ctx, namespace, outcome) if (
+        bindings = await _bindings(test, ctx, namespace, outcome, suite.values) if (
             suite.format == "chainsaw" and outcome.passed) else {}
     verdicts.append(_finish(job, setup_id, test.path, "setup", outcome))
     cleanup: list[kube_ops.Done] = []
@@ -207,11 +207,12 @@ async def _test(job: _Run, test: model.Test) -> list[StepVerdict]:
 
 
 async def _bindings(test: model.Test, ctx: ProbeContext, namespace: str,
-                    outcome: steps.Outcome) -> chainsaw_language.Bindings:
+                    outcome: steps.Outcome, values: model.Json | None
+                    ) -> chainsaw_language.Bindings:
     """A Chainsaw test's bindings: Chainsaw's own, then the test's."""
     try:
         return await chainsaw_language.bind(
-            ctx, chainsaw_language.builtins(test, namespace), test.bindings)
+            ctx, chainsaw_language.builtins(test, namespace, values), test.bindings)
     except expressions.ExpressionError as exc:
         outcome.fail(f"test bindings: {exc}")
         return {}
