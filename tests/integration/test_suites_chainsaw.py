@@ -11,6 +11,7 @@ import base64
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -165,22 +166,12 @@ spec:
           data:
             password: (base64_encode('wrong'))
 """)
-    done = phasegate("--json", "suite", "run", str(tmp_path / "suite"), "--kubeconfig",
-                     str(cluster.kubeconfig), "--context", cluster.admin_context, "--store",
-                     str(tmp_path / "e.db"), "--reports", str(tmp_path / "reports"),
-                     env={"PHASEGATE_KUBECTL": kubectl}, timeout=120)
-    assert done.stdout.startswith("{"), done.stderr[-3000:]
-    result = json.loads(done.stdout)
-    assert done.returncode == 1, done.stderr
-    report = json.loads(Path(result["reports"]["json"]).read_text())
-    checks = [c for s in report["steps"] if s["name"] == "step-1" for c in s["checks"]]
+    _, result, checks = _failing_suite(cluster, kubectl, tmp_path)
     # the script's check and the tree reading its output held; the wrong value did not
     assert [c["passed"] for c in checks if c["probe"] in ("command", "k8s.match")] == [
         True, True, False]
     assert checks[-1]["observed"].endswith("data.password: a different value (redacted)")
-    for file in [*Path(result["reports"]["md"]).parent.iterdir(), tmp_path / "e.db"]:
-        content = file.read_bytes()
-        assert secret.encode() not in content and encoded.encode() not in content, file
+    _nowhere(result, tmp_path, secret, encoded)
 
 
 @pytest.mark.cluster
@@ -215,20 +206,10 @@ spec:
         resource:
           (base64_decode($creds.data.value)): not-the-value
 """)
-    done = phasegate("--json", "suite", "run", str(tmp_path / "suite"), "--kubeconfig",
-                     str(cluster.kubeconfig), "--context", cluster.admin_context, "--store",
-                     str(tmp_path / "e.db"), "--reports", str(tmp_path / "reports"),
-                     env={"PHASEGATE_KUBECTL": kubectl}, timeout=120)
-    assert done.stdout.startswith("{"), done.stderr[-3000:]
-    result = json.loads(done.stdout)
-    assert done.returncode == 1, done.stderr
-    report = json.loads(Path(result["reports"]["json"]).read_text())
-    checks = [c for s in report["steps"] if s["name"] == "step-1" for c in s["checks"]]
+    done, result, checks = _failing_suite(cluster, kubectl, tmp_path)
     assert [c["passed"] for c in checks if c["probe"] == "k8s.match"] == [True, False]
     assert secret.encode() not in (done.stdout + done.stderr).encode()
-    for file in [*Path(result["reports"]["md"]).parent.iterdir(), tmp_path / "e.db"]:
-        content = file.read_bytes()
-        assert secret.encode() not in content and encoded.encode() not in content, file
+    _nowhere(result, tmp_path, secret, encoded)
 
 
 def test_an_unusable_values_file_is_refused_before_anything_runs(tmp_path: Path) -> None:
@@ -241,3 +222,25 @@ def test_an_unusable_values_file_is_refused_before_anything_runs(tmp_path: Path)
     kuttl = phasegate("suite", "run", str(public("kuttl-suites/test/junit") / "suite1"),
                       "--values", str(tmp_path / "v.yaml"))
     assert kuttl.returncode == 2 and "--values is Chainsaw's" in kuttl.stderr, kuttl.stderr
+
+
+def _failing_suite(cluster: SandboxInfo, kubectl: str, tmp_path: Path
+                   ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], list[Any]]:
+    """The suite under tmp_path/suite run, failing (exit 1); its first step's checks."""
+    done = phasegate("--json", "suite", "run", str(tmp_path / "suite"), "--kubeconfig",
+                     str(cluster.kubeconfig), "--context", cluster.admin_context, "--store",
+                     str(tmp_path / "e.db"), "--reports", str(tmp_path / "reports"),
+                     env={"PHASEGATE_KUBECTL": kubectl}, timeout=120)
+    assert done.stdout.startswith("{"), done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(Path(result["reports"]["json"]).read_text())
+    return done, result, [c for s in report["steps"] if s["name"] == "step-1"
+                          for c in s["checks"]]
+
+
+def _nowhere(result: dict[str, Any], tmp_path: Path, *texts: str) -> None:
+    """None of ``texts`` is in a report or the store."""
+    for file in [*Path(result["reports"]["md"]).parent.iterdir(), tmp_path / "e.db"]:
+        content = file.read_bytes()
+        assert not [t for t in texts if t.encode() in content], file
