@@ -17,6 +17,7 @@ from phasegate.domains.records import DomainState, ProbeState, ProbeStateName
 from phasegate.engine import attempt
 from phasegate.observation import Observation, Verdict
 from phasegate.plan.probe_call import ProbeCall
+from phasegate.probes import http_clients
 from phasegate.probes.base import ProbeContext
 from phasegate.store.evidence import EvidenceStore
 
@@ -206,7 +207,8 @@ async def evaluate_once(domains: DomainsFile, only: Sequence[str] | None,
                                         [c.call for c in found], context=context,
                                         kubeconfig=kubeconfig)
         per_domain = contexts(domains, names, resolved.context)
-        answers = await ask_all(found, per_domain)
+        async with http_clients.pooled():  # an http client per TLS setting, not per probe
+            answers = await ask_all(found, per_domain)
     finally:
         await target.release()
     observations = {(c.domain, c.index): o for c, o in zip(found, answers, strict=True)}

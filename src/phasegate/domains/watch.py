@@ -13,6 +13,7 @@ from phasegate.domains import health
 from phasegate.domains.model import DomainsFile
 from phasegate.domains.records import DomainState, ProbeState
 from phasegate.observation import Observation
+from phasegate.probes import http_clients
 from phasegate.probes.base import ProbeContext
 from phasegate.store.evidence import EvidenceStore
 
@@ -45,8 +46,9 @@ async def watch(domains: DomainsFile, only: Sequence[str] | None, store: Evidenc
                                         kubeconfig=kubeconfig)
         per_domain = health.contexts(domains, names, resolved.context)
         loop = _Loop(domains, names, found, per_domain, store, on_change)
-        await loop.first()
-        await loop.run(stop)
+        async with http_clients.pooled():  # kept for the whole watch: see http_clients
+            await loop.first()
+            await loop.run(stop)
     finally:
         await target.release()
 

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 
 from phasegate import fields, net_errors, secrets
 from phasegate.observation import Verdict
-from phasegate.probes import capture, jsonpath
+from phasegate.probes import capture, http_clients, jsonpath
 from phasegate.probes.base import ProbeContext, ProbeParams, ProbeSpec
 
 _SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|key|password", re.IGNORECASE)
@@ -102,11 +102,12 @@ async def check(params: HttpParams, ctx: ProbeContext) -> Verdict:
     try:
         # httpx's timeout bounds each read, not the request: a server trickling a byte a
         # second would never trip it, so the whole exchange runs under one deadline.
-        async with asyncio.timeout(params.timeout), httpx.AsyncClient(
-            verify=verify, timeout=params.timeout, follow_redirects=params.follow_redirects
+        async with asyncio.timeout(params.timeout), http_clients.client_for(
+            verify, params.follow_redirects
         ) as client:
             response = await client.request(
-                params.method, params.url, headers=params.headers, content=params.data
+                params.method, params.url, headers=params.headers, content=params.data,
+                timeout=params.timeout, follow_redirects=params.follow_redirects,
             )
     except TimeoutError:
         return Verdict(False, expected, f"timed out after {params.timeout:g} s")
