@@ -2,7 +2,7 @@
 (phasegate.suites, an optional part imported only when the command runs).
 
 Exit codes: 0 every test passed, 1 a test failed, 2 bad input (a malformed suite, an
-unsupported feature under --strict, a format not supported yet) or an unusable target.
+unsupported feature under --strict) or an unusable target.
 """
 
 from __future__ import annotations
@@ -173,23 +173,24 @@ def _write_reports(terminal: Terminal, evidence: object, run_id: str, name: str,
 @app.command("convert")
 def convert(
     directories: Annotated[list[Path], typer.Argument(
-        metavar="DIR...", help="a kuttl suite, as `suite run` takes it")],
+        metavar="DIR...", help="a kuttl or Chainsaw suite, as `suite run` takes it")],
+    fmt: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--format", help="kuttl or chainsaw (default: detected)")] = None,
     out: Annotated[Path, typer.Option("--output", "-o", help="where the plans are written")
                    ] = Path("plans"),
     json_output: JsonOption = False,
 ) -> None:
-    """Turn a kuttl suite into plans (a plan per test, a phase per step) to extend with
-    assumptions, tracers and rollback. What a plan cannot hold is listed in each plan."""
+    """Turn a kuttl or Chainsaw suite into plans (a plan per test, a phase per step) to
+    extend with assumptions, tracers and rollback. What a plan cannot hold is listed in
+    each plan."""
     from phasegate.cli import common
+    from phasegate.suites import chainsaw, kuttl
     from phasegate.suites import convert as converting
-    from phasegate.suites import kuttl
 
     terminal = _terminal(json_output)
-    if _format(terminal, directories, None) != "kuttl":
-        from phasegate.errors import PlanError
-
-        terminal.abort(PlanError(f"{directories[0]}: only kuttl suites convert (for now)"))
-    suite = common.guarded(terminal, kuttl.load, directories, None)
+    chosen = _format(terminal, directories, fmt)
+    loader = chainsaw.load if chosen == "chainsaw" else kuttl.load
+    suite = common.guarded(terminal, loader, directories, None)
     _tell_unsupported(terminal, suite, False)
     try:
         done = converting.convert(suite, out)

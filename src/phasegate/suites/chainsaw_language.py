@@ -45,13 +45,15 @@ async def bind(ctx: ProbeContext, bindings: Bindings,
     if not pairs:
         return bindings
 
-    def work(scope: Scope) -> Bindings:
-        for name, value in pairs:
-            scope = scope.bound(str(expressions.value_of(name, None, scope)),
-                                expressions.template(value, scope))
-        return scope.bindings
+    return await evaluated(ctx, bindings, lambda scope: bound(scope, pairs).bindings, pairs)
 
-    return await evaluated(ctx, bindings, work, pairs)
+
+def bound(scope: Scope, pairs: tuple[tuple[Any, Any], ...]) -> Scope:
+    """``scope`` with ``pairs`` bound in order, each reading those before."""
+    for name, value in pairs:
+        scope = scope.bound(str(expressions.value_of(name, None, scope)),
+                            expressions.template(value, scope))
+    return scope
 
 
 def resource(obj: model.Json, scope: Scope, kind: str) -> model.Json:

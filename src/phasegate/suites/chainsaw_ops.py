@@ -77,7 +77,7 @@ async def _one(operation: model.Operation, ctx: ProbeContext, shell: commands.Sh
     elif kind in ("assert", "error"):
         calls = [probe_call.build({"k8s.match": {"object": obj, "absent": kind == "error",
                                                  "bindings": language.used(obj, bindings)},
-                                   "name": f"{kind}: {_named(obj)}"})
+                                   "name": f"{kind}: {named(obj)}"})
                  for obj in resources]
         result = await gate.evaluate(calls, ctx, operation.timeout, on_observations=record,
                                      label=kind)
@@ -118,7 +118,7 @@ async def _change(operation: model.Operation, obj: model.Json, client: KubeClien
                   outcome: steps.Outcome, bindings: language.Bindings, state: State) -> None:
     started = datetime.now(UTC)
     kind = operation.kind
-    what = _named(obj)
+    what = named(obj)
     error: str | None = None
     failure = ""
     done: kube_ops.Done | None = None
@@ -201,12 +201,12 @@ async def _delete(resources: list[model.Json], operation: model.Operation,
                     "kind": resource.kind, "apiVersion": resource.api_version,
                     "name": item["metadata"]["name"], **({"namespace": where} if where else {})}}))
             if not found:  # gone already is deleted: Chainsaw's wait example deletes twice
-                record([steps.action("suite.delete", _named(obj), True, "deleted",
+                record([steps.action("suite.delete", named(obj), True, "deleted",
                                      "none found", started)])
         except ActionError as exc:
-            record([steps.action("suite.delete", _named(obj), False, "deleted", str(exc),
+            record([steps.action("suite.delete", named(obj), False, "deleted", str(exc),
                                  started)])
-            outcome.fail(f"delete {_named(obj)}: {exc}")
+            outcome.fail(f"delete {named(obj)}: {exc}")
     if gone:
         result = await gate.evaluate(gone, ctx, operation.timeout, on_observations=record,
                                      label="delete")
@@ -215,7 +215,7 @@ async def _delete(resources: list[model.Json], operation: model.Operation,
                 outcome.fail(f"{final.name}: {final.observed}")
 
 
-def _named(obj: model.Json) -> str:
+def named(obj: model.Json) -> str:
     if not obj.get("kind"):
         return "assertion tree"
     meta = obj.get("metadata") or {}

@@ -1,11 +1,12 @@
-"""A kuttl suite turned into phasegate plans a user can then extend (assumptions, tracers,
-rollback): a plan per test, a phase per step. A step's objects become the phase's manifest
-file, its asserts, errors and assert commands the phase's gate. What a plan has no action
-for (a step's commands and deletes, collectors) is listed at the top of the plan and
-returned, never dropped silently."""
+"""A suite turned into phasegate plans a user can then extend (assumptions, tracers,
+rollback): a plan per test. For kuttl, a phase per step: a step's objects become the
+phase's manifest file, its asserts, errors and assert commands the phase's gate (Chainsaw:
+:mod:`convert_chainsaw`). What a plan has no action for (a step's commands and deletes,
+collectors) is listed at the top of the plan and returned, never dropped silently."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -27,46 +28,66 @@ class Converted:
 
 
 def convert(suite: model.Suite, out: Path) -> list[Converted]:
+    if suite.format == "chainsaw":
+        from phasegate.suites import convert_chainsaw
+
+        return convert_chainsaw.convert(suite, out)
     done = []
     for test in suite.tests:
-        directory = out / _slug(test.path)
+        directory = out / slug(test.path)
         (directory / "manifests").mkdir(parents=True, exist_ok=True)
         phases, missing = [], []
         for step in test.steps:
             phase, left = _phase(test, step, directory)
             phases.append(phase)
             missing += [f"{step.title}: {what}" for what in left]
-        plan = {"apiVersion": "phasegate/v1", "kind": "Plan",
-                "metadata": {"name": _slug(test.path),
-                             "description": f"kuttl test {test.path}, converted"},
-                "target": {"namespace": NAMESPACE}, "phases": phases}
-        header = [f"# Converted by `phasegate suite convert` from the kuttl test {test.path}.",
-                  "# Run: phasegate run plan.yaml --context CTX --input namespace=NS --yes",
-                  "# kuttl created or merge-patched objects; a phase applies them server-side."]
-        if missing:
-            header += ["# Not converted (no plan action for them; do them by hand):",
-                       *(f"#   - {line}" for line in missing)]
-        file = directory / "plan.yaml"
-        file.write_text("\n".join(header) + "\n" + yaml.safe_dump(plan, sort_keys=False),
-                        encoding="utf-8")
-        done.append(Converted(test.path, file, tuple(missing)))
+        header = ["# kuttl created or merge-patched objects; a phase applies them server-side."]
+        done.append(write_plan(directory, test, "kuttl", phases, header, missing))
     return done
+
+
+def write_plan(directory: Path, test: model.Test, tool: str, phases: list[dict[str, Any]],
+               header: list[str], missing: list[str]) -> Converted:
+    """``plan.yaml`` in ``directory``: what was not converted listed at its top."""
+    plan = {"apiVersion": "phasegate/v1", "kind": "Plan",
+            "metadata": {"name": plan_name(test.path),
+                         "description": f"{tool} test {test.path}, converted"},
+            "target": {"namespace": NAMESPACE}, "phases": phases}
+    lines = [f"# Converted by `phasegate suite convert` from the {tool} test {test.path}.",
+             "# Run: phasegate run plan.yaml --context CTX --input namespace=NS --yes", *header]
+    if missing:
+        lines += ["# Not converted (no plan action for them; do them by hand):",
+                  *(f"#   - {line}" for line in missing)]
+    file = directory / "plan.yaml"
+    file.write_text("\n".join(lines) + "\n" + yaml.safe_dump(plan, sort_keys=False),
+                    encoding="utf-8")
+    return Converted(test.path, file, tuple(missing))
+
+
+def plan_name(path: str) -> str:
+    """A plan's metadata.name for a test: lowercase, at most 63 characters (a digest of
+    the whole when longer, so two long names stay two)."""
+    name = re.sub(r"[^a-z0-9._-]+", "-", path.lower()).strip("-._") or "test"
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha256(path.encode()).hexdigest()[:8]
+    return f"{name[:54].rstrip('-._')}-{digest}"
 
 
 def _phase(test: model.Test, step: model.Step, directory: Path
            ) -> tuple[dict[str, Any], list[str]]:
     phase: dict[str, Any] = {"name": step.title}
     if step.apply:
-        manifest = directory / "manifests" / f"{step.index:02d}-{_slug(step.name) or 'step'}.yaml"
+        manifest = directory / "manifests" / f"{step.index:02d}-{slug(step.name) or 'step'}.yaml"
         manifest.write_text(yaml.safe_dump_all(list(step.apply), sort_keys=False),
                             encoding="utf-8")
         phase["apply"] = str(manifest.relative_to(directory))
     gate: list[dict[str, Any]] = []
     for obj in step.asserts:
-        gate.append({"k8s.match": {"object": obj}, "name": f"assert: {_named(obj)}"})
+        gate.append({"k8s.match": {"object": obj}, "name": f"assert: {named(obj)}"})
     for obj in step.errors:
         gate.append({"k8s.match": {"object": obj, "absent": True},
-                     "name": f"error: {_named(obj)}"})
+                     "name": f"error: {named(obj)}"})
     cwd = os.path.relpath(test.directory.resolve(), directory.resolve())
     for command in step.assert_commands:
         gate.append({"command": _command(command, cwd), "name": f"assert: {command.text}"[:120],
@@ -89,10 +110,10 @@ def _command(command: model.Command, cwd: str) -> dict[str, Any]:
             **({"timeout": f"{command.timeout:g}s"} if command.timeout else {})}
 
 
-def _named(obj: model.Json) -> str:
+def named(obj: model.Json) -> str:
     meta = obj.get("metadata") or {}
     return f"{obj.get('kind')} {meta.get('name') or 'matching'}"
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
