@@ -18,7 +18,7 @@ from tests.integration.cli_helpers import phasegate
 from tests.integration.public_material import public
 
 EXAMPLES = public("chainsaw-examples")
-WHERE = re.compile(r"^(test|[^:]+): .*" + re.escape(str(EXAMPLES)) + r"/[^:]+\.yaml:\d+")
+WHERE = re.compile(r"^(test|[^:]+): .*" + re.escape(str(EXAMPLES)) + r"/[^:]+\.ya?ml:\d+")
 # converted wholly: every operation of every step is in the plan
 WHOLLY = {"array-assertion/array-assertions", "assertion-tree/assertion-tree", "basic/basic",
           "bindings/bindings", "deployment/deployment", "inline/inline",
@@ -32,11 +32,12 @@ WHOLLY = {"array-assertion/array-assertions", "assertion-tree/assertion-tree", "
 # nothing of them converts: each operation is one a plan has no action for (a sleep, an
 # apply expected to be refused, a check of a failing command or one the exit code does not
 # decide), or reads what is known only when the test runs (the cluster's version, CEL,
-# $values)
+# $values); or it says skip: true (proxy)
 NOTHING = {"cel/cel", "command-output/command-output", "field-validation/field-validation",
            "k8s-server-version/k8s-server-version", "negative-testing/resource/negative-resource",
-           "negative-testing/script/negative-script", "scenarios/scenarios/scenario-1",
-           "scenarios/scenarios/scenario-2", "sleep/sleep", "values/values"}
+           "negative-testing/script/negative-script", "proxy/proxy",
+           "scenarios/scenarios/scenario-1", "scenarios/scenarios/scenario-2", "sleep/sleep",
+           "timeout/timeout", "values/values"}
 
 
 def convert(tmp_path: Path) -> dict[str, dict[str, object]]:
@@ -50,7 +51,7 @@ def convert(tmp_path: Path) -> dict[str, dict[str, object]]:
 def test_every_example_converts_to_a_plan_that_loads_or_says_why_not(tmp_path: Path) -> None:
     plans = convert(tmp_path)
     suite = chainsaw.load([EXAMPLES])
-    assert len(plans) == len(suite.tests) == 44
+    assert len(plans) == len(suite.tests) == 46
     kinds: dict[str, str] = {}
     for test, item in plans.items():
         plan = load_plan(Path(str(item["plan"])), {"namespace": "converted"})

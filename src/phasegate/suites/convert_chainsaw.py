@@ -22,8 +22,8 @@ import yaml
 
 from phasegate.probes import expressions
 from phasegate.probes.expressions import Scope
+from phasegate.suites import chainsaw, commands, model
 from phasegate.suites import chainsaw_language as language
-from phasegate.suites import commands, model
 from phasegate.suites.chainsaw_ops import named
 from phasegate.suites.convert import Converted, slug, write_plan
 from phasegate.suites.convert_static import NAMESPACE, NotStatic, Static, escaped, placed
@@ -49,6 +49,9 @@ def convert(suite: model.Suite, out: Path) -> list[Converted]:
         directory = out / slug(test.path)
         (directory / "manifests").mkdir(parents=True, exist_ok=True)
         missing = [f"test: {note}" for note in test.unsupported]
+        if test.skip:
+            missing.append(f"test: {_where(test, 'skip')}: skip: true: the test says not to "
+                           "run it; nothing of it is converted")
         if test.namespace_template:
             missing.append(f"test: {_where(test, 'namespaceTemplate')}: namespaceTemplate: "
                            "the plan's namespace is an input, made before the plan runs")
@@ -64,7 +67,9 @@ def convert(suite: model.Suite, out: Path) -> list[Converted]:
 
 def _where(test: model.Test, key: str) -> str:
     """file:line of the first ``key:`` in the test's file (what the model keeps no line of)."""
-    file = Path(test.steps[0].files[0]) if test.steps else test.directory / "chainsaw-test.yaml"
+    file = Path(test.steps[0].files[0]) if test.steps else next(
+        (test.directory / name for name in chainsaw.FILES if (test.directory / name).is_file()),
+        test.directory / chainsaw.FILE)
     lines = file.read_text(encoding="utf-8").splitlines()
     number = next((n for n, line in enumerate(lines, 1) if line.strip().startswith(f"{key}:")),
                   None)
