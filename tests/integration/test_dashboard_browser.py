@@ -68,7 +68,10 @@ class Shots:
             shutil.copyfile(path, DOCS_IMAGES / f"dashboard-{name}-{self.width}.png")
 
     def fits(self) -> None:
-        """Usable at this width: nothing wider than the window (no sideways scrolling)."""
+        """Usable at this width: nothing wider than the window (no sideways scrolling).
+        Measured once the page has loaded: before its stylesheet arrives, a page is laid
+        out unstyled (an evidence table then runs 5,000 px wide)."""
+        self.page.wait_for_load_state("load")
         wide = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert wide <= 0, (f"{self.page.url} is {wide} px wider than {self.width}: "
                            f"{self.page.evaluate(OVERFLOWING)}")
