@@ -22,6 +22,9 @@ bin="$root/bin"
 
 if [ "${1:-}" = "--print-dir" ]; then echo "$bin"; exit 0; fi
 if [ -f "$root/.complete" ]; then echo "cached: $bin"; exit 0; fi
+# shellcheck source=harness/lock.sh
+. "$here/lock.sh"; build_lock "$root"
+if [ -f "$root/.complete" ]; then echo "cached: $bin"; exit 0; fi  # built while we waited
 
 command -v go >/dev/null || { echo "build.sh: Go is not installed (need Go >= 1.26)" >&2; exit 2; }
 # Never let the go command try to fetch another toolchain: only the module

@@ -20,6 +20,9 @@ out="$root/kubelet"
 
 if [ "${1:-}" = "--print-path" ]; then echo "$out"; exit 0; fi
 if [ -f "$root/.complete" ]; then echo "$out"; exit 0; fi
+# shellcheck source=harness/lock.sh
+. "$here/lock.sh"; build_lock "$root"
+if [ -f "$root/.complete" ]; then echo "$out"; exit 0; fi  # built while we waited
 
 command -v go >/dev/null || { echo "kubelet.sh: Go is not installed (need Go >= 1.26)" >&2; exit 2; }
 # Same rules as build.sh: never fetch a toolchain, never touch go.mod/go.sum.
