@@ -65,13 +65,15 @@ def test_keys_parse_as_chainsaw_parses_them() -> None:
 
 
 def test_what_cannot_be_evaluated_is_named() -> None:
-    found = list(expressions.problems({"(foo(@))": 1, "a": "(cel; x)", "b": "(a +)",
-                                       "c": "(split($x, ','))", "d": "(to_string(@))"}))
+    found = list(expressions.problems({"(foo(@))": 1, "a": "(rego; x)", "b": "(a +)",
+                                       "c": "(split($x, ','))", "d": "(to_string(@))",
+                                       "e": "(cel; x +)", "f": "(cel; object.a + 1)"}))
     assert found[0] == "(foo(@)): function foo is not supported"
-    assert found[1] == "(cel; x): the cel engine is not supported"
+    assert found[1] == "(rego; x): the rego engine is not supported"
     assert found[2].startswith("(a +): ")
     assert found[3] == "(split($x, ',')): function split is not supported"
-    assert len(found) == 4
+    assert found[4].startswith("(cel; x +): does not parse: ")
+    assert len(found) == 5
     assert expressions.variables({"(x_k8s_list($client, 'v1', 'Node'))": "($a.b)"}) == {
         "client", "a"}
 
@@ -139,3 +141,30 @@ def test_a_secrets_values_are_not_said_where_its_tree_differs() -> None:
     [(_, problem)] = k8s_match._tree_mismatches(
         {"kind": "Secret", "data": {"token": "x"}}, [live], Scope())
     assert problem == "data.token: missing"
+
+
+def test_cel_reads_object_and_bindings_as_chainsaws_cel_does() -> None:
+    scope = Scope({"a": 1, "b": 2, "c": "3"})
+    assert expressions.value_of('(cel; string(bindings.resolve("a") + bindings.resolve("b")))',
+                                None, scope) == "3"
+    assert expressions.value_of("(cel; object.data.x == '1')", {"data": {"x": "1"}},
+                                scope) is True
+    assert expressions.value_of("(cel; [object.n, 2.5, {'k': null}])", {"n": 4}, scope) == [
+        4, 2.5, {"k": None}]
+    with pytest.raises(ExpressionError, match=r"variable not defined: \$zz"):
+        expressions.value_of('(cel; bindings.resolve("zz"))', None, scope)
+    with pytest.raises(ExpressionError, match=r"^\(cel; object.missing\): "):
+        expressions.value_of("(cel; object.missing)", {"n": 4}, scope)
+    tree = {"data": {"(cel; object.x)": "(cel; bindings.resolve('c'))"}}
+    assert assertion_tree.mismatch(tree, {"data": {"x": "3"}}, scope) is None
+    assert assertion_tree.mismatch(tree, {"data": {"x": "4"}}, scope) is not None
+    assert expressions.variables(tree) == {"c"}
+
+
+def test_a_compiler_names_the_engine_of_every_expression_that_names_none() -> None:
+    tree = {"(a)": ["(b)", "(jp; $c)", "plain", r"\(literal)\ ".strip()],
+            "~i.(d)->e": "(cel; f)"}
+    assert expressions.compiled_by(tree, "cel") == {
+        "(cel;a)": ["(cel;b)", "(jp; $c)", "plain", r"\(literal)\ ".strip()],
+        "~i.(cel;d)->e": "(cel; f)"}
+    assert expressions.compiled_by(tree, "jp") is tree

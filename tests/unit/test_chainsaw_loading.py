@@ -140,3 +140,41 @@ def test_an_operation_field_phasegate_does_not_read_is_named(tmp_path: Path) -> 
     suite = chainsaw.load([tmp_path])
     assert suite.tests[0].unsupported == (
         f"{tmp_path}/dry/chainsaw-test.yaml:9: apply.dryRun: not supported; not read",)
+
+
+def test_a_compiler_makes_the_expressions_under_it_cel(tmp_path: Path) -> None:
+    _write(tmp_path, "c", """spec:
+  compiler: cel
+  bindings:
+  - name: a
+    value: (1 + 1)
+  steps:
+  - try:
+    - compiler: jp
+      assert:
+        bindings:
+        - name: b
+          compiler: cel
+          value: (bindings.resolve("a") * 2)
+        resource:
+          data:
+            x: ($b)
+    - script:
+        content: echo
+        check:
+          ($error): (object == null)
+    - assert:
+        resource:
+          data:
+            x: (cel; object +)
+""")
+    test = chainsaw.load([tmp_path]).tests[0]
+    assert test.bindings == (("a", "(cel;1 + 1)"),)
+    checked, scripted, _ = test.steps[0].operations
+    assert checked.bindings == (("b", '(cel;bindings.resolve("a") * 2)'),)
+    assert checked.objects == ({"data": {"x": "($b)"}},)  # the operation's compiler: jp
+    assert scripted.check == {"(cel;$error)": "(cel;object == null)"}
+    assert len(test.unsupported) == 2  # ($error) is no CEL, and neither is `object +`
+    assert test.unsupported[0].startswith(
+        f"{tmp_path}/c/chainsaw-test.yaml:23: script.check: (cel;$error): does not parse")
+    assert ":25: assert: (cel; object +): does not parse" in test.unsupported[1]

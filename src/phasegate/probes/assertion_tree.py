@@ -1,5 +1,5 @@
 """Chainsaw's assertion trees (kyverno-json's): a mapping's keys select what to compare,
-by name or by a JMESPath expression ``(expr)`` evaluated on the current node; ``~.`` and
+by name or by an expression ``(expr)`` (JMESPath, or CEL) evaluated on the current node; ``~.`` and
 ``~name.`` iterate over the array (or mapping) selected, binding the index (or key) to
 ``$name``; ``->name`` binds what was selected for the subtree; a value ``(expr)`` is
 evaluated on the current node and compared with it. Lists match lists of the same length,
@@ -21,8 +21,8 @@ def mismatch(expected: Any, actual: Any, scope: Scope, path: str = "") -> str | 
         for key, subtree in expected.items():
             parsed = expressions.parse(str(key))
             inner = f"{path}.{key}" if path else str(key)
-            if parsed.engine == "jp":
-                selected = expressions.evaluate(parsed.statement, actual, scope)
+            if parsed.engine in expressions.ENGINES:
+                selected = expressions.evaluate(parsed.statement, actual, scope, parsed.engine)
             elif parsed.engine:
                 raise expressions.ExpressionError(
                     f"{key}: the {parsed.engine} engine is not supported")

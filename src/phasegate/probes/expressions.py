@@ -1,6 +1,8 @@
 """Chainsaw's expression language: JMESPath (the ``jmespath`` library) with what Chainsaw's
 JMESPath adds, namely ``$name`` bindings, ``+`` ``/`` ``%`` arithmetic, and Chainsaw's
-functions. An expression is written ``(…)`` in a YAML value or key; ``\\(…)\\`` escapes it.
+functions. An expression is written ``(…)`` in a YAML value or key; ``\\(…)\\`` escapes it;
+``(cel; …)`` is CEL (:mod:`cel_expressions`), and so is ``(…)`` where a ``compiler: cel``
+says so (:func:`compiled_by`).
 
 Functions reading the cluster (``x_k8s_get``, ``x_k8s_list``, ``x_k8s_exists``,
 ``x_k8s_server_version``) are answered by a :class:`Cluster` the caller gives: evaluation
@@ -16,7 +18,7 @@ from typing import Any, ClassVar
 
 from jmespath import exceptions, lexer, parser, visitor
 
-from phasegate.probes import expression_functions
+from phasegate.probes import cel_expressions, expression_functions
 from phasegate.probes.expression_functions import Cluster as Cluster
 from phasegate.probes.expression_functions import ExpressionError as ExpressionError
 
@@ -30,6 +32,7 @@ _FOREACH = re.compile(r"^~(\w+)?\.(.*)$", re.DOTALL)
 _BINDING = re.compile(r"^(.+)->(\w+)$", re.DOTALL)
 _ENGINE = re.compile(r"^\((?:(\w+);)?(.+)\)$", re.DOTALL)
 VARIABLE = re.compile(r"\$(\w+)")
+ENGINES = ("jp", "cel")
 
 # Chainsaw's (and Kyverno's) functions phasegate does not have: named at load, not guessed
 UNSUPPORTED_FUNCTIONS = frozenset({
@@ -52,6 +55,13 @@ class Expression:
     foreach: bool = False
     foreach_name: str = ""
     binding: str = ""
+    explicit: bool = False  # the engine was named: ``(jp; …)``, ``(cel; …)``
+
+    def written(self, engine: str) -> str:
+        """The text of this expression with ``engine`` named."""
+        prefix = f"~{self.foreach_name}." if self.foreach else ""
+        suffix = f"->{self.binding}" if self.binding else ""
+        return f"{prefix}({engine};{self.statement}){suffix}"
 
 
 def parse(text: str) -> Expression:
@@ -71,8 +81,25 @@ def parse(text: str) -> Expression:
     if found:
         return Expression(found.group(2), engine=found.group(1) or "jp",
                           foreach=expression.foreach, foreach_name=expression.foreach_name,
-                          binding=expression.binding)
+                          binding=expression.binding, explicit=found.group(1) is not None)
     return expression
+
+
+def compiled_by(tree: Any, compiler: str) -> Any:
+    """``tree`` with every ``(…)`` that names no engine given ``compiler``'s (Chainsaw's
+    ``compiler:`` field, on a test, step, operation or binding); JMESPath is the default."""
+    if compiler in ("", "jp"):
+        return tree
+    if isinstance(tree, dict):
+        return {compiled_by(key, compiler): compiled_by(value, compiler)
+                for key, value in tree.items()}
+    if isinstance(tree, list | tuple):
+        return type(tree)(compiled_by(item, compiler) for item in tree)
+    if isinstance(tree, str) and not _ESCAPED.match(tree):
+        parsed = parse(tree)
+        if parsed.engine and not parsed.explicit:
+            return parsed.written(compiler)
+    return tree
 
 
 def is_expression(value: Any) -> bool:
@@ -91,8 +118,10 @@ class Scope:
         return Scope({**self.bindings, name: value}, self.cluster)
 
 
-def evaluate(statement: str, current: Any, scope: Scope) -> Any:
+def evaluate(statement: str, current: Any, scope: Scope, engine: str = "jp") -> Any:
     """The value of a JMESPath statement on ``current`` (``@``), in ``scope``."""
+    if engine == "cel":
+        return cel_expressions.evaluate(statement, current, scope.bindings)
     try:
         tree = _Parser().parse(statement).parsed
         return _Interpreter(scope).visit(tree, current)
@@ -108,8 +137,8 @@ def value_of(value: Any, current: Any, scope: Scope) -> Any:
     if not isinstance(value, str):
         return value
     parsed = parse(value)
-    if parsed.engine == "jp":
-        return evaluate(parsed.statement, current, scope)
+    if parsed.engine in ENGINES:
+        return evaluate(parsed.statement, current, scope, parsed.engine)
     if parsed.engine:
         raise ExpressionError(f"{value}: the {parsed.engine} engine is not supported")
     return parsed.statement
@@ -131,10 +160,15 @@ def template(tree: Any, scope: Scope, *, keys: bool = False) -> Any:
 
 def problems(tree: Any) -> Iterator[str]:
     """What in a tree phasegate cannot evaluate: a statement that does not parse, another
-    engine than JMESPath (CEL), a function it does not have."""
+    engine than JMESPath or CEL, a function it does not have."""
     for text in _texts(tree):
         parsed = parse(text)
         if not parsed.engine:
+            continue
+        if parsed.engine == "cel":
+            said = cel_expressions.problem(parsed.statement)
+            if said:
+                yield f"{text}: {said}"
             continue
         if parsed.engine != "jp":
             yield f"{text}: the {parsed.engine} engine is not supported"
@@ -155,8 +189,10 @@ def reads_cluster(tree: Any) -> bool:
 
 
 def variables(tree: Any) -> set[str]:
-    """The binding names a tree's expressions read."""
-    return {name for text in _texts(tree) for name in VARIABLE.findall(text)}
+    """The binding names a tree's expressions read (``$name``, CEL's
+    ``bindings.resolve("name")``)."""
+    return {name for text in _texts(tree)
+            for pattern in (VARIABLE, cel_expressions.RESOLVED) for name in pattern.findall(text)}
 
 
 def _texts(tree: Any) -> Iterator[str]:

@@ -3,8 +3,9 @@
 operations, then ``catch`` (when one failed), ``finally`` and ``cleanup``. Operations and
 defaults are Chainsaw's, and so is their language (bindings, templating, assertion trees,
 ``check``, ``outputs``, ``expect``: evaluated when the test runs); what phasegate does not
-do (CEL, clusters, functions it lacks, ``$values`` without ``--values``) is named with its
-file and line; a Test that says ``skip: true`` is reported skipped."""
+do (clusters, functions it lacks, ``$values`` without ``--values``) is named with its file
+and line; a Test that says ``skip: true`` is reported skipped. ``compiler: cel`` (on a test,
+step, operation or binding) makes the ``(…)`` under it CEL, as in Chainsaw."""
 
 from __future__ import annotations
 
@@ -28,16 +29,15 @@ RESOURCE_OPS = ("apply", "create", "patch", "update", "assert", "error", "delete
 EXEC_OPS = ("command", "script")
 COLLECT_OPS = ("events", "describe", "get", "podLogs")
 NOT_DONE_TEST = {"cluster": "clusters are not supported", "clusters": "clusters are not "
-                 "supported", "compiler":
-                 "expression compilers are not supported", "failFast": "not supported",
+                 "supported", "failFast": "not supported",
                  "forceTerminationGracePeriod": "not supported", "delayBeforeCleanup":
                  "not supported", "deletionPropagationPolicy": "not supported"}
 # fastNamespaceDeletion: phasegate never waits for a test's namespace to go
 TEST_READ = {"description", "steps", "timeouts", "namespace", "skipDelete", "concurrent",
              "skip", "bindings", "template", "catch", "namespaceTemplate",
-             "fastNamespaceDeletion", "scenarios"}
+             "fastNamespaceDeletion", "scenarios", "compiler"}
 STEP_READ = {"name", "description", "try", "catch", "finally", "cleanup", "timeouts",
-             "bindings", "template"}
+             "bindings", "template", "compiler"}
 # bindings Chainsaw gives from its command line, when they were not given
 UNBOUND = {"values": "given by --values FILE (as chainsaw test --values); none was given"}
 BODY_NOT_DONE = ("cluster", "clusters")
@@ -120,7 +120,9 @@ def _test(file: Path, base: Path, tree: Any, timeout: float | None,
     if timeout is not None:  # --timeout: every wait's, as Chainsaw's --assert-timeout
         defaults.update({k: timeout for k in ("assert", "error", "delete")})
     # a test's catch runs when any of its steps fails, after the step's own
-    catch = tuple(_operation(file, item, defaults, notes) for item in spec.get("catch") or [])
+    compiler = _compiler(spec, "")
+    catch = tuple(_operation(file, item, defaults, notes, compiler)
+                  for item in spec.get("catch") or [])
     steps = []
     for index, written in enumerate(spec.get("steps") or []):
         step = chainsaw_use.expand(file, written)
@@ -131,22 +133,30 @@ def _test(file: Path, base: Path, tree: Any, timeout: float | None,
             if key not in STEP_READ:
                 notes.append(model.Note(str(file), _key_line(step, key),
                                         f"step.{key}: not supported; not read"))
-        ops = {part: tuple(_operation(file, item, defaults, notes)
+        in_step = _compiler(step, compiler)
+        ops = {part: tuple(_operation(file, item, defaults, notes, in_step)
                            for item in step.get(part) or [])
                for part in ("try", "catch", "finally", "cleanup")}
         steps.append(model.Step(
             index=index, name=str(step.get("name") or f"step-{index + 1}"), files=(str(file),),
             operations=ops["try"], catch=ops["catch"] + catch, finally_=ops["finally"],
             cleanup=ops["cleanup"], timeout=defaults["assert"],
-            bindings=_bindings(file, step, notes), template=_flag(step.get("template"))))
-    namespace_template = spec.get("namespaceTemplate")
+            bindings=_bindings(file, step, notes, in_step),
+            template=_flag(step.get("template"))))
+    namespace_template = expressions.compiled_by(yamltext.plain(spec.get("namespaceTemplate")),
+                                                 compiler)
     _language(file, namespace_template, "namespaceTemplate", notes)
     return model.Test(name, _path(file, base, name), file.parent, tuple(steps),
                       namespace=str(spec.get("namespace") or ""),
-                      bindings=_bindings(file, spec, notes),
+                      bindings=_bindings(file, spec, notes, compiler),
                       template=_flag(spec.get("template")) is not False,
-                      namespace_template=yamltext.plain(namespace_template)
+                      namespace_template=namespace_template
                       if isinstance(namespace_template, dict) else None)
+
+
+def _compiler(tree: Any, inherited: str) -> str:
+    """The engine of the ``(…)`` under ``tree``: its ``compiler:``, else its parent's."""
+    return str(tree.get("compiler") or inherited) if isinstance(tree, dict) else inherited
 
 
 def _path(file: Path, base: Path, name: str) -> str:
@@ -162,7 +172,7 @@ def _scenarios(file: Path, test: model.Test, spec: Any, notes: list[model.Note]
     for number, scenario in enumerate(scenarios, 1):
         run = test if scenario is None else dataclasses.replace(
             test, path=f"{test.path}/scenario-{number}", scenario=number,
-            bindings=_bindings(file, scenario, notes) + test.bindings)
+            bindings=_bindings(file, scenario, notes, _compiler(spec, "")) + test.bindings)
         cluster = _cluster(spec, [*(scenario or {}).get("bindings", []),
                                   *(spec.get("bindings") or [])])
         if cluster:  # a cluster other than the suite's: named for this run
@@ -186,7 +196,8 @@ def _cluster(spec: Any, bindings: list[Any]) -> str:
         return str(written)
 
 
-def _bindings(file: Path, tree: Any, notes: list[model.Note]) -> tuple[tuple[Any, Any], ...]:
+def _bindings(file: Path, tree: Any, notes: list[model.Note], compiler: str
+              ) -> tuple[tuple[Any, Any], ...]:
     """``bindings:`` as (name, value) pairs, in order: each may read the ones before."""
     found = []
     for item in tree.get("bindings") or []:
@@ -194,10 +205,11 @@ def _bindings(file: Path, tree: Any, notes: list[model.Note]) -> tuple[tuple[Any
             raise PlanError("a binding needs a name and a value", file=str(file),
                             line=_line(item))
         for key in item:
-            if key not in ("name", "value"):
+            if key not in ("name", "value", "compiler"):
                 notes.append(model.Note(str(file), _key_line(item, key),
                                         f"binding.{key}: not supported; not read"))
-        pair = (yamltext.plain(item["name"]), yamltext.plain(item.get("value")))
+        pair = expressions.compiled_by((yamltext.plain(item["name"]), yamltext.plain(
+            item.get("value"))), _compiler(item, compiler))
         _language(file, pair, f"binding {item['name']}", notes, line=_line(item))
         found.append(pair)
     return tuple(found)
@@ -208,13 +220,13 @@ def _flag(value: Any) -> bool | None:
 
 
 def _operation(file: Path, item: Any, defaults: dict[str, float],
-               notes: list[model.Note]) -> model.Operation:
+               notes: list[model.Note], compiler: str) -> model.Operation:
     if not isinstance(item, dict):
         raise PlanError("expected an operation", file=str(file))
     known = (*RESOURCE_OPS, *EXEC_OPS, *COLLECT_OPS, "sleep", "wait", "proxy")
     kinds = [k for k in item if k in known]
     for key in item:
-        if key not in known and key not in ("description", "name"):
+        if key not in known and key not in ("description", "name", "compiler"):
             notes.append(model.Note(str(file), _key_line(item, key),
                                     f"operation.{key}: not supported; not read"))
     if len(kinds) != 1:
@@ -230,14 +242,16 @@ def _operation(file: Path, item: Any, defaults: dict[str, float],
                                     f"{kind}.{key}: not supported; not read"))
     seconds = _seconds(file, body, "timeout", body["timeout"]) if isinstance(
         body, dict) and "timeout" in body else None
-    language = _language_of(file, body, kind, notes) if isinstance(body, dict) else {}
+    compiler = _compiler(item, compiler)
+    language = _language_of(file, body, kind, notes, compiler) if isinstance(
+        body, dict) else {}
     if kind in RESOURCE_OPS and expressions.is_expression(body.get("file")):
         notes.append(model.Note(str(file), _key_line(item, kind), f"{kind}.file "
                                 f"{body['file']}: a file named by bindings known only when "
                                 "the test runs is not supported"))
         return model.Operation("unsupported", where=where)
     if kind in RESOURCE_OPS:
-        objects = _objects(file, body, kind)
+        objects = expressions.compiled_by(_objects(file, body, kind), compiler)
         for obj in objects:
             _language(file, obj, kind, notes, line=_key_line(item, kind))
             if not isinstance(obj, dict) or (not obj.get("kind") and kind not in (
@@ -301,29 +315,33 @@ def _items(found: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _language_of(file: Path, body: Any, kind: str, notes: list[model.Note]) -> dict[str, Any]:
+def _language_of(file: Path, body: Any, kind: str, notes: list[model.Note], compiler: str
+                 ) -> dict[str, Any]:
     """The operation's bindings, templating, env, check and outputs, as Operation fields."""
-    found: dict[str, Any] = {"bindings": _bindings(file, body, notes),
+
+    def plain(tree: Any) -> Any:
+        return expressions.compiled_by(yamltext.plain(tree), compiler)
+
+    found: dict[str, Any] = {"bindings": _bindings(file, body, notes, compiler),
                              "template": _flag(body.get("template"))}
     env = []
     for item in body.get("env") or []:
-        pair = (yamltext.plain(item.get("name")), yamltext.plain(item.get("value")))
+        pair = (plain(item.get("name")), plain(item.get("value")))
         _language(file, pair, f"{kind}.env", notes, line=_line(item))
         env.append(pair)
     found["env"] = tuple(env)
     if "check" in body:
-        found["check"] = yamltext.plain(body["check"])
+        found["check"] = plain(body["check"])
         _language(file, found["check"], f"{kind}.check", notes, line=_key_line(body, "check"))
     outputs = []
     for item in body.get("outputs") or []:
-        output = (yamltext.plain(item.get("name")), yamltext.plain(item.get("value")),
-                  yamltext.plain(item.get("match")))
+        output = (plain(item.get("name")), plain(item.get("value")), plain(item.get("match")))
         _language(file, output, f"{kind}.outputs", notes, line=_line(item))
         outputs.append(output)
     found["outputs"] = tuple(outputs)
     expect = []
     for item in body.get("expect") or []:
-        pair = (yamltext.plain(item.get("match")), yamltext.plain(item.get("check")))
+        pair = (plain(item.get("match")), plain(item.get("check")))
         _language(file, pair, f"{kind}.expect", notes, line=_line(item))
         expect.append(pair)
     found["expect"] = tuple(expect)
