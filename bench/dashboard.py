@@ -96,8 +96,8 @@ def fill(url: str, runs: int, observations: int, base: Path) -> dict[str, Any]:
 def _step(step_id: int, run: str, stage: str, name: str, status: str, at: datetime,
           place: records.StepPlace, detail: str) -> dict[str, Any]:
     return dict(id=step_id, run_id=run, stage=stage, name=name, status=status,
-                started_at=at, finished_at=at + timedelta(seconds=30), timeout=60.0,
-                detail=detail, kind=place.kind, phase=place.phase,
+                started_at=at, finished_at=at + timedelta(seconds=30),
+                duration=30.0, timeout=60.0, detail=detail, kind=place.kind, phase=place.phase,
                 phase_index=place.phase_index, tracer=None, journal=None, fingerprints=None)
 
 

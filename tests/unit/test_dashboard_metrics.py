@@ -42,7 +42,8 @@ def _step(run_id: str, stage: str, kind: str, status: str,
           seconds: float | None) -> dict[str, Any]:
     return dict(run_id=run_id, stage=stage, name=f"{stage} {kind}", status=status,
                 started_at=AT, finished_at=None if seconds is None else
-                AT + timedelta(seconds=seconds), timeout=60.0, detail="", kind=kind)
+                AT + timedelta(seconds=seconds), duration=seconds,  # as finish_step writes
+                timeout=60.0, detail="", kind=kind)
 
 
 def filled(path: Path) -> EvidenceStore:

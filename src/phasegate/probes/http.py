@@ -96,6 +96,22 @@ def ssl_context(params: HttpParams, ctx: ProbeContext) -> ssl.SSLContext | bool:
     return found
 
 
+_URLS: dict[str, httpx.URL] = {}
+_MAX_URLS = 4096
+
+
+def parsed(url: str) -> httpx.URL:
+    """``url`` parsed once for every ask of it (httpx parses a string each time, in Python:
+    a twentieth of an ask's CPU). An httpx.URL never changes."""
+    found = _URLS.get(url)
+    if found is None:
+        found = httpx.URL(url)
+        if len(_URLS) >= _MAX_URLS:
+            _URLS.clear()
+        _URLS[url] = found
+    return found
+
+
 async def check(params: HttpParams, ctx: ProbeContext) -> Verdict:
     expected = _expectation(params)
     verify = ssl_context(params, ctx)
@@ -106,7 +122,7 @@ async def check(params: HttpParams, ctx: ProbeContext) -> Verdict:
             verify, params.follow_redirects
         ) as client:
             response = await client.request(
-                params.method, params.url, headers=params.headers, content=params.data,
+                params.method, parsed(params.url), headers=params.headers, content=params.data,
                 timeout=params.timeout, follow_redirects=params.follow_redirects,
             )
     except TimeoutError:

@@ -24,9 +24,8 @@ class TcpParams(ProbeParams):
 async def check(params: TcpParams, ctx: ProbeContext) -> Verdict:
     expected = f"accepts connections on {params.host}:{params.port}"
     try:
-        _, writer = await asyncio.wait_for(
-            asyncio.open_connection(params.host, params.port), params.timeout
-        )
+        async with asyncio.timeout(params.timeout):  # no task of its own, as wait_for makes
+            _, writer = await asyncio.open_connection(params.host, params.port)
     except TimeoutError:
         return Verdict(False, expected, f"timed out after {params.timeout:g} s")
     except OSError as exc:

@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, exists, func, insert, select, update
+from sqlalchemy import Engine, and_, exists, func, insert, literal, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from phasegate import secrets
 from phasegate.errors import StoreError
 from phasegate.observation import Observation
-from phasegate.store import checks, database, sqlite_health, tables
+from phasegate.store import checks, database, elapsed, sqlite_health, tables
 from phasegate.store.records import (
     ArtifactRecord,
     FailureRecord,
@@ -186,9 +186,12 @@ class EvidenceStore:
             fingerprints=_json(files)))
 
     def finish_step(self, step_id: int, status: str, detail: str = "") -> None:
+        now, steps = _now(), tables.steps
+        duration = elapsed.seconds(self.engine.dialect.name, steps.c.started_at,
+                                   literal(now, steps.c.finished_at.type))
         self._write(
-            update(tables.steps).where(tables.steps.c.id == step_id).values(
-                status=status, finished_at=_now(), detail=secrets.mask(detail)
+            update(steps).where(steps.c.id == step_id).values(
+                status=status, finished_at=now, detail=secrets.mask(detail), duration=duration
             )
         )
 

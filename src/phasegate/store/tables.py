@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 metadata = MetaData()
 
@@ -56,6 +56,8 @@ steps = Table(
     # what the step did, as JSON: an apply step's journal and its manifests' fingerprints
     Column("journal", Text),
     Column("fingerprints", Text),
+    # seconds from start to finish, written when it finishes (what /metrics adds up)
+    Column("duration", Float),
     Index("ix_steps_run", "run_id"),
 )
 
