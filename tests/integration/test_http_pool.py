@@ -19,7 +19,8 @@ SERVER = """
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: a kept client reuses its connection
+    # keep-alive: a kept client reuses its connection; HTTP/1.0 closes each one
+    protocol_version = sys.argv[2] if len(sys.argv) > 2 else "HTTP/1.1"
     def do_GET(self):
         if self.path == "/set":
             body = b"set"
@@ -37,8 +38,8 @@ server.serve_forever()
 """
 
 
-def _start(port: int = 0) -> tuple[subprocess.Popen[str], int]:
-    process = subprocess.Popen([sys.executable, "-c", SERVER, str(port)],
+def _start(port: int = 0, protocol: str = "HTTP/1.1") -> tuple[subprocess.Popen[str], int]:
+    process = subprocess.Popen([sys.executable, "-c", SERVER, str(port), protocol],
                                stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     return process, int(process.stdout.readline())
@@ -89,3 +90,26 @@ def test_no_cookie_passes_from_one_ask_to_the_next(tmp_path: Path) -> None:
     setting, after = asyncio.run(scenario())
     assert setting.passed and after.passed
     assert after.detail.splitlines()[1].split()[1] == "None", after.detail
+
+
+def test_a_server_closing_each_connection_is_asked_on_a_new_one_each_time(
+        tmp_path: Path) -> None:
+    """HTTP/1.0: the kept client's (asyncio) connection is closed by the server after each
+    answer; the next ask sees that and connects again, and answers as a client of its own
+    would, a refused connection included."""
+    async def scenario() -> tuple[list[Verdict], Verdict, Verdict]:
+        process, port = _start(protocol="HTTP/1.0")
+        try:
+            async with http_clients.pooled():
+                seen = [await _ask(port, "/who", tmp_path) for _ in range(3)]
+                _stop(process)
+                kept = await _ask(port, "/who", tmp_path)
+            return seen, kept, await _ask(port, "/who", tmp_path)
+        finally:
+            _stop(process)
+
+    seen, refused_kept, refused_alone = asyncio.run(scenario())
+    assert all(v.passed for v in seen), [v.observed for v in seen]
+    ports = {v.detail.splitlines()[1].split()[0] for v in seen}
+    assert len(ports) == 3  # a new connection (client port) for every ask
+    assert refused_kept.observed == refused_alone.observed == "connection refused"

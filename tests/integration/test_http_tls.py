@@ -13,6 +13,7 @@ import pytest
 
 from phasegate.engine import attempt
 from phasegate.plan import probe_call
+from phasegate.probes import http_clients, http_network
 from phasegate.probes.base import ProbeContext
 from tests.fixtures import pki
 
@@ -54,3 +55,29 @@ def test_the_ca_file_is_trusted_on_every_request_and_the_default_cas_refuse(
         return [o.passed for o in seen]
 
     assert asyncio.run(ask()) == [True, True, False]
+
+
+def test_kept_clients_speak_tls_on_asyncio_connections_as_one_off_clients_do(
+        https: tuple[int, Path], tmp_path: Path) -> None:
+    """Within ``pooled`` (a health evaluation, a ``--watch``) connections are asyncio's own,
+    not anyio's: the answers are the same, a refused certificate named the same way."""
+    port, ca = https
+    ctx = ProbeContext(base_dir=tmp_path)
+    trusted = probe_call.build({"http": {"url": f"https://127.0.0.1:{port}/", "ca": str(ca)}})
+    default = probe_call.build({"http": {"url": f"https://127.0.0.1:{port}/"}})
+
+    async def ask() -> tuple[list[bool], str, str]:
+        alone = await attempt.run(default, ctx)
+        async with http_clients.pooled() as pool:
+            seen = [await attempt.run(call, ctx) for call in (trusted, trusted, default)]
+            clients = list(pool._clients.values())
+        backends = {type(client._transport._pool._network_backend)  # type: ignore[attr-defined]
+                    for client, _ in clients}
+        assert backends == {http_network.AsyncioBackend}
+        return [o.passed for o in seen], seen[2].observed, alone.observed
+
+    passed, refused, refused_alone = asyncio.run(ask())
+    assert passed == [True, True, False]
+    assert refused.startswith("TLS failure: ") and "certificate verify failed" in refused
+    assert refused_alone.startswith("TLS failure: ") and "certificate verify failed" in \
+        refused_alone

@@ -9,7 +9,8 @@ no answer: before reusing an idle connection httpcore checks that the server has
 closed it, so a server that went down is refused (or times out) at the next ask, as with a
 new connection. No cookie passes from one ask to the next: a kept client's cookies keep none,
 and an ask that follows redirects (whose chain may need the cookies it is given on the way)
-has a client of its own.
+has a client of its own. A kept client's connections are asyncio's own
+(:mod:`http_network`), not anyio's.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from collections.abc import AsyncIterator
 from http import cookiejar
 from typing import Any
 
+import httpcore
 import httpx
+
+from phasegate.probes import http_network
 
 # a pool's connections are not limited: the callers limit how many asks run at once
 _LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=None)
@@ -58,6 +62,26 @@ class _Kept(httpx.AsyncClient):
     @cookies.setter
     def cookies(self, cookies: Any) -> None:
         pass  # httpx.AsyncClient.__init__ sets the ones it is given: it is given none
+
+    # httpx takes no network backend, and a transport of our own would turn off the proxies
+    # httpx reads from the environment: its own transports (direct and proxied) are kept,
+    # their connection pools given asyncio's backend before they make a connection
+    def _init_transport(self, *args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
+        return on_asyncio(super()._init_transport(*args, **kwargs))
+
+    def _init_proxy_transport(self, *args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
+        return on_asyncio(super()._init_proxy_transport(*args, **kwargs))
+
+
+_ASYNCIO = http_network.AsyncioBackend()
+
+
+def on_asyncio(transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+    """``transport`` with its pool's connections made by asyncio (any other left as is)."""
+    pool = getattr(transport, "_pool", None)
+    if isinstance(pool, httpcore.AsyncConnectionPool) and hasattr(pool, "_network_backend"):
+        pool._network_backend = _ASYNCIO
+    return transport
 
 
 class Pool:
