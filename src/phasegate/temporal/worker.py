@@ -5,6 +5,7 @@ dead one's steps are retried by another (their heartbeats stop)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from temporalio import worker as tworker
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
@@ -30,13 +31,18 @@ async def serve(where: tclient.Where, store: EvidenceStore, *, deployment: str |
     running = tworker.Worker(
         connected, task_queue=where.task_queue,
         workflows=[run_workflow.PhasegateRun, fleet_workflow.PhasegateFleet],
-        activities=activities.ALL, max_concurrent_activities=200,
-        deployment_config=versioning)
+        activities=activities.ALL, deployment_config=versioning, **settings())
     async with running:
         if ready is not None:
             ready(f"worker serving task queue {where.task_queue} on {where.address} "
                   f"(namespace {where.namespace}), evidence in {store.describe()}")
         await _forever()
+
+
+def settings() -> dict[str, Any]:
+    """How a worker runs its workflows and activities (``bench/temporal_overhead.py``'s
+    floor worker takes the same, to measure Temporal and the machine without phasegate)."""
+    return {"max_concurrent_activities": 200}
 
 
 async def _forever() -> None:
