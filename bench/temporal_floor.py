@@ -1,6 +1,7 @@
 """The floor under ``bench/temporal_overhead.py``'s concurrency figures: a trivial workflow
-that calls a no-op activity as many times as a phasegate run calls its activities (with
-the same timeouts and retry policy and a payload of the run's size), served by a worker
+that calls a no-op activity (a plain function, as phasegate's are) as many times as a
+phasegate run calls its activities (with the same timeouts and retry policy and a payload
+of the run's size), served by a worker
 with phasegate's worker settings (``phasegate.temporal.worker.settings``) and no phasegate
 work. What N of these at once cost is Temporal and the machine; what a phasegate run costs
 over that is phasegate's.
@@ -22,7 +23,7 @@ WORKFLOW = "phasegate-bench-floor"
 
 
 @activity.defn(name="floor_noop")
-async def noop(payload: dict[str, Any]) -> dict[str, Any]:
+def noop(payload: dict[str, Any]) -> dict[str, Any]:
     return {"said": [], "key": payload.get("key", "")}
 
 
@@ -48,10 +49,11 @@ async def serve(address: str, task_queue: str) -> None:
     from phasegate.temporal import worker as phasegate_worker
 
     client = await Client.connect(address)
-    async with Worker(client, task_queue=task_queue, workflows=[Floor], activities=[noop],
-                      **phasegate_worker.settings()):
-        print("floor worker serving", flush=True)
-        await asyncio.Event().wait()
+    with phasegate_worker.settings() as options:
+        async with Worker(client, task_queue=task_queue, workflows=[Floor],
+                          activities=[noop], **options):
+            print("floor worker serving", flush=True)
+            await asyncio.Event().wait()
 
 
 def main() -> None:

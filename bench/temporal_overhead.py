@@ -230,6 +230,12 @@ def overhead(bench: Bench, rounds: int) -> dict[str, Any]:
             "step_goal_ms": STEP_GOAL_MS, "step_goal_met": step_ms <= STEP_GOAL_MS}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(times: list[float], share: float) -> float:
     ordered = sorted(times)
     return ordered[max(0, round(share * len(ordered)) - 1)] if ordered else float("nan")
@@ -294,15 +300,23 @@ def concurrency(bench: Bench, count: int) -> dict[str, Any]:
         floor_ids, floor_errors, _ = await many(connected, floor_run, "bench-floor", int)
         assert not floor_errors, floor_errors
         floor_alone = await history(connected, floor_ids[0])
+        processes_ = {"server": bench.server.pid, "worker": bench.worker.pid,
+                      "floor_worker": bench.floor.pid}
+        before = {name: cpu_seconds(pid) for name, pid in processes_.items()}
         floor_ids, floor_errors, floor_wall = await many(
             connected, floor_run * count, "bench-floor", int)
-        floor_times = [(await history(connected, i))["workflow_s"] for i in floor_ids]
+        between = {name: cpu_seconds(pid) for name, pid in processes_.items()}
         ids, errors, wall = await many(connected, specs(count, "many"), "bench",
                                        steps.RunState)
+        after = {name: cpu_seconds(pid) for name, pid in processes_.items()}
         times = [(await history(connected, i))["workflow_s"] for i in ids]
+        floor_times = [(await history(connected, i))["workflow_s"] for i in floor_ids]
         phasegate = figures(times, alone["workflow_s"], wall, count, errors)
         floor = figures(floor_times, floor_alone["workflow_s"], floor_wall, count,
                         floor_errors)
+        # where the CPU went while the N ran: the Temporal server against the workers
+        phasegate["cpu_s"] = {n: round(after[n] - between[n], 1) for n in processes_}
+        floor["cpu_s"] = {n: round(between[n] - before[n], 1) for n in processes_}
         return {"runs": count, "activities_per_run": alone["activities"], **phasegate,
                 "p95_goal_ratio": P95_GOAL,
                 "goal_met": not errors and phasegate["p95_ratio"] <= P95_GOAL,

@@ -1,6 +1,8 @@
 """The activities: each stage step of the local engine, called as it is there
 (``workflow.pipeline``, ``phases``, ``tracers``, ``validation``, ``rollback``), one
-dataclass in and one out, once per run id + step (``temporal.held.once``)."""
+dataclass in and one out, once per run id + step (``temporal.held.once``). Each is a plain
+function the worker calls on a thread of its activity pool; its work, the local engine's
+async step, runs in that thread's own event loop (``temporal.threads``)."""
 
 from __future__ import annotations
 
@@ -17,12 +19,12 @@ from phasegate.kube import apply
 from phasegate.plan import probe_call
 from phasegate.plan.model import Plan, Tracer
 from phasegate.store import records
-from phasegate.temporal import held, steps
+from phasegate.temporal import held, steps, threads
 from phasegate.workflow import phases, pipeline, stopping, tracers
 
 
 @activity.defn(name="open_run")
-async def open_run(given: steps.StepInput) -> steps.Opened:
+def open_run(given: steps.StepInput) -> steps.Opened:
     spec = given.spec
 
     async def work() -> steps.Opened:
@@ -35,22 +37,22 @@ async def open_run(given: steps.StepInput) -> steps.Opened:
             held.held().runs[spec.run_id] = (session.plan, session.ctx)
         return steps.Opened(run_id=spec.run_id)
 
-    return await held.once(spec, given.key, steps.Opened, work)
+    return held.once(spec, given.key, steps.Opened, work)
 
 
 @activity.defn(name="reality_check")
-async def reality_check(given: steps.StepInput) -> steps.StageDone:
+def reality_check(given: steps.StepInput) -> steps.StageDone:
     async def work() -> steps.StageDone:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
         stop = await pipeline.reality_check(session, held.options(given.spec))
         return steps.StageDone(said=said, stop=stop)
 
-    return await held.once(given.spec, given.key, steps.StageDone, work)
+    return held.once(given.spec, given.key, steps.StageDone, work)
 
 
 @activity.defn(name="tracer_apply")
-async def tracer_apply(given: steps.TracerInput) -> steps.TracerApplied:
+def tracer_apply(given: steps.TracerInput) -> steps.TracerApplied:
     async def work() -> steps.TracerApplied:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
@@ -68,11 +70,11 @@ async def tracer_apply(given: steps.TracerInput) -> steps.TracerApplied:
             said=said, applied=[tracers.leftover(a) for a in applied],
             refused=None if refused is None else _tracer_result(refused))
 
-    return await held.once(given.spec, given.key, steps.TracerApplied, work)
+    return held.once(given.spec, given.key, steps.TracerApplied, work)
 
 
 @activity.defn(name="tracer_gate")
-async def tracer_gate(given: steps.TracerInput) -> steps.TracerResult:
+def tracer_gate(given: steps.TracerInput) -> steps.TracerResult:
     async def work() -> steps.TracerResult:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
@@ -81,11 +83,11 @@ async def tracer_gate(given: steps.TracerInput) -> steps.TracerResult:
                                             tracers.where(session.run_id, tracer)[1])
         return dataclasses.replace(_tracer_result(outcome), said=said)
 
-    return await held.once(given.spec, given.key, steps.TracerResult, work)
+    return held.once(given.spec, given.key, steps.TracerResult, work)
 
 
 @activity.defn(name="tracer_cleanup")
-async def tracer_cleanup(given: steps.CleanupInput) -> steps.CleanupDone:
+def tracer_cleanup(given: steps.CleanupInput) -> steps.CleanupDone:
     async def work() -> steps.CleanupDone:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
@@ -94,11 +96,11 @@ async def tracer_cleanup(given: steps.CleanupInput) -> steps.CleanupDone:
         left = await tracers.clean_up(session, tracer, given.applied, scratch, namespace)
         return steps.CleanupDone(said=said, left=left)
 
-    return await held.once(given.spec, given.key, steps.CleanupDone, work)
+    return held.once(given.spec, given.key, steps.CleanupDone, work)
 
 
 @activity.defn(name="preview")
-async def preview(given: steps.StepInput) -> steps.Previewed:
+def preview(given: steps.StepInput) -> steps.Previewed:
     async def work() -> steps.Previewed:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
@@ -112,11 +114,11 @@ async def preview(given: steps.StepInput) -> steps.Previewed:
         return steps.Previewed(said=said, step=step, hash=computed.hash,
                                preview=computed.to_dict(), markdown=computed.markdown())
 
-    return await held.once(given.spec, given.key, steps.Previewed, work)
+    return held.once(given.spec, given.key, steps.Previewed, work)
 
 
 @activity.defn(name="approval")
-async def approval(given: steps.ApprovalInput) -> steps.Approval:
+def approval(given: steps.ApprovalInput) -> steps.Approval:
     async def work() -> steps.Approval:
         said: list[str] = []
         session = await held.session(given.spec, said)
@@ -125,11 +127,11 @@ async def approval(given: steps.ApprovalInput) -> steps.Approval:
         return steps.Approval(said=said, approved=approved, how=how)
 
     # a retry must not close the P step: it is this step's to finish
-    return await held.once(given.spec, given.key, steps.Approval, work, retried_closes=False)
+    return held.once(given.spec, given.key, steps.Approval, work, retried_closes=False)
 
 
 @activity.defn(name="phase_apply")
-async def phase_apply(given: steps.PhaseInput) -> steps.PhaseApplied:
+def phase_apply(given: steps.PhaseInput) -> steps.PhaseApplied:
     async def work() -> steps.PhaseApplied:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
@@ -140,11 +142,11 @@ async def phase_apply(given: steps.PhaseInput) -> steps.PhaseApplied:
         return steps.PhaseApplied(said=said, started=done.started.isoformat(),
                                   summary=done.summary, calls=[c.raw for c in done.calls])
 
-    return await held.once(given.spec, given.key, steps.PhaseApplied, work)
+    return held.once(given.spec, given.key, steps.PhaseApplied, work)
 
 
 @activity.defn(name="phase_gate")
-async def phase_gate(given: steps.PhaseGateInput) -> steps.PhaseGated:
+def phase_gate(given: steps.PhaseGateInput) -> steps.PhaseGated:
     async def work() -> steps.PhaseGated:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
@@ -157,11 +159,11 @@ async def phase_gate(given: steps.PhaseGateInput) -> steps.PhaseGated:
             return steps.PhaseGated(said=said, failed=gated.reason)
         return steps.PhaseGated(said=said, passed=_phase_result(gated))
 
-    return await held.once(given.spec, given.key, steps.PhaseGated, work)
+    return held.once(given.spec, given.key, steps.PhaseGated, work)
 
 
 @activity.defn(name="phase_settle")
-async def phase_settle(given: steps.SettleInput) -> steps.PhaseResult:
+def phase_settle(given: steps.SettleInput) -> steps.PhaseResult:
     async def work() -> steps.PhaseResult:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
@@ -170,22 +172,22 @@ async def phase_settle(given: steps.SettleInput) -> steps.PhaseResult:
                                       phases.Failed(given.reason, given.rollback))
         return dataclasses.replace(_phase_result(outcome), said=said)
 
-    return await held.once(given.spec, given.key, steps.PhaseResult, work)
+    return held.once(given.spec, given.key, steps.PhaseResult, work)
 
 
 @activity.defn(name="validation")
-async def validation(given: steps.StepInput) -> steps.StageDone:
+def validation(given: steps.StepInput) -> steps.StageDone:
     async def work() -> steps.StageDone:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
         stop, files = await pipeline.validation(session, held.options(given.spec))
         return steps.StageDone(said=said, stop=stop, files=files)
 
-    return await held.once(given.spec, given.key, steps.StageDone, work)
+    return held.once(given.spec, given.key, steps.StageDone, work)
 
 
 @activity.defn(name="finish")
-async def finish(given: steps.FinishInput) -> steps.Finished:
+def finish(given: steps.FinishInput) -> steps.Finished:
     spec = given.spec
 
     async def work() -> steps.Finished:
@@ -208,7 +210,7 @@ async def finish(given: steps.FinishInput) -> steps.Finished:
         held.forget(spec.run_id)
         return steps.Finished(said=said, files=files)
 
-    return await held.once(spec, given.key, steps.Finished, work)
+    return held.once(spec, given.key, steps.Finished, work)
 
 
 ALL: list[Callable[..., Any]] = [
@@ -217,7 +219,7 @@ ALL: list[Callable[..., Any]] = [
 
 
 def _watcher() -> progress.Listener:
-    return held.watcher(activity.info().activity_id)
+    return threads.watcher(activity.info().activity_id)
 
 
 def _tracer(plan: Plan, name: str) -> Tracer:
