@@ -152,6 +152,13 @@ def test_fleet_cancel_stops_the_running_wave_and_starts_no_other(
         assert started.returncode == 0, started.stdout + started.stderr
         fleet_id = json.loads(started.stdout)["fleet_id"]
         _until(env, fleet_id, lambda rows: rows["east"]["plan_hash"])
+        # `phasegate cancel` is for one run: given the fleet's id it names the command that
+        # stops a fleet, exit 2, and the fleet goes on
+        wrong = phasegate("cancel", fleet_id, env=env)
+        assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+        assert f"phasegate fleet cancel {fleet_id}" in wrong.stdout + wrong.stderr
+        going = phasegate("fleet", "status", fleet_id, "--json", env=env)
+        assert json.loads(going.stdout)["status"] == "running", going.stdout
         cancelled = phasegate("fleet", "cancel", fleet_id, "--json", env=env)
         assert cancelled.returncode == 0, cancelled.stdout + cancelled.stderr
     finally:
