@@ -1,5 +1,5 @@
 """The floor under ``bench/temporal_overhead.py``'s concurrency figures: a trivial workflow
-that calls a no-op activity (a plain function, as phasegate's are) as many times as a
+that calls a no-op activity (async, as phasegate's are) as many times as a
 phasegate run calls its activities (with the same timeouts and retry policy and a payload
 of the run's size), served by a worker
 with phasegate's worker settings (``phasegate.temporal.worker.settings``) and no phasegate
@@ -23,7 +23,7 @@ WORKFLOW = "phasegate-bench-floor"
 
 
 @activity.defn(name="floor_noop")
-def noop(payload: dict[str, Any]) -> dict[str, Any]:
+async def noop(payload: dict[str, Any]) -> dict[str, Any]:
     return {"said": [], "key": payload.get("key", "")}
 
 
@@ -49,11 +49,10 @@ async def serve(address: str, task_queue: str) -> None:
     from phasegate.temporal import worker as phasegate_worker
 
     client = await Client.connect(address)
-    with phasegate_worker.settings() as options:
-        async with Worker(client, task_queue=task_queue, workflows=[Floor],
-                          activities=[noop], **options):
-            print("floor worker serving", flush=True)
-            await asyncio.Event().wait()
+    async with Worker(client, task_queue=task_queue, workflows=[Floor], activities=[noop],
+                      **phasegate_worker.settings()):
+        print("floor worker serving", flush=True)
+        await asyncio.Event().wait()
 
 
 def main() -> None:

@@ -1,8 +1,6 @@
 """The activities: each stage step of the local engine, called as it is there
 (``workflow.pipeline``, ``phases``, ``tracers``, ``validation``, ``rollback``), one
-dataclass in and one out, once per run id + step (``temporal.held.once``). Each is a plain
-function the worker calls on a thread of its activity pool; its work, the local engine's
-async step, runs in that thread's own event loop (``temporal.threads``)."""
+dataclass in and one out, once per run id + step (``temporal.held.once``)."""
 
 from __future__ import annotations
 
@@ -19,12 +17,12 @@ from phasegate.kube import apply
 from phasegate.plan import probe_call
 from phasegate.plan.model import Plan, Tracer
 from phasegate.store import records
-from phasegate.temporal import held, steps, threads
+from phasegate.temporal import held, steps
 from phasegate.workflow import phases, pipeline, stopping, tracers
 
 
 @activity.defn(name="open_run")
-def open_run(given: steps.StepInput) -> steps.Opened:
+async def open_run(given: steps.StepInput) -> steps.Opened:
     spec = given.spec
 
     async def work() -> steps.Opened:
@@ -37,22 +35,22 @@ def open_run(given: steps.StepInput) -> steps.Opened:
             held.held().runs[spec.run_id] = (session.plan, session.ctx)
         return steps.Opened(run_id=spec.run_id)
 
-    return held.once(spec, given.key, steps.Opened, work)
+    return await held.once(spec, given.key, steps.Opened, work)
 
 
 @activity.defn(name="reality_check")
-def reality_check(given: steps.StepInput) -> steps.StageDone:
+async def reality_check(given: steps.StepInput) -> steps.StageDone:
     async def work() -> steps.StageDone:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
         stop = await pipeline.reality_check(session, held.options(given.spec))
         return steps.StageDone(said=said, stop=stop)
 
-    return held.once(given.spec, given.key, steps.StageDone, work)
+    return await held.once(given.spec, given.key, steps.StageDone, work)
 
 
 @activity.defn(name="tracer_apply")
-def tracer_apply(given: steps.TracerInput) -> steps.TracerApplied:
+async def tracer_apply(given: steps.TracerInput) -> steps.TracerApplied:
     async def work() -> steps.TracerApplied:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
@@ -70,11 +68,11 @@ def tracer_apply(given: steps.TracerInput) -> steps.TracerApplied:
             said=said, applied=[tracers.leftover(a) for a in applied],
             refused=None if refused is None else _tracer_result(refused))
 
-    return held.once(given.spec, given.key, steps.TracerApplied, work)
+    return await held.once(given.spec, given.key, steps.TracerApplied, work)
 
 
 @activity.defn(name="tracer_gate")
-def tracer_gate(given: steps.TracerInput) -> steps.TracerResult:
+async def tracer_gate(given: steps.TracerInput) -> steps.TracerResult:
     async def work() -> steps.TracerResult:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
@@ -83,11 +81,11 @@ def tracer_gate(given: steps.TracerInput) -> steps.TracerResult:
                                             tracers.where(session.run_id, tracer)[1])
         return dataclasses.replace(_tracer_result(outcome), said=said)
 
-    return held.once(given.spec, given.key, steps.TracerResult, work)
+    return await held.once(given.spec, given.key, steps.TracerResult, work)
 
 
 @activity.defn(name="tracer_cleanup")
-def tracer_cleanup(given: steps.CleanupInput) -> steps.CleanupDone:
+async def tracer_cleanup(given: steps.CleanupInput) -> steps.CleanupDone:
     async def work() -> steps.CleanupDone:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
@@ -96,11 +94,11 @@ def tracer_cleanup(given: steps.CleanupInput) -> steps.CleanupDone:
         left = await tracers.clean_up(session, tracer, given.applied, scratch, namespace)
         return steps.CleanupDone(said=said, left=left)
 
-    return held.once(given.spec, given.key, steps.CleanupDone, work)
+    return await held.once(given.spec, given.key, steps.CleanupDone, work)
 
 
 @activity.defn(name="preview")
-def preview(given: steps.StepInput) -> steps.Previewed:
+async def preview(given: steps.StepInput) -> steps.Previewed:
     async def work() -> steps.Previewed:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
@@ -114,11 +112,11 @@ def preview(given: steps.StepInput) -> steps.Previewed:
         return steps.Previewed(said=said, step=step, hash=computed.hash,
                                preview=computed.to_dict(), markdown=computed.markdown())
 
-    return held.once(given.spec, given.key, steps.Previewed, work)
+    return await held.once(given.spec, given.key, steps.Previewed, work)
 
 
 @activity.defn(name="approval")
-def approval(given: steps.ApprovalInput) -> steps.Approval:
+async def approval(given: steps.ApprovalInput) -> steps.Approval:
     async def work() -> steps.Approval:
         said: list[str] = []
         session = await held.session(given.spec, said)
@@ -127,11 +125,11 @@ def approval(given: steps.ApprovalInput) -> steps.Approval:
         return steps.Approval(said=said, approved=approved, how=how)
 
     # a retry must not close the P step: it is this step's to finish
-    return held.once(given.spec, given.key, steps.Approval, work, retried_closes=False)
+    return await held.once(given.spec, given.key, steps.Approval, work, retried_closes=False)
 
 
 @activity.defn(name="phase_apply")
-def phase_apply(given: steps.PhaseInput) -> steps.PhaseApplied:
+async def phase_apply(given: steps.PhaseInput) -> steps.PhaseApplied:
     async def work() -> steps.PhaseApplied:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
@@ -142,11 +140,11 @@ def phase_apply(given: steps.PhaseInput) -> steps.PhaseApplied:
         return steps.PhaseApplied(said=said, started=done.started.isoformat(),
                                   summary=done.summary, calls=[c.raw for c in done.calls])
 
-    return held.once(given.spec, given.key, steps.PhaseApplied, work)
+    return await held.once(given.spec, given.key, steps.PhaseApplied, work)
 
 
 @activity.defn(name="phase_gate")
-def phase_gate(given: steps.PhaseGateInput) -> steps.PhaseGated:
+async def phase_gate(given: steps.PhaseGateInput) -> steps.PhaseGated:
     async def work() -> steps.PhaseGated:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
@@ -159,11 +157,11 @@ def phase_gate(given: steps.PhaseGateInput) -> steps.PhaseGated:
             return steps.PhaseGated(said=said, failed=gated.reason)
         return steps.PhaseGated(said=said, passed=_phase_result(gated))
 
-    return held.once(given.spec, given.key, steps.PhaseGated, work)
+    return await held.once(given.spec, given.key, steps.PhaseGated, work)
 
 
 @activity.defn(name="phase_settle")
-def phase_settle(given: steps.SettleInput) -> steps.PhaseResult:
+async def phase_settle(given: steps.SettleInput) -> steps.PhaseResult:
     async def work() -> steps.PhaseResult:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
@@ -172,22 +170,22 @@ def phase_settle(given: steps.SettleInput) -> steps.PhaseResult:
                                       phases.Failed(given.reason, given.rollback))
         return dataclasses.replace(_phase_result(outcome), said=said)
 
-    return held.once(given.spec, given.key, steps.PhaseResult, work)
+    return await held.once(given.spec, given.key, steps.PhaseResult, work)
 
 
 @activity.defn(name="validation")
-def validation(given: steps.StepInput) -> steps.StageDone:
+async def validation(given: steps.StepInput) -> steps.StageDone:
     async def work() -> steps.StageDone:
         said: list[str] = []
         session = await held.session(given.spec, said, _watcher())
         stop, files = await pipeline.validation(session, held.options(given.spec))
         return steps.StageDone(said=said, stop=stop, files=files)
 
-    return held.once(given.spec, given.key, steps.StageDone, work)
+    return await held.once(given.spec, given.key, steps.StageDone, work)
 
 
 @activity.defn(name="finish")
-def finish(given: steps.FinishInput) -> steps.Finished:
+async def finish(given: steps.FinishInput) -> steps.Finished:
     spec = given.spec
 
     async def work() -> steps.Finished:
@@ -210,7 +208,7 @@ def finish(given: steps.FinishInput) -> steps.Finished:
         held.forget(spec.run_id)
         return steps.Finished(said=said, files=files)
 
-    return held.once(spec, given.key, steps.Finished, work)
+    return await held.once(spec, given.key, steps.Finished, work)
 
 
 ALL: list[Callable[..., Any]] = [
@@ -219,7 +217,7 @@ ALL: list[Callable[..., Any]] = [
 
 
 def _watcher() -> progress.Listener:
-    return threads.watcher(activity.info().activity_id)
+    return held.watcher(activity.info().activity_id)
 
 
 def _tracer(plan: Plan, name: str) -> Tracer:

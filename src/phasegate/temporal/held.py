@@ -1,12 +1,13 @@
 """What a worker holds for the runs it serves — the evidence store, each run's plan and
 verified target — and how every activity keeps its promises: idempotent by run id + step,
-heartbeating while it works (``temporal.threads``), its errors mapped to Temporal's retry
-semantics."""
+heartbeating while it works, its errors mapped to Temporal's retry semantics."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -19,7 +20,7 @@ from phasegate.errors import PhasegateError, PlanError
 from phasegate.plan.model import Plan
 from phasegate.probes.base import ProbeContext
 from phasegate.store.evidence import EvidenceStore
-from phasegate.temporal import steps, threads
+from phasegate.temporal import steps
 from phasegate.workflow import pipeline, stopping
 from phasegate.workflow.session import Session
 
@@ -85,13 +86,12 @@ def forget(run_id: str) -> None:
     held().runs.pop(run_id, None)
 
 
-def once(spec: steps.RunSpec, key: str, kind: type[T],
-         work: Callable[[], Awaitable[T]], *, retried_closes: bool = True) -> T:
+async def once(spec: steps.RunSpec, key: str, kind: type[T],
+               work: Callable[[], Awaitable[T]], *, retried_closes: bool = True) -> T:
     """``work`` run for step ``key`` of the run, at most once to the end: a retry of a step
     that finished (the worker died before Temporal heard) returns what it returned then; a
     retry of one cut short first closes the steps it left running (``retried_closes``).
-    What a step returned is one row of the store by its key, written once. Called on a
-    thread of the worker's activity pool; ``work`` runs there (``temporal.threads``)."""
+    What a step returned is one row of the store by its key, written once."""
     store = held().store
     retried = activity.info().attempt > 1
     done = store.held_step(key)
@@ -104,7 +104,8 @@ def once(spec: steps.RunSpec, key: str, kind: type[T],
     if retried and retried_closes and store.run(spec.run_id) is not None:
         stopping.abandon_cut_short(store, spec.run_id, when="Temporal retried the step")
     try:
-        out = threads.run(work, spec.heartbeat_seconds)
+        async with _heartbeats(spec):
+            out = await work()
     except PhasegateError as exc:
         retry = bool(getattr(exc, "retryable", False))
         raise ApplicationError(str(exc), type=type(exc).__name__,
@@ -116,3 +117,40 @@ def once(spec: steps.RunSpec, key: str, kind: type[T],
     masked: T = converter.value_to_type(kind, plain)
     return masked
 
+
+_observed: dict[str, dict[tuple[str, int], progress.ProbeWait]] = {}
+
+
+def watcher(key: str) -> progress.Listener:
+    """A gate's listener: what each probe observes now becomes the heartbeat's details."""
+    seen = _observed.setdefault(key, {})
+
+    def heard(wait: progress.ProbeWait) -> None:
+        seen[wait.key] = wait
+
+    return heard
+
+
+def _details(key: str) -> list[dict[str, Any]]:
+    return [{"gate": w.gate, "probe": w.probe, "state": w.state, "waiting_for": w.waiting_for,
+             "observed": w.observed, "elapsed": round(w.elapsed, 1)}
+            for w in _observed.get(key, {}).values()]
+
+
+@contextlib.asynccontextmanager
+async def _heartbeats(spec: steps.RunSpec) -> AsyncIterator[None]:
+    """Heartbeat while the step works: Temporal hears the worker is alive (and, in reply,
+    delivers a cancellation as CancelledError into the step)."""
+    key = activity.info().activity_id
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat(_details(key))
+            await asyncio.sleep(max(spec.heartbeat_seconds / 4, 0.2))
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        _observed.pop(key, None)

@@ -4,9 +4,7 @@ dead one's steps are retried by another (their heartbeats stop)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from typing import Any
 
 from temporalio import worker as tworker
@@ -31,16 +29,15 @@ async def serve(where: tclient.Where, store: EvidenceStore, *, deployment: str |
         versioning = tworker.WorkerDeploymentConfig(
             version=WorkerDeploymentVersion(deployment, build_id), use_worker_versioning=True,
             default_versioning_behavior=VersioningBehavior.PINNED)
-    with settings() as options:
-        running = tworker.Worker(
-            connected, task_queue=where.task_queue,
-            workflows=[run_workflow.PhasegateRun, fleet_workflow.PhasegateFleet],
-            activities=activities.ALL, deployment_config=versioning, **options)
-        async with running:
-            if ready is not None:
-                ready(f"worker serving task queue {where.task_queue} on {where.address} "
-                      f"(namespace {where.namespace}), evidence in {store.describe()}")
-            await _forever()
+    running = tworker.Worker(
+        connected, task_queue=where.task_queue,
+        workflows=[run_workflow.PhasegateRun, fleet_workflow.PhasegateFleet],
+        activities=activities.ALL, deployment_config=versioning, **settings())
+    async with running:
+        if ready is not None:
+            ready(f"worker serving task queue {where.task_queue} on {where.address} "
+                  f"(namespace {where.namespace}), evidence in {store.describe()}")
+        await _forever()
 
 
 # What the workflows' sandbox takes from the worker as it is instead of loading it afresh
@@ -50,19 +47,14 @@ PURE = ("phasegate.temporal.steps", "phasegate.temporal.fleet_waves",
         "phasegate.workflow.verdicts")
 
 
-MAX_ACTIVITIES = 200  # steps at once on one worker (a gate waiting holds one)
-
-
-@contextlib.contextmanager
-def settings() -> Iterator[dict[str, Any]]:
-    """How a worker runs its workflows and activities: the activities (plain functions) on
-    a pool of threads, one each, the workflows on the worker's own loop in a sandbox that
-    takes the pure modules as they are (``bench/temporal_overhead.py``'s floor worker
-    takes the same, to measure Temporal and the machine without phasegate)."""
+def settings() -> dict[str, Any]:
+    """How a worker runs its workflows and activities: up to 200 steps at once (a gate
+    waiting holds one), the workflows in a sandbox that takes the pure modules as they are
+    (``bench/temporal_overhead.py``'s floor worker takes the same, to measure Temporal and
+    the machine without phasegate)."""
     restrictions = SandboxRestrictions.default.with_passthrough_modules(*PURE)
-    with ThreadPoolExecutor(MAX_ACTIVITIES, thread_name_prefix="activity") as pool:
-        yield {"max_concurrent_activities": MAX_ACTIVITIES, "activity_executor": pool,
-               "workflow_runner": SandboxedWorkflowRunner(restrictions=restrictions)}
+    return {"max_concurrent_activities": 200,
+            "workflow_runner": SandboxedWorkflowRunner(restrictions=restrictions)}
 
 
 async def _forever() -> None:
