@@ -1,7 +1,8 @@
 """A fleet over three real sandboxes on a real Temporal dev server and worker: the canary
 wave runs first, one target fails its gate, max_failures=1 stops the waves after it, the
 others pass, and ``fleet status`` shows it all; without --yes each target waits at P for
-its own approval; a bad targets file is exit 2 at file:line."""
+its own approval, across a restart of the Temporal server; a bad targets file is exit 2 at
+file:line."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pytest
 
 from phasegate.sandbox import SandboxError, SandboxInfo, connect, down, up
 from tests.fixtures import real_systems
-from tests.fixtures.temporal import TemporalWorker
+from tests.fixtures.temporal import TemporalServer, TemporalWorker
 from tests.integration.cli_helpers import phasegate
 from tests.integration.temporal_helpers import UNTRACED, write_plan
 
@@ -100,7 +101,7 @@ def test_a_fleet_runs_in_waves_and_stops_after_its_failure(
 
 def test_without_yes_each_target_waits_at_p_for_its_own_approval(
     cluster: SandboxInfo, two_more_clusters: list[SandboxInfo], tmp_path: Path,
-    temporal_worker: TemporalWorker,
+    temporal_server: TemporalServer, temporal_worker: TemporalWorker,
 ) -> None:
     plan = write_plan(tmp_path, UNTRACED)
     where = {"east": cluster, "west": two_more_clusters[0]}
@@ -122,6 +123,8 @@ def test_without_yes_each_target_waits_at_p_for_its_own_approval(
                 "passed", "passed", "awaiting approval", "-", "-"]
             if name == "east":
                 assert rows["west"]["status"] == "not started"
+                # on its database file: the fleet and its waiting child live on
+                temporal_server.restart()
             approved = phasegate("approve", rows[name]["run_id"], rows[name]["plan_hash"],
                                  env=env)
             assert approved.returncode == 0, approved.stdout + approved.stderr
@@ -152,6 +155,13 @@ def test_fleet_cancel_stops_the_running_wave_and_starts_no_other(
         assert started.returncode == 0, started.stdout + started.stderr
         fleet_id = json.loads(started.stdout)["fleet_id"]
         _until(env, fleet_id, lambda rows: rows["east"]["plan_hash"])
+        # `phasegate cancel` is for one run: given the fleet's id it names the command that
+        # stops a fleet, exit 2, and the fleet goes on
+        wrong = phasegate("cancel", fleet_id, env=env)
+        assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+        assert f"phasegate fleet cancel {fleet_id}" in wrong.stdout + wrong.stderr
+        going = phasegate("fleet", "status", fleet_id, "--json", env=env)
+        assert json.loads(going.stdout)["status"] == "running", going.stdout
         cancelled = phasegate("fleet", "cancel", fleet_id, "--json", env=env)
         assert cancelled.returncode == 0, cancelled.stdout + cancelled.stderr
     finally:

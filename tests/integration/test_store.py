@@ -107,6 +107,31 @@ def test_unreachable_postgres_is_one_paragraph(closed_port: int) -> None:
     assert "hunter2secret" not in message  # the URL's password is hidden
 
 
+def test_held_steps_are_one_row_each_by_key_and_masked(tmp_path: Path) -> None:
+    """What a Temporal run's finished steps returned: one row per idempotency key, the run's
+    meta untouched, secrets masked as in all evidence."""
+    from phasegate import secrets
+
+    token = "s3cret-held-91c2"
+    secrets.register(token)
+    try:
+        store = EvidenceStore(str(tmp_path / "e.db"))
+        run = store.start_run("run", meta={"engine": "temporal"})
+        assert store.held_step(f"{run}/R") is None
+        for n in range(30):
+            store.hold_step(run, f"{run}/step/{n}", {"said": [f"line {n}"], "n": n})
+        store.hold_step(run, f"{run}/P", {"said": [], "detail": f"token {token}"})
+        assert store.held_step(f"{run}/step/7") == {"said": ["line 7"], "n": 7}
+        assert store.held_step(f"{run}/P") == {"said": [], "detail": "token ******"}
+        assert store.held_step(f"{run}/R") is None
+        record = store.run(run)
+        assert record is not None and record.meta == {"engine": "temporal"}
+    finally:
+        secrets.forget_all()
+    with sqlite3.connect(tmp_path / "e.db") as db:
+        assert db.execute("select count(*) from held_steps").fetchone() == (31,)
+
+
 def test_structured_data_in_json_evidence_keeps_secrets_masked(tmp_path: Path) -> None:
     import json
 

@@ -45,3 +45,12 @@ def test_the_fleet_workflow_imports_only_the_standard_library_temporalio_and_pur
         "phasegate.temporal.fleet_waves", "phasegate.temporal.steps"}
     assert _tops(workflow) - {"phasegate", "temporalio"} <= set(sys.stdlib_module_names)
     assert _tops(_imports("phasegate/temporal/fleet_waves.py")) <= set(sys.stdlib_module_names)
+
+
+def test_the_worker_passes_through_exactly_the_pure_modules_the_workflows_import() -> None:
+    from phasegate.temporal import worker
+
+    imported = {name for path in ("phasegate/temporal/run_workflow.py",
+                                  "phasegate/temporal/fleet_workflow.py")
+                for name in _imports(path) if name.startswith("phasegate")}
+    assert set(worker.PURE) == imported

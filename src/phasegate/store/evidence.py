@@ -152,6 +152,18 @@ class EvidenceStore:
             update(tables.runs).where(tables.runs.c.id == run_id).values(meta=_json(meta))
         )
 
+    def held_step(self, key: str) -> dict[str, Any] | None:
+        """What the step with this idempotency key returned (None: it never finished)."""
+        query = select(tables.held_steps.c.output).where(tables.held_steps.c.key == key)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def hold_step(self, run_id: str, key: str, output: dict[str, Any]) -> None:
+        """A step finished: what it returned, kept by its idempotency key (one row each)."""
+        self._write(insert(tables.held_steps).values(key=key, run_id=run_id,
+                                                     output=_json(output)))
+
     def reopen_run(self, run_id: str) -> None:
         """A resumed run is running again."""
         self._write(

@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 metadata = MetaData()
 
@@ -95,6 +95,17 @@ artifacts = Table(
     Column("content", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_artifacts_run", "run_id"),
+)
+
+# The Temporal engine: what each finished step returned, by its idempotency key (run id +
+# step), so that a retried activity returns it again instead of doing the step twice.
+held_steps = Table(
+    "held_steps",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("run_id", String(40), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("output", Text, nullable=False),  # JSON, masked as all evidence is
+    Index("ix_held_steps_run", "run_id"),
 )
 
 # Domains (phasegate.domains): each change of a domain's health state, each change of one of

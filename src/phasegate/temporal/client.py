@@ -117,9 +117,14 @@ async def decide(client: tclient.Client, run_id: str, decision: steps.Decision) 
 
 
 async def cancel(client: tclient.Client, run_id: str) -> steps.RunState:
-    """Ask the run to stop (tracers cleaned up, "interrupted" recorded) and wait until it has."""
+    """Ask the run to stop (tracers cleaned up, "interrupted" recorded) and wait until it has.
+    A fleet's id is refused, with nothing cancelled: ``phasegate fleet cancel`` stops one."""
     handle = client.get_workflow_handle(run_id, result_type=steps.RunState)
     try:
+        if (await handle.describe()).workflow_type == steps.FLEET_WORKFLOW:
+            raise PlanError(f"{run_id} is a fleet, not a run: stop it with `phasegate fleet "
+                            f"cancel {run_id}` (or one of its targets' runs with `phasegate "
+                            f"cancel {run_id}-TARGET`); nothing was cancelled")
         await handle.cancel()
         final: steps.RunState = await handle.result()
         return final

@@ -10,8 +10,9 @@ import asyncio
 from temporalio import workflow
 from temporalio.exceptions import ChildWorkflowError
 
-with workflow.unsafe.imports_passed_through():
-    from phasegate.temporal import fleet_waves, steps
+with workflow.unsafe.imports_passed_through():  # by full name: see run_workflow
+    import phasegate.temporal.fleet_waves as fleet_waves
+    import phasegate.temporal.steps as steps
 
 
 @workflow.defn(name=steps.FLEET_WORKFLOW)

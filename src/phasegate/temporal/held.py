@@ -9,7 +9,7 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from temporalio import activity, converter
 from temporalio.exceptions import ApplicationError
@@ -25,7 +25,7 @@ from phasegate.workflow import pipeline, stopping
 from phasegate.workflow.session import Session
 
 T = TypeVar("T", bound=steps.Said)
-DONE = "temporal steps done"  # the run meta's record of finished steps, by key
+OLD_DONE = "temporal steps done"  # where workers before store revision 0006 kept them
 
 
 @dataclasses.dataclass
@@ -90,14 +90,18 @@ async def once(spec: steps.RunSpec, key: str, kind: type[T],
                work: Callable[[], Awaitable[T]], *, retried_closes: bool = True) -> T:
     """``work`` run for step ``key`` of the run, at most once to the end: a retry of a step
     that finished (the worker died before Temporal heard) returns what it returned then; a
-    retry of one cut short first closes the steps it left running (``retried_closes``)."""
+    retry of one cut short first closes the steps it left running (``retried_closes``).
+    What a step returned is one row of the store by its key, written once."""
     store = held().store
-    record = store.run(spec.run_id)
-    done = (record.meta.get(DONE) or {}) if record is not None else {}
-    if key in done:
-        value: T = converter.value_to_type(kind, done[key])
+    retried = activity.info().attempt > 1
+    done = store.held_step(key)
+    if done is None and retried:  # a run begun by a worker that kept them in the meta
+        record = store.run(spec.run_id)
+        done = ((record.meta.get(OLD_DONE) or {}) if record is not None else {}).get(key)
+    if done is not None:
+        value: T = converter.value_to_type(kind, done)
         return value
-    if record is not None and retried_closes and activity.info().attempt > 1:
+    if retried and retried_closes and store.run(spec.run_id) is not None:
         stopping.abandon_cut_short(store, spec.run_id, when="Temporal retried the step")
     try:
         async with _heartbeats(spec):
@@ -107,12 +111,9 @@ async def once(spec: steps.RunSpec, key: str, kind: type[T],
         raise ApplicationError(str(exc), type=type(exc).__name__,
                                non_retryable=not retry) from None
     # what goes into the workflow's history is masked as what goes into the store
-    plain = secrets.mask_data(dataclasses.asdict(out))
-    record = store.run(spec.run_id)
-    if record is not None:
-        meta = dict(record.meta)
-        meta[DONE] = {**(meta.get(DONE) or {}), key: plain}
-        store.update_run_meta(spec.run_id, meta)
+    plain = cast(dict[str, Any], secrets.mask_data(dataclasses.asdict(out)))
+    if store.run(spec.run_id) is not None:  # a run that never opened keeps nothing
+        store.hold_step(spec.run_id, key, plain)
     masked: T = converter.value_to_type(kind, plain)
     return masked
 

@@ -12,9 +12,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+# by their full names: ``from phasegate.temporal import steps`` would find the package
+# this module's own import loaded afresh in the sandbox and load steps afresh under it,
+# for every workflow (the worker passes them through: ``temporal.worker.PURE``)
 with workflow.unsafe.imports_passed_through():
-    from phasegate.temporal import steps
-    from phasegate.workflow import verdicts
+    import phasegate.temporal.steps as steps
+    import phasegate.workflow.verdicts as verdicts
 
 T = TypeVar("T", bound=steps.Said)
 RETRIES = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1))
