@@ -5,6 +5,7 @@ state is recorded (only changes: a quiet loop writes nothing)."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ class Change:
 
 
 Listener = Callable[[health.Evaluation | None, Change], None]
+# the asks due within one tick start together: 50 asks a second spread evenly woke the loop
+# 50 times a second, each on cold caches (2.7 ms of CPU an http ask, against 1.4 ms in
+# quarter-second batches); a probe is asked at most a tick after it is due
+TICK = 0.25
 
 
 async def watch(domains: DomainsFile, only: Sequence[str] | None, store: EvidenceStore,
@@ -101,7 +106,7 @@ class _Loop:
         due = offset + check.interval
         limit = min(health.ATTEMPT_LIMIT, max(check.interval, 5.0))
         while not stop.is_set():
-            await asyncio.sleep(max(due - time.monotonic(), 0))
+            await _until(math.ceil(due / TICK) * TICK)
             seen = await health.ask(check, self.contexts[check.domain], limit)
             due = max(due + check.interval, time.monotonic())  # late: skip, never pile up
             key = (check.domain, check.index)
@@ -120,3 +125,23 @@ class _Loop:
             if changed or probes:
                 await asyncio.to_thread(self.recorder.record, changed, probes)
             return Change(tuple((s, before[s.domain]) for s in changed), tuple(probes))
+
+
+async def _until(when: float) -> None:
+    """Sleep until ``when`` (``time.monotonic()``, the loop's clock). Tasks waiting for the
+    same tick wake in the same turn of the loop (``asyncio.sleep`` would compute each
+    deadline anew, a few microseconds apart)."""
+    loop = asyncio.get_running_loop()
+    if when <= loop.time():
+        return
+    waiter: asyncio.Future[None] = loop.create_future()
+    handle = loop.call_at(when, _wake, waiter)
+    try:
+        await waiter
+    finally:
+        handle.cancel()
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
